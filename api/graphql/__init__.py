@@ -1,0 +1,1 @@
+"""The GraphQL API (strawberry on Starlette), written against :mod:`narrative_vcs.repository` only."""

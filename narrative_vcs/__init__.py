@@ -1,0 +1,3 @@
+"""gvcs: version control for stories."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,77 @@
+"""Errors of the public API. Each carries the exit code the CLI uses and the code GraphQL reports.
+
+Exit codes follow the architecture: 1 for a refusal or a conflict, 2 for bad input.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BadInput",
+    "BranchMoved",
+    "CorruptObject",
+    "GvcsError",
+    "InvalidFile",
+    "NotFound",
+    "NothingToCommit",
+    "Refused",
+]
+
+
+class GvcsError(Exception):
+    """Base class: a one-line message meant for a person."""
+
+    exit_code = 2
+    code = "BAD_INPUT"
+
+
+class BadInput(GvcsError):
+    """The input does not fit: an invalid id, a malformed value, an unknown option."""
+
+
+class InvalidFile(BadInput):
+    """A file (in the work tree or a store) that does not parse; names the path and line."""
+
+    def __init__(self, path: str, line: int | None, problem: str) -> None:
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {problem}")
+        self.path = path
+        self.line = line
+        self.problem = problem
+
+
+class NotFound(GvcsError):
+    """A revision, branch, page, actor or object that does not exist."""
+
+    code = "NOT_FOUND"
+
+
+class Refused(GvcsError):
+    """A well-formed request that the repository refuses in its current state."""
+
+    exit_code = 1
+    code = "REFUSED"
+
+
+class BranchMoved(Refused):
+    """A compare-and-swap lost: the ref no longer holds the value the writer read."""
+
+    code = "CONFLICT"
+
+    def __init__(self, ref: str, expected: str | None, actual: str | None) -> None:
+        exp = expected[:12] if expected else "nothing"
+        act = actual[:12] if actual else "nothing"
+        super().__init__(f"branch moved: {ref} is at {act}, expected {exp}; nothing was changed")
+        self.ref = ref
+        self.expected = expected
+        self.actual = actual
+
+
+class NothingToCommit(Refused):
+    """A commit whose change set changes nothing."""
+
+
+class CorruptObject(GvcsError):
+    """A stored object that does not parse or does not hash to its id."""
+
+    exit_code = 1
+    code = "CORRUPT"

@@ -1,0 +1,570 @@
+"""The object model: pages, actors, the story record, and git trees and commits.
+
+Everything here is pure: serialise, parse and hash, no I/O. Serialisation is canonical (fixed key order,
+``\\n`` line ends, one trailing newline) so that equal content always gives an equal blob id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import Any
+
+from .errors import BadInput, CorruptObject, InvalidFile
+from .types import ObjectId
+
+__all__ = [
+    "ACTOR_KINDS",
+    "ID_PATTERN",
+    "MODE_BLOB",
+    "MODE_TREE",
+    "ROTATIONS",
+    "TRAILER_PREFIX",
+    "Actor",
+    "Commit",
+    "Glyph",
+    "Page",
+    "Signature",
+    "Story",
+    "Tree",
+    "TreeEntry",
+    "hash_object",
+    "validate_id",
+]
+
+ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
+ROTATIONS = (0, 90, 180, 270)
+ACTOR_KINDS = ("human", "agent")
+MODE_TREE = "40000"
+MODE_BLOB = "100644"
+TRAILER_PREFIX = "Gvcs-"
+
+
+def validate_id(kind: str, value: object) -> str:
+    """Return ``value`` if it is a valid page/actor/branch-safe id, else raise :class:`BadInput`."""
+    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value) or ".." in value:
+        shown = value if isinstance(value, str) else type(value).__name__
+        if isinstance(shown, str) and len(shown) > 40:
+            shown = shown[:37] + "..."
+        raise BadInput(
+            f"invalid {kind} id {shown!r}: use 1-100 characters a-z 0-9 . _ -, "
+            "starting with a letter or digit, without '..'"
+        )
+    return value
+
+
+def hash_object(obj_type: str, data: bytes) -> ObjectId:
+    """The git object id of ``data`` stored as ``obj_type``."""
+    header = f"{obj_type} {len(data)}\0".encode()
+    return ObjectId(hashlib.sha1(header + data).hexdigest())
+
+
+# --- YAML helpers ---------------------------------------------------------------------------------
+
+
+_PLAIN_ID = re.compile(r"[a-z][a-z0-9._-]*")
+_PLAIN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9 ,'!?()-]*[A-Za-z0-9!?)]|[A-Za-z]")
+_YAML_WORDS = frozenset(["null", "true", "false", "yes", "no", "on", "off", "y", "n"])
+
+
+def _scalar(value: Any) -> str | None:
+    """A value as a canonical YAML flow scalar, or None if it needs the full emitter."""
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        if value.lower() in _YAML_WORDS or "  " in value:
+            return json.dumps(value, ensure_ascii=False)
+        if _PLAIN_ID.fullmatch(value) or _PLAIN_TEXT.fullmatch(value):
+            return value
+        return json.dumps(value, ensure_ascii=False)
+    return None
+
+
+def _flow(value: Any) -> str | None:
+    if isinstance(value, list):
+        items = [_flow(v) for v in value]
+        return None if None in items else "[" + ", ".join(items) + "]"  # type: ignore[arg-type]
+    if isinstance(value, dict):
+        pairs = [(_scalar(k) if isinstance(k, str) else None, _flow(v)) for k, v in value.items()]
+        if any(k is None or v is None for k, v in pairs):
+            return None
+        return "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"
+    return _scalar(value)
+
+
+def _yaml_dump(data: Mapping[str, Any]) -> str:
+    """Canonical YAML for a mapping: one key a line, in the given order, flow-style values.
+
+    Common values (ids, plain titles, lists of them) are written directly: PyYAML's emitter costs
+    most of a commit. Anything else goes through PyYAML, so every output is valid, canonical YAML.
+    """
+    lines = []
+    for key, value in data.items():
+        flow = _flow(value)
+        if flow is None:
+            import yaml
+
+            lines.append(
+                yaml.safe_dump(
+                    {key: value}, default_flow_style=None, allow_unicode=True, width=1_000_000
+                ).rstrip("\n")
+            )
+        else:
+            lines.append(f"{key}: {flow}")
+    return "\n".join(lines) + "\n"
+
+
+def _yaml_load(text: str, path: str, line_offset: int = 0) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 + line_offset if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InvalidFile(path, line, f"invalid YAML: {problem}") from None
+
+
+def _normalise_text(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.strip("\n")
+    return text + "\n" if text else ""
+
+
+def _id_list(kind: str, value: object, path: str, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise InvalidFile(path, None, f"{key} must be a list of {kind} ids")
+    try:
+        return tuple(validate_id(kind, v) for v in value)
+    except BadInput as exc:
+        raise InvalidFile(path, None, f"{key}: {exc}") from None
+
+
+def _extra(data: Mapping[str, Any], known: Iterable[str]) -> tuple[tuple[str, Any], ...]:
+    known_set = set(known)
+    return tuple(sorted((k, v) for k, v in data.items() if k not in known_set))
+
+
+# --- pages ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Glyph:
+    """A glyph placed on a page at a rotation (0, 90, 180 or 270 degrees)."""
+
+    id: str
+    rotation: int = 0
+
+    def __post_init__(self) -> None:
+        validate_id("glyph", self.id)
+        if self.rotation not in ROTATIONS:
+            raise BadInput(f"invalid rotation {self.rotation!r}: use one of 0, 90, 180, 270")
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the story: front matter and a markdown body. The id is the file name."""
+
+    id: str
+    title: str
+    body: str = ""
+    follows: tuple[str, ...] = ()
+    alternate_of: str | None = None
+    tags: tuple[str, ...] = ()
+    glyphs: tuple[Glyph, ...] = ()
+    extra: tuple[tuple[str, Any], ...] = field(default=())
+
+    KNOWN_KEYS = ("title", "follows", "alternate_of", "tags", "glyphs")
+
+    def __post_init__(self) -> None:
+        validate_id("page", self.id)
+        if not isinstance(self.title, str) or not self.title.strip() or "\n" in self.title:
+            raise BadInput(f"page {self.id}: title must be a non-empty single line")
+        for target in self.follows:
+            validate_id("page", target)
+        if self.alternate_of is not None:
+            validate_id("page", self.alternate_of)
+        if self.alternate_of == self.id or self.id in self.follows:
+            raise BadInput(f"page {self.id}: a page cannot follow or be an alternate of itself")
+        for tag in self.tags:
+            if not isinstance(tag, str) or not tag or "\n" in tag:
+                raise BadInput(f"page {self.id}: tags must be non-empty single-line strings")
+        object.__setattr__(self, "body", _normalise_text(self.body))
+
+    @property
+    def path(self) -> str:
+        return f"pages/{self.id}.md"
+
+    def links(self) -> tuple[str, ...]:
+        """Page ids referenced in the body as ``[[page-id]]``, in order, without repeats."""
+        seen: dict[str, None] = {}
+        for match in re.finditer(r"\[\[([a-z0-9][a-z0-9._-]{0,99})\]\]", self.body):
+            seen.setdefault(match.group(1), None)
+        return tuple(seen)
+
+    def front_matter(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "title": self.title,
+            "follows": list(self.follows),
+            "alternate_of": self.alternate_of,
+            "tags": list(self.tags),
+            "glyphs": [{"id": g.id, "rotation": g.rotation} for g in self.glyphs],
+        }
+        data.update(self.extra)
+        return data
+
+    def serialise(self) -> bytes:
+        return f"---\n{_yaml_dump(self.front_matter())}---\n{self.body}".encode()
+
+    @classmethod
+    def parse(cls, page_id: str, data: bytes, path: str | None = None) -> Page:
+        path = path or f"pages/{page_id}.md"
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidFile(path, None, f"not UTF-8 text ({exc.reason})") from None
+        text = text.replace("\r\n", "\n")
+        lines = text.split("\n")
+        if not lines or lines[0].rstrip() != "---":
+            raise InvalidFile(path, 1, "front matter must start with a '---' line")
+        try:
+            end = next(i for i in range(1, len(lines)) if lines[i].rstrip() == "---")
+        except StopIteration:
+            raise InvalidFile(path, len(lines), "front matter is not closed by a '---' line") from None
+        meta = _yaml_load("\n".join(lines[1:end]), path, line_offset=1)
+        if not isinstance(meta, dict):
+            raise InvalidFile(path, 2, "front matter must be a mapping of keys to values")
+        return cls._from_meta(page_id, meta, "\n".join(lines[end + 1 :]), path)
+
+    @classmethod
+    def _from_meta(cls, page_id: str, meta: dict[str, Any], body: str, path: str) -> Page:
+        title = meta.get("title")
+        if not isinstance(title, str) or not title.strip():
+            raise InvalidFile(path, 2, "front matter needs a non-empty 'title'")
+        alternate_of = meta.get("alternate_of")
+        tags = meta.get("tags") or []
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise InvalidFile(path, None, "tags must be a list of strings")
+        try:
+            return cls(
+                id=validate_id("page", page_id),
+                title=title,
+                body=body,
+                follows=_id_list("page", meta.get("follows"), path, "follows"),
+                alternate_of=None if alternate_of is None else validate_id("page", alternate_of),
+                tags=tuple(tags),
+                glyphs=_parse_glyphs(meta.get("glyphs"), path),
+                extra=_extra(meta, cls.KNOWN_KEYS),
+            )
+        except InvalidFile:
+            raise
+        except BadInput as exc:
+            raise InvalidFile(path, None, str(exc)) from None
+
+
+def _parse_glyphs(value: object, path: str) -> tuple[Glyph, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise InvalidFile(path, None, "glyphs must be a list of {id, rotation}")
+    glyphs = []
+    for item in value:
+        if not isinstance(item, dict) or "id" not in item:
+            raise InvalidFile(path, None, "each glyph needs an 'id' (and a 'rotation')")
+        try:
+            glyphs.append(Glyph(item["id"], item.get("rotation", 0)))
+        except BadInput as exc:
+            raise InvalidFile(path, None, str(exc)) from None
+    return tuple(glyphs)
+
+
+# --- actors and the story record ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A person or an AI agent who writes the story."""
+
+    id: str
+    name: str
+    kind: str = "human"
+    archetype: str | None = None
+    extra: tuple[tuple[str, Any], ...] = ()
+
+    KNOWN_KEYS = ("name", "kind", "archetype")
+
+    def __post_init__(self) -> None:
+        validate_id("actor", self.id)
+        if not isinstance(self.name, str) or not self.name.strip() or "\n" in self.name:
+            raise BadInput(f"actor {self.id}: name must be a non-empty single line")
+        if any(c in self.name for c in "<>"):
+            raise BadInput(f"actor {self.id}: name must not contain '<' or '>'")
+        if self.kind not in ACTOR_KINDS:
+            raise BadInput(f"actor {self.id}: kind must be human or agent, not {self.kind!r}")
+
+    @property
+    def path(self) -> str:
+        return f"actors/{self.id}.yaml"
+
+    @property
+    def email(self) -> str:
+        return f"{self.id}@actors.gvcs"
+
+    def serialise(self) -> bytes:
+        data: dict[str, Any] = {"name": self.name, "kind": self.kind}
+        if self.archetype is not None:
+            data["archetype"] = self.archetype
+        data.update(self.extra)
+        return _yaml_dump(data).encode()
+
+    @classmethod
+    def parse(cls, actor_id: str, data: bytes, path: str | None = None) -> Actor:
+        path = path or f"actors/{actor_id}.yaml"
+        meta = _yaml_load(data.decode("utf-8", errors="replace"), path)
+        if not isinstance(meta, dict):
+            raise InvalidFile(path, 1, "an actor file must be a mapping with at least 'name'")
+        try:
+            archetype = meta.get("archetype")
+            return cls(
+                id=actor_id,
+                name=meta.get("name"),  # type: ignore[arg-type]
+                kind=meta.get("kind", "human"),
+                archetype=None if archetype is None else str(archetype),
+                extra=_extra(meta, cls.KNOWN_KEYS),
+            )
+        except BadInput as exc:
+            raise InvalidFile(path, None, str(exc)) from None
+
+
+@dataclass(frozen=True)
+class Story:
+    """``story.yaml``: the title and the story-wide settings later features read (governance, glyphs)."""
+
+    title: str
+    settings: tuple[tuple[str, Any], ...] = ()
+
+    PATH = "story.yaml"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.title, str) or not self.title.strip() or "\n" in self.title:
+            raise BadInput("story title must be a non-empty single line")
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return dict(self.settings).get(key, default)
+
+    def serialise(self) -> bytes:
+        data: dict[str, Any] = {"title": self.title}
+        data.update(self.settings)
+        return _yaml_dump(data).encode()
+
+    @classmethod
+    def parse(cls, data: bytes, path: str = "story.yaml") -> Story:
+        meta = _yaml_load(data.decode("utf-8", errors="replace"), path)
+        if not isinstance(meta, dict) or not isinstance(meta.get("title"), str):
+            raise InvalidFile(path, 1, "story.yaml must be a mapping with a 'title'")
+        try:
+            return cls(title=meta["title"], settings=_extra(meta, ("title",)))
+        except BadInput as exc:
+            raise InvalidFile(path, 1, str(exc)) from None
+
+
+# --- git trees ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TreeEntry:
+    name: str
+    mode: str
+    oid: ObjectId
+    #: The entry as git serialises it inside a tree (derived; kept to make tree writes cheap).
+    record: bytes = field(default=b"", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.record:
+            record = self.mode.encode() + b" " + self.name.encode() + b"\0" + bytes.fromhex(self.oid)
+            object.__setattr__(self, "record", record)
+
+    @property
+    def is_tree(self) -> bool:
+        return self.mode == MODE_TREE
+
+    @property
+    def sort_key(self) -> bytes:
+        # git orders entries by name, comparing a subtree's name as if it ended in "/".
+        return self.name.encode() + (b"/" if self.is_tree else b"")
+
+
+class Tree:
+    """A git tree: a mapping of names to entries, serialised in git's order.
+
+    Entries parsed from a tree arrive in git's order; replacing or removing entries keeps it, so
+    only adding a name costs a sort when the tree is written again.
+    """
+
+    __slots__ = ("_ordered", "entries")
+
+    def __init__(self, entries: Mapping[str, TreeEntry] | None = None, *, ordered: bool = False) -> None:
+        self.entries: dict[str, TreeEntry] = dict(entries or {})
+        self._ordered = ordered or not self.entries
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.entries
+
+    def get(self, name: str) -> TreeEntry | None:
+        return self.entries.get(name)
+
+    def copy(self) -> Tree:
+        return Tree(self.entries, ordered=self._ordered)
+
+    def set(self, entry: TreeEntry) -> None:
+        current = self.entries.get(entry.name)
+        if current is None or current.is_tree != entry.is_tree:
+            self._ordered = False
+        self.entries[entry.name] = entry
+
+    def remove(self, name: str) -> None:
+        self.entries.pop(name, None)
+
+    def serialise(self) -> bytes:
+        if not self._ordered:
+            self.entries = {e.name: e for e in sorted(self.entries.values(), key=attrgetter("sort_key"))}
+            self._ordered = True
+        return b"".join([e.record for e in self.entries.values()])
+
+    @classmethod
+    def parse(cls, data: bytes) -> Tree:
+        entries: dict[str, TreeEntry] = {}
+        i, n = 0, len(data)
+        try:
+            while i < n:
+                sp = data.index(b" ", i)
+                nul = data.index(b"\0", sp)
+                name = data[sp + 1 : nul].decode()
+                oid = data[nul + 1 : nul + 21]
+                if len(oid) != 20 or not name or "/" in name:
+                    raise ValueError
+                mode = data[i:sp].decode()
+                entries[name] = TreeEntry(name, mode, ObjectId(oid.hex()), data[i : nul + 21])
+                i = nul + 21
+        except (ValueError, UnicodeDecodeError):
+            raise CorruptObject("tree object does not parse") from None
+        return cls(entries, ordered=True)
+
+
+# --- git commits ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Signature:
+    name: str
+    email: str
+    time: int
+    offset: int = 0  # minutes east of UTC
+
+    def serialise(self) -> str:
+        sign = "-" if self.offset < 0 else "+"
+        hours, minutes = divmod(abs(self.offset), 60)
+        return f"{self.name} <{self.email}> {self.time} {sign}{hours:02d}{minutes:02d}"
+
+    @classmethod
+    def parse(cls, text: str) -> Signature:
+        try:
+            name, rest = text.split(" <", 1)
+            email, rest = rest.split("> ", 1)
+            stamp, tz = rest.split(" ")
+            offset = int(tz[1:3]) * 60 + int(tz[3:5])
+            return cls(name, email, int(stamp), -offset if tz[0] == "-" else offset)
+        except (ValueError, IndexError):
+            raise CorruptObject(f"bad signature line {text!r}") from None
+
+
+@dataclass(frozen=True)
+class Commit:
+    """A git commit. Structured facts live in ``Gvcs-*`` trailers at the end of the message."""
+
+    tree: ObjectId
+    parents: tuple[ObjectId, ...]
+    author: Signature
+    committer: Signature
+    message: str
+
+    def serialise(self) -> bytes:
+        lines = [f"tree {self.tree}"]
+        lines += [f"parent {p}" for p in self.parents]
+        lines.append(f"author {self.author.serialise()}")
+        lines.append(f"committer {self.committer.serialise()}")
+        return ("\n".join(lines) + "\n\n" + self.message).encode()
+
+    @classmethod
+    def parse(cls, data: bytes) -> Commit:
+        try:
+            text = data.decode("utf-8")
+            header, message = text.split("\n\n", 1) if "\n\n" in text else (text, "")
+            tree = ""
+            parents: list[ObjectId] = []
+            author = committer = None
+            for line in header.split("\n"):
+                key, _, value = line.partition(" ")
+                if key == "tree":
+                    tree = value
+                elif key == "parent":
+                    parents.append(ObjectId(value))
+                elif key == "author":
+                    author = Signature.parse(value)
+                elif key == "committer":
+                    committer = Signature.parse(value)
+            if len(tree) != 40 or author is None or committer is None:
+                raise ValueError
+        except (ValueError, UnicodeDecodeError):
+            raise CorruptObject("commit object does not parse") from None
+        return cls(ObjectId(tree), tuple(parents), author, committer, message)
+
+    @property
+    def subject(self) -> str:
+        return self.message.split("\n", 1)[0]
+
+    @property
+    def trailers(self) -> dict[str, str]:
+        return parse_trailers(self.message)[1]
+
+
+def format_message(message: str, trailers: Mapping[str, str]) -> str:
+    """``message`` with ``trailers`` appended as a final ``Key: value`` paragraph."""
+    body = _normalise_text(message).rstrip("\n")
+    if not body.strip():
+        raise BadInput("commit message must not be empty")
+    block = "\n".join(f"{k}: {v}" for k, v in trailers.items())
+    for key, value in trailers.items():
+        if "\n" in value or "\n" in key:
+            raise BadInput(f"trailer {key} must be a single line")
+    return f"{body}\n\n{block}\n" if block else f"{body}\n"
+
+
+def parse_trailers(message: str) -> tuple[str, dict[str, str]]:
+    """Split ``message`` into its text and its trailing ``Gvcs-*`` trailers."""
+    text = message.rstrip("\n")
+    head, sep, last = text.rpartition("\n\n")
+    lines = last.split("\n")
+    if not all(line.startswith(TRAILER_PREFIX) and ": " in line for line in lines):
+        return text, {}
+    trailers = dict(line.split(": ", 1) for line in lines)
+    return (head if sep else ""), trailers
+
+
+def event_trailer(payload: Mapping[str, Any]) -> str:
+    """One-line canonical JSON for the ``Gvcs-Event`` trailer."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+__all__ += ["event_trailer", "format_message", "parse_trailers"]

@@ -1,0 +1,161 @@
+"""The ref store contract (compare-and-swap with a reflog) and its in-memory implementation."""
+
+from __future__ import annotations
+
+import builtins
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from .errors import BadInput, BranchMoved, NotFound
+from .types import ZERO_ID, ObjectId, RefName
+
+__all__ = [
+    "HEADS",
+    "TAGS",
+    "MemoryRefStore",
+    "RefStore",
+    "ReflogEntry",
+    "branch_ref",
+    "tag_ref",
+    "validate_ref_name",
+]
+
+HEADS = "refs/heads/"
+TAGS = "refs/tags/"
+
+
+@dataclass(frozen=True)
+class ReflogEntry:
+    old: ObjectId
+    new: ObjectId
+    who: str
+    time: int
+    message: str
+
+
+def validate_ref_name(kind: str, name: str) -> str:
+    """Branch and tag names: git's rules, kept simple (no spaces, no '..', no control characters)."""
+    bad = (
+        not name
+        or len(name) > 200
+        or name.startswith(("-", "/", "."))
+        or name.endswith(("/", ".", ".lock"))
+        or ".." in name
+        or "//" in name
+        or "@{" in name
+        or any(c in name for c in " ~^:?*[\\\x7f")
+        or any(ord(c) < 32 for c in name)
+        or name == "HEAD"
+    )
+    if bad:
+        raise BadInput(
+            f"invalid {kind} name {name!r}: no spaces, '..', '~^:?*[\\', or leading '-', '/' or '.'"
+        )
+    return name
+
+
+def branch_ref(name: str) -> RefName:
+    return RefName(HEADS + validate_ref_name("branch", name))
+
+
+def tag_ref(name: str) -> RefName:
+    return RefName(TAGS + validate_ref_name("tag", name))
+
+
+class RefStore(ABC):
+    """Named pointers to commits. Every change is a compare-and-swap and is logged."""
+
+    @abstractmethod
+    def get(self, name: RefName) -> ObjectId | None:
+        """The id a ref points at (following a symbolic ref), or None if it does not exist."""
+
+    @abstractmethod
+    def set_if_equals(
+        self, name: RefName, old: ObjectId | None, new: ObjectId, *, who: str = "", message: str = ""
+    ) -> None:
+        """Point ``name`` at ``new`` if it now points at ``old`` (None: must not exist).
+
+        Raises :class:`BranchMoved` and changes nothing otherwise.
+        """
+
+    @abstractmethod
+    def remove_if_equals(
+        self, name: RefName, old: ObjectId | None, *, who: str = "", message: str = ""
+    ) -> None:
+        """Delete ``name`` if it points at ``old`` (None: whatever it points at)."""
+
+    @abstractmethod
+    def list(self, prefix: str = "refs/") -> dict[RefName, ObjectId]:
+        """Every ref under ``prefix`` and its id."""
+
+    @abstractmethod
+    def reflog(self, name: RefName) -> builtins.list[ReflogEntry]:
+        """The updates of a ref, oldest first."""
+
+    @abstractmethod
+    def get_symbolic(self, name: RefName) -> RefName | None:
+        """The target of a symbolic ref such as HEAD, or None."""
+
+    @abstractmethod
+    def set_symbolic(self, name: RefName, target: RefName) -> None:
+        """Point a symbolic ref (HEAD) at another ref."""
+
+    def add_if_new(self, name: RefName, new: ObjectId, *, who: str = "", message: str = "") -> None:
+        """Create ``name``; raise :class:`BranchMoved` if it already exists."""
+        self.set_if_equals(name, None, new, who=who, message=message)
+
+    def close(self) -> None:
+        """Release resources."""
+
+
+class MemoryRefStore(RefStore):
+    def __init__(self) -> None:
+        self._refs: dict[RefName, ObjectId] = {}
+        self._symbolic: dict[RefName, RefName] = {}
+        self._logs: dict[RefName, list[ReflogEntry]] = {}
+        self._lock = threading.Lock()
+
+    def _resolve(self, name: RefName) -> RefName:
+        return self._symbolic.get(name, name)
+
+    def get(self, name: RefName) -> ObjectId | None:
+        return self._refs.get(self._resolve(name))
+
+    def set_if_equals(
+        self, name: RefName, old: ObjectId | None, new: ObjectId, *, who: str = "", message: str = ""
+    ) -> None:
+        name = self._resolve(name)
+        with self._lock:
+            current = self._refs.get(name)
+            if current != old:
+                raise BranchMoved(name, old, current)
+            self._refs[name] = new
+            entry = ReflogEntry(old or ZERO_ID, new, who, int(time.time()), message)
+            self._logs.setdefault(name, []).append(entry)
+
+    def remove_if_equals(
+        self, name: RefName, old: ObjectId | None, *, who: str = "", message: str = ""
+    ) -> None:
+        name = self._resolve(name)
+        with self._lock:
+            current = self._refs.get(name)
+            if current is None:
+                raise NotFound(f"ref {name} does not exist")
+            if old is not None and current != old:
+                raise BranchMoved(name, old, current)
+            del self._refs[name]
+            self._logs.pop(name, None)
+
+    def list(self, prefix: str = "refs/") -> dict[RefName, ObjectId]:
+        return {k: v for k, v in sorted(self._refs.items()) if k.startswith(prefix)}
+
+    def reflog(self, name: RefName) -> builtins.list[ReflogEntry]:
+        return list(self._logs.get(self._resolve(name), []))
+
+    def get_symbolic(self, name: RefName) -> RefName | None:
+        return self._symbolic.get(name)
+
+    def set_symbolic(self, name: RefName, target: RefName) -> None:
+        self._symbolic[name] = target

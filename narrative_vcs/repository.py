@@ -1,0 +1,772 @@
+"""The repository API: the one module the CLI, the GraphQL server and the workers call.
+
+A :class:`Repository` is an :class:`~narrative_vcs.store.ObjectStore` and a
+:class:`~narrative_vcs.refs.RefStore`, injected. It never imports a backend and reads no environment.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import difflib
+import re
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import (
+    BadInput,
+    BranchMoved,
+    CorruptObject,
+    GvcsError,
+    InvalidFile,
+    NotFound,
+    NothingToCommit,
+)
+from .history import CommitInfo, Commits
+from .objects import (
+    Actor,
+    Commit,
+    Page,
+    Signature,
+    Story,
+    Tree,
+    event_trailer,
+    format_message,
+    hash_object,
+    validate_id,
+)
+from .refs import HEADS, TAGS, MemoryRefStore, RefStore, branch_ref, tag_ref
+from .snapshot import EMPTY_TREE, Snapshots, TreeDiff, check_path
+from .store import MemoryObjectStore, ObjectStore
+from .types import ObjectId, RefName
+
+__all__ = [
+    "BlameEntry",
+    "ChangeSet",
+    "FileChange",
+    "FsckReport",
+    "LogPage",
+    "Repository",
+    "StorySnapshot",
+    "path_kind",
+    "split_paragraphs",
+]
+
+HEAD = RefName("HEAD")
+DEFAULT_BRANCH = "main"
+
+
+# --- values the API returns -----------------------------------------------------------------------
+
+
+@dataclass
+class ChangeSet:
+    """Pages, actors and other files to write (a value) or delete (None) in one commit."""
+
+    pages: dict[str, Page | None] = field(default_factory=dict)
+    actors: dict[str, Actor | None] = field(default_factory=dict)
+    files: dict[str, bytes | None] = field(default_factory=dict)
+
+    def upsert_page(self, page: Page) -> ChangeSet:
+        self.pages[page.id] = page
+        return self
+
+    def delete_page(self, page_id: str) -> ChangeSet:
+        self.pages[validate_id("page", page_id)] = None
+        return self
+
+    def upsert_actor(self, actor: Actor) -> ChangeSet:
+        self.actors[actor.id] = actor
+        return self
+
+    def delete_actor(self, actor_id: str) -> ChangeSet:
+        self.actors[validate_id("actor", actor_id)] = None
+        return self
+
+    def put_file(self, path: str, data: bytes) -> ChangeSet:
+        self.files[_check_plain_path(path)] = data
+        return self
+
+    def delete_file(self, path: str) -> ChangeSet:
+        self.files[_check_plain_path(path)] = None
+        return self
+
+    def set_story(self, story: Story) -> ChangeSet:
+        return self.put_file(Story.PATH, story.serialise())
+
+    def is_empty(self) -> bool:
+        return not (self.pages or self.actors or self.files)
+
+    def paths(self) -> dict[str, bytes | None]:
+        """The change set as logical paths and serialised contents."""
+        out: dict[str, bytes | None] = {}
+        for pid, page in self.pages.items():
+            out[f"pages/{pid}.md"] = None if page is None else page.serialise()
+        for aid, actor in self.actors.items():
+            out[f"actors/{aid}.yaml"] = None if actor is None else actor.serialise()
+        out.update(self.files)
+        return out
+
+
+def _check_plain_path(path: str) -> str:
+    check_path(path)
+    if path.startswith(("pages/", "actors/")):
+        raise BadInput(f"{path}: write pages and actors as pages and actors, not as files")
+    if path == Story.PATH:
+        return path
+    return path
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """A file that differs between two revisions."""
+
+    path: str
+    status: str  # added | removed | modified
+    old: ObjectId | None
+    new: ObjectId | None
+
+    @property
+    def kind(self) -> str:
+        return path_kind(self.path)[0]
+
+    @property
+    def item_id(self) -> str | None:
+        return path_kind(self.path)[1]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "kind": self.kind,
+            "id": self.item_id,
+            "status": self.status,
+            "old": self.old,
+            "new": self.new,
+        }
+
+    @classmethod
+    def from_diff(cls, d: TreeDiff) -> FileChange:
+        status = "added" if d.old is None else "removed" if d.new is None else "modified"
+        return cls(d.path, status, d.old, d.new)
+
+
+def path_kind(path: str) -> tuple[str, str | None]:
+    """What a logical path holds: ("page", id), ("actor", id), ("story", None) or ("file", None)."""
+    if path.startswith("pages/") and path.endswith(".md") and path.count("/") == 1:
+        return "page", path[6:-3]
+    if path.startswith("actors/") and path.endswith(".yaml") and path.count("/") == 1:
+        return "actor", path[7:-5]
+    if path == Story.PATH:
+        return "story", None
+    return "file", None
+
+
+@dataclass(frozen=True)
+class LogPage:
+    """One page of a log: the commits and the cursor to pass as ``after`` for the next page."""
+
+    commits: list[CommitInfo]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class BlameEntry:
+    """A paragraph of a page and the commit that last changed it."""
+
+    index: int
+    text: str
+    commit: CommitInfo
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "paragraph": self.index,
+            "text": self.text,
+            "commit": self.commit.id,
+            "actor": self.commit.actor,
+            "time": self.commit.time,
+            "subject": self.commit.subject,
+        }
+
+
+@dataclass
+class FsckReport:
+    objects: int = 0
+    refs: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class StorySnapshot:
+    """The whole story at one commit."""
+
+    commit: ObjectId | None
+    story: Story | None
+    pages: dict[str, Page]
+    actors: dict[str, Actor]
+    files: dict[str, bytes]
+
+
+def split_paragraphs(body: str) -> list[str]:
+    """A page body as paragraphs (separated by blank lines), each without trailing whitespace."""
+    return [p.strip("\n") for p in re.split(r"\n[ \t]*\n", body) if p.strip()]
+
+
+# --- the repository -------------------------------------------------------------------------------
+
+
+class Repository:
+    """A story repository over an object store and a ref store."""
+
+    def __init__(self, objects: ObjectStore, refs: RefStore) -> None:
+        self.objects = objects
+        self.refs = refs
+        self.snapshots = Snapshots(objects)
+        self.commits = Commits(objects)
+        self._actors: dict[ObjectId, Actor] = {}  # parsed actor records by blob id
+
+    @classmethod
+    def memory(cls) -> Repository:
+        """A scratch repository held in memory, with HEAD on ``main``."""
+        repo = cls(MemoryObjectStore(), MemoryRefStore())
+        repo.refs.set_symbolic(HEAD, branch_ref(DEFAULT_BRANCH))
+        return repo
+
+    def close(self) -> None:
+        self.objects.close()
+        self.refs.close()
+
+    # --- refs -------------------------------------------------------------------------------------
+
+    def head_branch(self) -> str | None:
+        target = self.refs.get_symbolic(HEAD)
+        return target[len(HEADS) :] if target and target.startswith(HEADS) else None
+
+    def set_head_branch(self, name: str) -> None:
+        self.refs.set_symbolic(HEAD, branch_ref(name))
+
+    def branches(self) -> dict[str, ObjectId]:
+        return {k[len(HEADS) :]: v for k, v in self.refs.list(HEADS).items()}
+
+    def tags(self) -> dict[str, ObjectId]:
+        return {k[len(TAGS) :]: v for k, v in self.refs.list(TAGS).items()}
+
+    def branch_head(self, name: str) -> ObjectId | None:
+        return self.refs.get(branch_ref(name))
+
+    def create_branch(self, name: str, start: str | None = None, *, who: str = "") -> ObjectId:
+        oid = self.resolve(start or "HEAD")
+        self._require_new(branch_ref(name), f"branch {name}")
+        self.refs.add_if_new(
+            branch_ref(name), oid, who=who, message=f"branch: created from {start or 'HEAD'}"
+        )
+        return oid
+
+    def delete_branch(self, name: str, expected: ObjectId | None = None, *, who: str = "") -> ObjectId:
+        ref = branch_ref(name)
+        current = self.refs.get(ref)
+        if current is None:
+            raise NotFound(f"branch {name!r} not found")
+        if self.head_branch() == name:
+            raise BadInput(f"cannot delete branch {name!r}: it is the current branch")
+        self.refs.remove_if_equals(ref, expected or current, who=who, message="branch: deleted")
+        return current
+
+    def create_tag(self, name: str, rev: str = "HEAD", *, who: str = "") -> ObjectId:
+        oid = self.resolve(rev)
+        self._require_new(tag_ref(name), f"tag {name}")
+        self.refs.add_if_new(tag_ref(name), oid, who=who, message=f"tag: {rev}")
+        return oid
+
+    def delete_tag(self, name: str) -> None:
+        ref = tag_ref(name)
+        if self.refs.get(ref) is None:
+            raise NotFound(f"tag {name!r} not found")
+        self.refs.remove_if_equals(ref, None, message="tag: deleted")
+
+    def _require_new(self, ref: RefName, what: str) -> None:
+        if self.refs.get(ref) is not None:
+            raise BadInput(f"{what} already exists")
+
+    # --- revisions --------------------------------------------------------------------------------
+
+    _REV = re.compile(r"^(?P<base>.*?)(?P<suffix>(?:~\d*|\^\d*)*)$")
+
+    def resolve(self, rev: str) -> ObjectId:
+        """A commit id from a revision: id, unique prefix, branch, tag or HEAD, with ``~N``/``^N``."""
+        if not isinstance(rev, str) or not rev or len(rev) > 300 or any(ord(c) < 32 for c in rev):
+            raise BadInput(f"invalid revision {rev!r}")
+        match = self._REV.match(rev)
+        assert match is not None
+        oid = self._resolve_base(match.group("base") or "HEAD", rev)
+        for step in re.findall(r"[~^]\d*", match.group("suffix")):
+            oid = self._step(oid, step, rev)
+        return oid
+
+    def _resolve_base(self, base: str, rev: str) -> ObjectId:
+        if base in ("HEAD", "@"):
+            oid = self.refs.get(HEAD)
+            if oid is None:
+                raise NotFound(f"{rev}: the current branch {self.head_branch()!r} has no commits yet")
+            return oid
+        for ref in (base, HEADS + base, TAGS + base):
+            if ref.startswith("refs/") and not any(c in ref for c in " ~^:?*[\\") and ".." not in ref:
+                oid = self.refs.get(RefName(ref))
+                if oid is not None:
+                    return oid
+        if re.fullmatch(r"[0-9a-fA-F]{4,40}", base):
+            found = self.objects.resolve_prefix(base.lower())
+            commits = [oid for oid in found if self.objects.get(oid)[0] == "commit"]
+            if len(commits) == 1:
+                return commits[0]
+            if len(commits) > 1:
+                raise BadInput(f"{rev}: ambiguous commit prefix {base!r} (matches {len(commits)} commits)")
+        raise NotFound(f"unknown revision {rev!r}: no branch, tag or commit of that name")
+
+    def _step(self, oid: ObjectId, step: str, rev: str) -> ObjectId:
+        count = int(step[1:]) if len(step) > 1 else 1
+        if step[0] == "~":
+            for _ in range(count):
+                parents = self.commits.get(oid).parents
+                if not parents:
+                    raise NotFound(f"{rev}: history is not that long")
+                oid = parents[0]
+            return oid
+        if count == 0:
+            return oid
+        parents = self.commits.get(oid).parents
+        if len(parents) < count:
+            raise NotFound(f"{rev}: commit {oid[:10]} has no parent {count}")
+        return parents[count - 1]
+
+    def commit_info(self, rev: str) -> CommitInfo:
+        return self.commits.get(self.resolve(rev))
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def tree_of(self, rev: str | None) -> ObjectId:
+        return EMPTY_TREE if rev is None else self.commit_info(rev).tree
+
+    def at(self, rev: str = "HEAD", as_of: int | None = None) -> ObjectId:
+        """The commit of ``rev``, or with ``as_of`` the newest one on its first-parent line by then."""
+        oid = self.resolve(rev)
+        return oid if as_of is None else self.commits.as_of(oid, as_of)
+
+    def read_page(self, page_id: str, rev: str = "HEAD", *, as_of: int | None = None) -> Page:
+        validate_id("page", page_id)
+        commit = self.at(rev, as_of)
+        data = self.snapshots.read(self.commits.get(commit).tree, f"pages/{page_id}.md")
+        if data is None:
+            raise NotFound(f"page {page_id!r} not found at {rev}")
+        return Page.parse(page_id, data)
+
+    def read_actor(self, actor_id: str, rev: str = "HEAD") -> Actor:
+        validate_id("actor", actor_id)
+        data = self.snapshots.read(self.tree_of(rev), f"actors/{actor_id}.yaml")
+        if data is None:
+            raise NotFound(f"actor {actor_id!r} not found at {rev}")
+        return Actor.parse(actor_id, data)
+
+    def read_file(self, path: str, rev: str = "HEAD") -> bytes | None:
+        return self.snapshots.read(self.tree_of(rev), check_path(path))
+
+    def read_blob(self, oid: ObjectId) -> bytes:
+        return self.objects.get(oid)[1]
+
+    def read_story_record(self, rev: str = "HEAD") -> Story | None:
+        data = self.read_file(Story.PATH, rev)
+        return None if data is None else Story.parse(data)
+
+    def list_pages(self, rev: str = "HEAD", *, as_of: int | None = None) -> list[str]:
+        tree = self.commits.get(self.at(rev, as_of)).tree
+        return [name[:-3] for name in self.snapshots.list_dir(tree, "pages") if name.endswith(".md")]
+
+    def list_actors(self, rev: str = "HEAD") -> list[Actor]:
+        tree = self.tree_of(rev)
+        names = self.snapshots.list_dir(tree, "actors")
+        return [Actor.parse(n[:-5], self.read_blob(oid)) for n, oid in names.items() if n.endswith(".yaml")]
+
+    def read_story(self, rev: str = "HEAD", *, as_of: int | None = None) -> StorySnapshot:
+        """Every page, actor and file of the story at a revision (or as of a time)."""
+        commit = self.at(rev, as_of)
+        pages: dict[str, Page] = {}
+        actors: dict[str, Actor] = {}
+        files: dict[str, bytes] = {}
+        story = None
+        for path, oid in self.snapshots.walk(self.commits.get(commit).tree):
+            kind, item = path_kind(path)
+            data = self.read_blob(oid)
+            if kind == "page" and item:
+                pages[item] = Page.parse(item, data)
+            elif kind == "actor" and item:
+                actors[item] = Actor.parse(item, data)
+            elif kind == "story":
+                story = Story.parse(data)
+            else:
+                files[path] = data
+        return StorySnapshot(commit, story, dict(sorted(pages.items())), dict(sorted(actors.items())), files)
+
+    # --- writing ----------------------------------------------------------------------------------
+
+    def commit(
+        self,
+        branch: str,
+        changes: ChangeSet,
+        *,
+        actor: str,
+        message: str,
+        expected_head: ObjectId | None,
+        kind: str = "edit",
+        extra_parents: Sequence[ObjectId] = (),
+        trailers: Mapping[str, str] | None = None,
+        event: Mapping[str, Any] | None = None,
+        event_id: str | None = None,
+        timestamp: int | None = None,
+        allow_empty: bool = False,
+    ) -> ObjectId:
+        """Commit ``changes`` on ``branch`` if the branch is still at ``expected_head``.
+
+        ``expected_head`` None means the branch must not exist yet (the first commit). A stale head
+        raises :class:`BranchMoved` and writes no ref; the objects already written are unreachable
+        and harmless.
+        """
+        ref = branch_ref(branch)
+        validate_id("actor", actor)
+        current = self.refs.get(ref)
+        if current != expected_head:
+            raise BranchMoved(ref, expected_head, current)
+        base_tree = self.commits.get(current).tree if current else None
+        paths = changes.paths()
+        self._check_changes(base_tree, changes)
+        author = self._author(base_tree, changes, actor)
+        new_tree = self.snapshots.write(base_tree, paths) if paths else (base_tree or EMPTY_TREE)
+        if new_tree == (base_tree or EMPTY_TREE) and not allow_empty and not extra_parents:
+            raise NothingToCommit("nothing to commit: the change set changes nothing")
+        facts = {"Gvcs-Actor": actor, "Gvcs-Kind": _check_kind(kind)}
+        if event_id is not None:
+            facts["Gvcs-Event-Id"] = event_id
+        if event is not None:
+            facts["Gvcs-Event"] = event_trailer(event)
+        facts.update(trailers or {})
+        when = int(time.time()) if timestamp is None else int(timestamp)
+        signature = Signature(author.name, author.email, when, 0)
+        parents = ((current,) if current else ()) + tuple(extra_parents)
+        commit = Commit(new_tree, parents, signature, signature, format_message(message, facts))
+        oid = self.objects.put("commit", commit.serialise())
+        self.refs.set_if_equals(
+            ref, current, oid, who=f"{author.name} <{author.email}>", message=f"commit: {commit.subject}"
+        )
+        self.objects.maintain()
+        return oid
+
+    def _author(self, base_tree: ObjectId | None, changes: ChangeSet, actor: str) -> Actor:
+        if actor in changes.actors:
+            record = changes.actors[actor]
+            if record is None:
+                raise BadInput(f"actor {actor!r} cannot delete their own record in their own commit")
+            return record
+        oid = self.snapshots.blob_id(base_tree, f"actors/{actor}.yaml") if base_tree else None
+        if oid is None:
+            raise NotFound(f"unknown actor {actor!r}: add it first (gvcs actor add {actor} --name ...)")
+        record = self._actors.get(oid)
+        if record is None:
+            record = self._actors[oid] = Actor.parse(actor, self.read_blob(oid))
+        return record
+
+    def _check_changes(self, base_tree: ObjectId | None, changes: ChangeSet) -> None:
+        """Refuse deletes of missing items and links to pages that will not exist."""
+
+        def exists(path: str) -> bool:
+            return base_tree is not None and self.snapshots.blob_id(base_tree, path) is not None
+
+        for pid, page in changes.pages.items():
+            if page is None and not exists(f"pages/{pid}.md"):
+                raise NotFound(f"cannot delete page {pid!r}: it does not exist")
+        for aid, actor in changes.actors.items():
+            if actor is None and not exists(f"actors/{aid}.yaml"):
+                raise NotFound(f"cannot delete actor {aid!r}: it does not exist")
+        for path, data in changes.files.items():
+            if data is None and not exists(path):
+                raise NotFound(f"cannot delete {path}: it does not exist")
+            if path == Story.PATH and data is not None:
+                Story.parse(data)
+        for page in changes.pages.values():
+            if page is None:
+                continue
+            for target in (*page.follows, *([page.alternate_of] if page.alternate_of else [])):
+                if target in changes.pages:
+                    if changes.pages[target] is None:
+                        raise BadInput(f"page {page.id} links to {target}, which this commit deletes")
+                elif not exists(f"pages/{target}.md"):
+                    raise BadInput(f"page {page.id} links to {target!r}, which does not exist")
+
+    # --- history ----------------------------------------------------------------------------------
+
+    def walk(self, revs: Sequence[str] = ("HEAD",), *, first_parent: bool = False) -> Iterator[CommitInfo]:
+        """Commits reachable from ``revs``, newest first."""
+        return self.commits.walk([self.resolve(r) for r in revs], first_parent=first_parent)
+
+    def log(
+        self,
+        revs: Sequence[str] = ("HEAD",),
+        *,
+        actor: str | None = None,
+        kind: str | None = None,
+        page: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        first_parent: bool = False,
+    ) -> LogPage:
+        """A page of history with filters. ``after`` is the cursor of the previous page.
+
+        A cursor pins the heads the walk started from, so later commits never shift the pages.
+        """
+        if first is not None and first < 0:
+            raise BadInput("first must not be negative")
+        if page is not None:
+            validate_id("page", page)
+        if after is not None:
+            starts, last = _decode_cursor(after)
+        else:
+            starts, last = [self.resolve(r) for r in revs], None
+        matches = self._filtered(starts, actor, kind, page, since, until, first_parent)
+        if last is not None:
+            for info in matches:
+                if info.id == last:
+                    break
+            else:
+                raise BadInput("cursor does not belong to this history")
+        out: list[CommitInfo] = []
+        for info in matches:
+            if first is not None and len(out) == first:
+                return LogPage(out, _encode_cursor(starts, out[-1].id) if out else None)
+            out.append(info)
+        return LogPage(out, None)
+
+    def _filtered(
+        self,
+        starts: list[ObjectId],
+        actor: str | None,
+        kind: str | None,
+        page: str | None,
+        since: int | None,
+        until: int | None,
+        first_parent: bool,
+    ) -> Iterator[CommitInfo]:
+        path = f"pages/{page}.md" if page else None
+        for info in self.commits.walk(starts, first_parent=first_parent):
+            if actor is not None and info.actor != actor:
+                continue
+            if kind is not None and info.kind != kind:
+                continue
+            if until is not None and info.time > until:
+                continue
+            if since is not None and info.time < since:
+                continue
+            if path is not None and not self._touches(info, path):
+                continue
+            yield info
+
+    def _touches(self, info: CommitInfo, path: str) -> bool:
+        mine = self.snapshots.blob_id(info.tree, path)
+        if not info.parents:
+            return mine is not None
+        return all(self.snapshots.blob_id(self.commits.get(p).tree, path) != mine for p in info.parents)
+
+    def changes(self, rev: str) -> list[FileChange]:
+        """What a commit changed against its first parent (everything, for a root commit)."""
+        info = self.commit_info(rev)
+        parent = self.commits.get(info.parents[0]).tree if info.parents else None
+        return [FileChange.from_diff(d) for d in self.snapshots.diff(parent, info.tree)]
+
+    def diff(self, old: str | None, new: str) -> list[FileChange]:
+        """Files that differ between two revisions (``old`` None: the empty story)."""
+        old_tree = self.tree_of(old) if old is not None else None
+        return [FileChange.from_diff(d) for d in self.snapshots.diff(old_tree, self.tree_of(new))]
+
+    def diff_trees(self, old: ObjectId | None, new: ObjectId | None) -> list[FileChange]:
+        return [FileChange.from_diff(d) for d in self.snapshots.diff(old, new)]
+
+    def line_diff(self, change: FileChange, context: int = 3) -> list[str]:
+        """A unified line diff of one changed file."""
+
+        def lines(oid: ObjectId | None) -> list[str]:
+            if oid is None:
+                return []
+            return self.read_blob(oid).decode("utf-8", errors="replace").splitlines(keepends=True)
+
+        a = "/dev/null" if change.old is None else f"a/{change.path}"
+        b = "/dev/null" if change.new is None else f"b/{change.path}"
+        return list(difflib.unified_diff(lines(change.old), lines(change.new), a, b, n=context))
+
+    # --- blame ------------------------------------------------------------------------------------
+
+    def blame(self, page_id: str, rev: str = "HEAD") -> list[BlameEntry]:
+        """For each paragraph of a page, the commit (and so the actor) that last changed it."""
+        start = self.resolve(rev)
+        page = self.read_page(page_id, start)
+        path = f"pages/{page_id}.md"
+        paragraphs = split_paragraphs(page.body)
+        owners: list[CommitInfo | None] = [None] * len(paragraphs)
+        # (commit, {paragraph index in that commit's version: index in `paragraphs`})
+        pending: list[tuple[ObjectId, dict[int, int]]] = [(start, {i: i for i in range(len(paragraphs))})]
+        texts: dict[ObjectId, list[str]] = {}
+        while pending:
+            oid, mapping = pending.pop()
+            info = self.commits.get(oid)
+            mine = self._paragraphs_at(info.tree, path, texts)
+            remaining = dict(mapping)
+            for parent in info.parents:
+                if not remaining:
+                    break
+                theirs = self._paragraphs_at(self.commits.get(parent).tree, path, texts)
+                matched = _match_paragraphs(mine, theirs, remaining)
+                passed = {theirs_index: remaining.pop(m) for m, theirs_index in matched.items()}
+                if passed:
+                    pending.append((parent, passed))
+            for original in remaining.values():
+                owners[original] = info
+        return [
+            BlameEntry(i, text, owner)
+            for i, (text, owner) in enumerate(zip(paragraphs, owners, strict=True))
+            if owner
+        ]
+
+    def _paragraphs_at(self, tree: ObjectId, path: str, cache: dict[ObjectId, list[str]]) -> list[str]:
+        oid = self.snapshots.blob_id(tree, path)
+        if oid is None:
+            return []
+        if oid not in cache:
+            cache[oid] = split_paragraphs(Page.parse(path[6:-3], self.read_blob(oid)).body)
+        return cache[oid]
+
+    # --- integrity --------------------------------------------------------------------------------
+
+    def fsck(self) -> FsckReport:
+        """Check that every object parses and hashes to its id, and every ref points at a commit."""
+        report = FsckReport()
+        kinds: dict[ObjectId, str] = {}
+        for oid in self.objects:
+            report.objects += 1
+            problem = self._check_object(oid, kinds)
+            if problem:
+                report.problems.append(problem)
+        for name, oid in self.refs.list("refs/").items():
+            report.refs += 1
+            if kinds.get(oid) != "commit":
+                what = "a missing object" if oid not in kinds else f"a {kinds[oid]}"
+                report.problems.append(f"ref {name} points at {what} ({oid})")
+        report.problems.extend(self._check_reachable(kinds))
+        return report
+
+    def _check_object(self, oid: ObjectId, kinds: dict[ObjectId, str]) -> str | None:
+        try:
+            obj_type, data = self.objects.get(oid)
+        except GvcsError as exc:
+            return f"object {oid}: {exc}"
+        if hash_object(obj_type, data) != oid:
+            return f"object {oid}: content hashes to {hash_object(obj_type, data)}"
+        kinds[oid] = obj_type
+        try:
+            if obj_type == "commit":
+                Commit.parse(data)
+            elif obj_type == "tree":
+                Tree.parse(data)
+        except CorruptObject as exc:
+            return f"object {oid}: {exc}"
+        return None
+
+    def _check_reachable(self, kinds: dict[ObjectId, str]) -> list[str]:
+        problems: list[str] = []
+        heads = [oid for oid in self.refs.list("refs/").values() if kinds.get(oid) == "commit"]
+        checked: set[ObjectId] = set()
+        for info in self.commits.walk(heads) if heads else ():
+            for parent in info.parents:
+                if parent not in kinds:
+                    problems.append(f"commit {info.id}: missing parent {parent}")
+            problems.extend(self._check_tree(info.tree, "", kinds, checked))
+        return problems
+
+    def _check_tree(
+        self, oid: ObjectId, prefix: str, kinds: dict[ObjectId, str], checked: set[ObjectId]
+    ) -> list[str]:
+        if oid in checked:
+            return []
+        checked.add(oid)
+        if kinds.get(oid) != "tree":
+            return [f"tree {prefix or '/'} ({oid}) is missing or not a tree"]
+        problems: list[str] = []
+        for entry in self.snapshots.tree(oid).entries.values():
+            path = prefix + entry.name
+            if entry.is_tree:
+                problems.extend(self._check_tree(entry.oid, path + "/", kinds, checked))
+            elif entry.oid not in checked:
+                checked.add(entry.oid)
+                problems.extend(self._check_blob(entry.oid, path, kinds))
+        return problems
+
+    def _check_blob(self, oid: ObjectId, store_path_: str, kinds: dict[ObjectId, str]) -> list[str]:
+        from .snapshot import logical_path
+
+        path = logical_path(store_path_)
+        if kinds.get(oid) != "blob":
+            return [f"{path}: blob {oid} is missing"]
+        kind, item = path_kind(path)
+        try:
+            if kind == "page" and item:
+                Page.parse(item, self.read_blob(oid), path)
+            elif kind == "actor" and item:
+                Actor.parse(item, self.read_blob(oid), path)
+            elif kind == "story":
+                Story.parse(self.read_blob(oid), path)
+        except (InvalidFile, BadInput) as exc:
+            return [f"{exc}"]
+        return []
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+_KIND = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
+
+
+def _check_kind(kind: str) -> str:
+    if not _KIND.fullmatch(kind):
+        raise BadInput(f"invalid commit kind {kind!r}")
+    return kind
+
+
+def _encode_cursor(starts: Iterable[ObjectId], last: ObjectId) -> str:
+    raw = ",".join(starts) + ":" + last
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[list[ObjectId], ObjectId]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        heads, last = raw.split(":")
+        starts = [ObjectId(h) for h in heads.split(",")]
+        if not all(re.fullmatch(r"[0-9a-f]{40}", x) for x in [*starts, last]):
+            raise ValueError
+        return starts, ObjectId(last)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise BadInput(f"invalid cursor {cursor[:40]!r}") from None
+
+
+def _match_paragraphs(mine: list[str], theirs: list[str], wanted: Mapping[int, int]) -> dict[int, int]:
+    """For paragraphs of ``mine`` (indexes in ``wanted``) also in ``theirs``: mine index -> theirs index."""
+    if mine == theirs:
+        return {i: i for i in wanted}
+    matcher = difflib.SequenceMatcher(a=mine, b=theirs, autojunk=False)
+    return {
+        a0 + k: b0 + k
+        for a0, b0, size in matcher.get_matching_blocks()
+        for k in range(size)
+        if a0 + k in wanted
+    }

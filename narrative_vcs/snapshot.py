@@ -1,0 +1,202 @@
+"""Snapshots: reading and rewriting git trees by logical path, with ``pages/`` sharded in the store.
+
+A story's logical paths are ``story.yaml``, ``pages/<id>.md``, ``actors/<id>.yaml`` and so on. In the
+store, ``pages/<id>.md`` lives at ``pages/<xx>/<id>.md`` where ``xx`` is the first two hex digits of the
+SHA-1 of the id: 256 even shards, so a one-page commit rewrites the root tree, ``pages/`` and one shard
+(O(1) trees of O(pages/256) entries) instead of a tree the size of the story.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from .errors import BadInput
+from .objects import MODE_BLOB, MODE_TREE, Tree, TreeEntry
+from .store import ObjectStore
+from .types import ObjectId
+
+__all__ = ["EMPTY_TREE", "Snapshots", "TreeDiff", "check_path", "logical_path", "store_path"]
+
+EMPTY_TREE = ObjectId("4b825dc642cb6eb9a060e54bf8d69288fbee4904")
+SHARDED = "pages"
+
+
+def shard_of(name: str) -> str:
+    stem = name.removesuffix(".md")
+    return hashlib.sha1(stem.encode()).hexdigest()[:2]
+
+
+def store_path(path: str) -> str:
+    """The path in the store of a logical path."""
+    top, _, rest = path.partition("/")
+    if top == SHARDED and rest and "/" not in rest:
+        return f"{top}/{shard_of(rest)}/{rest}"
+    return path
+
+
+def logical_path(path: str) -> str:
+    """The logical path of a store path (the inverse of :func:`store_path`)."""
+    parts = path.split("/")
+    if len(parts) == 3 and parts[0] == SHARDED and len(parts[1]) == 2:
+        return f"{parts[0]}/{parts[2]}"
+    return path
+
+
+def check_path(path: str) -> str:
+    """Refuse paths that could escape the snapshot or that git cannot store."""
+    parts = path.split("/")
+    if (
+        not path
+        or path.startswith("/")
+        or any(p in ("", ".", "..", ".git", ".gvcs") for p in parts)
+        or any(ord(c) < 32 for c in path)
+    ):
+        raise BadInput(f"invalid path {path!r}: use a relative path without '.', '..' or empty parts")
+    return path
+
+
+@dataclass(frozen=True)
+class TreeDiff:
+    """One logical path that differs between two snapshots (None: absent on that side)."""
+
+    path: str
+    old: ObjectId | None
+    new: ObjectId | None
+
+
+class Snapshots:
+    """Tree reads (cached: objects never change) and copy-on-write tree updates over a store."""
+
+    def __init__(self, store: ObjectStore, cache_size: int = 8192) -> None:
+        self.store = store
+        self._trees: OrderedDict[ObjectId, Tree] = OrderedDict()
+        self._cache_size = cache_size
+
+    def tree(self, oid: ObjectId) -> Tree:
+        tree = self._trees.get(oid)
+        if tree is not None:
+            self._trees.move_to_end(oid)
+            return tree
+        obj_type, data = self.store.get(oid)
+        if obj_type != "tree":
+            raise BadInput(f"object {oid} is a {obj_type}, not a tree")
+        tree = Tree.parse(data)
+        self._trees[oid] = tree
+        if len(self._trees) > self._cache_size:
+            self._trees.popitem(last=False)
+        return tree
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def entry(self, root: ObjectId, path: str) -> TreeEntry | None:
+        """The tree entry at a logical path, or None."""
+        tree = self.tree(root)
+        parts = store_path(path).split("/")
+        for name in parts[:-1]:
+            entry = tree.get(name)
+            if entry is None or not entry.is_tree:
+                return None
+            tree = self.tree(entry.oid)
+        return tree.get(parts[-1])
+
+    def blob_id(self, root: ObjectId, path: str) -> ObjectId | None:
+        entry = self.entry(root, path)
+        return entry.oid if entry is not None and not entry.is_tree else None
+
+    def read(self, root: ObjectId, path: str) -> bytes | None:
+        oid = self.blob_id(root, path)
+        return None if oid is None else self.store.get(oid)[1]
+
+    def list_dir(self, root: ObjectId, directory: str) -> dict[str, ObjectId]:
+        """Blob names and ids directly in a logical directory (``pages`` spans its shards)."""
+        entry = self.entry(root, directory) if directory else TreeEntry("", MODE_TREE, root)
+        if entry is None or not entry.is_tree:
+            return {}
+        found: dict[str, ObjectId] = {}
+        for child in self.tree(entry.oid).entries.values():
+            if directory == SHARDED and child.is_tree:
+                for leaf in self.tree(child.oid).entries.values():
+                    if not leaf.is_tree:
+                        found[leaf.name] = leaf.oid
+            elif not child.is_tree:
+                found[child.name] = child.oid
+        return dict(sorted(found.items()))
+
+    def walk(self, root: ObjectId, prefix: str = "") -> Iterator[tuple[str, ObjectId]]:
+        """Every blob under ``root`` as (logical path, id)."""
+        for entry in self.tree(root).entries.values():
+            path = f"{prefix}{entry.name}"
+            if entry.is_tree:
+                yield from self.walk(entry.oid, path + "/")
+            else:
+                yield logical_path(path), entry.oid
+
+    def diff(self, old: ObjectId | None, new: ObjectId | None) -> list[TreeDiff]:
+        """Logical paths whose blobs differ; equal subtrees are skipped without being read."""
+        out: list[TreeDiff] = []
+        self._diff(old, new, "", out)
+        return sorted(out, key=lambda d: d.path)
+
+    def _diff(self, old: ObjectId | None, new: ObjectId | None, prefix: str, out: list[TreeDiff]) -> None:
+        if old == new:
+            return
+        a = self.tree(old).entries if old else {}
+        b = self.tree(new).entries if new else {}
+        for name in a.keys() | b.keys():
+            ea, eb = a.get(name), b.get(name)
+            if ea is not None and eb is not None and ea.oid == eb.oid:
+                continue
+            path = prefix + name
+            ta = ea.oid if ea is not None and ea.is_tree else None
+            tb = eb.oid if eb is not None and eb.is_tree else None
+            if ta or tb:
+                self._diff(ta, tb, path + "/", out)
+            ba = ea.oid if ea is not None and not ea.is_tree else None
+            bb = eb.oid if eb is not None and not eb.is_tree else None
+            if ba != bb:
+                out.append(TreeDiff(logical_path(path), ba, bb))
+
+    # --- writing ----------------------------------------------------------------------------------
+
+    def write(self, root: ObjectId | None, changes: Mapping[str, bytes | ObjectId | None]) -> ObjectId:
+        """A new root tree: ``root`` with each logical path set to a blob (bytes or id) or removed."""
+        nested: dict[str, object] = {}
+        for path, value in changes.items():
+            parts = store_path(check_path(path)).split("/")
+            node = nested
+            for name in parts[:-1]:
+                child = node.setdefault(name, {})
+                if not isinstance(child, dict):
+                    raise BadInput(f"path {path!r} conflicts with a file of the same name")
+                node = child
+            if isinstance(node.get(parts[-1]), dict):
+                raise BadInput(f"path {path!r} conflicts with a directory of the same name")
+            node[parts[-1]] = value
+        return self._write_tree(root, nested) or self.store.put("tree", b"")
+
+    def _write_tree(self, oid: ObjectId | None, changes: dict[str, object]) -> ObjectId | None:
+        tree = self.tree(oid).copy() if oid else Tree()
+        for name, change in changes.items():
+            current = tree.get(name)
+            if isinstance(change, dict):
+                sub = current.oid if current is not None and current.is_tree else None
+                if current is not None and not current.is_tree:
+                    raise BadInput(f"{name!r} is a file, not a directory")
+                new_sub = self._write_tree(sub, change)
+                if new_sub is None:
+                    tree.remove(name)
+                else:
+                    tree.set(TreeEntry(name, MODE_TREE, new_sub))
+            elif change is None:
+                tree.remove(name)
+            else:
+                blob = change if isinstance(change, str) else self.store.put("blob", change)  # type: ignore[arg-type]
+                tree.set(TreeEntry(name, MODE_BLOB, ObjectId(blob)))
+        if not tree.entries:
+            return None
+        new_oid = self.store.put("tree", tree.serialise())
+        self._trees[new_oid] = tree
+        return new_oid

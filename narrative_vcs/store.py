@@ -1,0 +1,83 @@
+"""The object store contract and its in-memory implementation.
+
+An object store holds raw git objects (type + bytes) under their git ids. Objects are immutable, so
+callers may cache anything they read.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+
+from .errors import BadInput, NotFound
+from .objects import hash_object
+from .types import ObjectId
+
+__all__ = ["MemoryObjectStore", "ObjectStore"]
+
+HEX = frozenset("0123456789abcdef")
+
+
+class ObjectStore(ABC):
+    """Get, put and list raw git objects."""
+
+    @abstractmethod
+    def get(self, oid: ObjectId) -> tuple[str, bytes]:
+        """Return ``(type, data)`` of an object; raise :class:`NotFound` if it is missing."""
+
+    @abstractmethod
+    def put(self, obj_type: str, data: bytes) -> ObjectId:
+        """Store an object (idempotent) and return its id."""
+
+    @abstractmethod
+    def has(self, oid: ObjectId) -> bool:
+        """Whether the object is stored."""
+
+    @abstractmethod
+    def __iter__(self) -> Iterator[ObjectId]:
+        """Every stored object id, in no particular order."""
+
+    def put_many(self, objects: Iterable[tuple[str, bytes]]) -> list[ObjectId]:
+        """Store several objects; backends may batch the writes."""
+        return [self.put(t, d) for t, d in objects]
+
+    def missing(self, oids: Iterable[ObjectId]) -> set[ObjectId]:
+        """The ids among ``oids`` that are not stored."""
+        return {oid for oid in oids if not self.has(oid)}
+
+    def resolve_prefix(self, prefix: str) -> list[ObjectId]:
+        """Every stored id starting with ``prefix`` (at least 4 hex digits)."""
+        prefix = prefix.lower()
+        if len(prefix) < 4 or not set(prefix) <= HEX:
+            raise BadInput(f"object id prefix {prefix!r} must be at least 4 hex digits")
+        return sorted(oid for oid in self if oid.startswith(prefix))
+
+    def maintain(self) -> None:
+        """Housekeeping after writes (packing loose objects); a no-op unless the backend needs it."""
+
+    def close(self) -> None:
+        """Release resources."""
+
+
+class MemoryObjectStore(ObjectStore):
+    """Objects in a dict: for tests and for scratch repositories."""
+
+    def __init__(self) -> None:
+        self._objects: dict[ObjectId, tuple[str, bytes]] = {}
+
+    def get(self, oid: ObjectId) -> tuple[str, bytes]:
+        try:
+            return self._objects[oid]
+        except KeyError:
+            raise NotFound(f"object {oid} not found") from None
+
+    def put(self, obj_type: str, data: bytes) -> ObjectId:
+        oid = hash_object(obj_type, data)
+        self._objects.setdefault(oid, (obj_type, bytes(data)))
+        return oid
+
+    def has(self, oid: ObjectId) -> bool:
+        return oid in self._objects
+
+    def __iter__(self) -> Iterator[ObjectId]:
+        return iter(list(self._objects))
