@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import heapq
 import json
+import marshal
+import re
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from .errors import BadInput, CorruptObject, NotFound
@@ -17,23 +18,101 @@ from .types import ObjectId
 __all__ = ["CommitInfo", "Commits"]
 
 
-@dataclass(frozen=True)
 class CommitInfo:
-    """A commit as the API shows it: the git commit plus the facts from its ``Gvcs-*`` trailers."""
+    """A commit as the API shows it: the git commit plus the facts from its ``Gvcs-*`` trailers.
 
-    id: ObjectId
-    tree: ObjectId
-    parents: tuple[ObjectId, ...]
-    actor: str
-    actor_name: str
-    kind: str
-    time: int
-    offset: int
-    message: str
-    trailers: dict[str, str]
+    A log reads every commit once and mostly shows the subject, so the message is split from its
+    trailers only when something asks for them.
+    """
+
+    __slots__ = (
+        "_email",
+        "_raw",
+        "_text",
+        "_trailers",
+        "actor_name",
+        "id",
+        "offset",
+        "parents",
+        "time",
+        "tree",
+    )
+
+    def __init__(
+        self,
+        id: ObjectId,
+        tree: ObjectId,
+        parents: tuple[ObjectId, ...],
+        actor: str,
+        actor_name: str,
+        kind: str,
+        time: int,
+        offset: int,
+        message: str,
+        trailers: dict[str, str],
+    ) -> None:
+        self.id = id
+        self.tree = tree
+        self.parents = parents
+        self.actor_name = actor_name
+        self.time = time
+        self.offset = offset
+        self._email = f"{actor}@actors.gvcs"
+        facts = dict(trailers)
+        facts.setdefault("Gvcs-Actor", actor)
+        facts.setdefault("Gvcs-Kind", kind)
+        self._raw = ""
+        self._text: str | None = message
+        self._trailers: dict[str, str] | None = facts
+
+    @classmethod
+    def lazy(
+        cls,
+        id: ObjectId,
+        tree: ObjectId,
+        parents: tuple[ObjectId, ...],
+        actor_name: str,
+        email: str,
+        time: int,
+        offset: int,
+        raw_message: str,
+    ) -> CommitInfo:
+        """A commit whose message is split into text and trailers on first use."""
+        info = cls.__new__(cls)
+        info.id, info.tree, info.parents = id, tree, parents
+        info.actor_name, info._email, info.time, info.offset = actor_name, email, time, offset
+        info._raw, info._text, info._trailers = raw_message, None, None
+        return info
+
+    def _split(self) -> None:
+        self._text, self._trailers = parse_trailers(self._raw)
+
+    @property
+    def message(self) -> str:
+        if self._text is None:
+            self._split()
+        assert self._text is not None
+        return self._text
+
+    @property
+    def trailers(self) -> dict[str, str]:
+        if self._trailers is None:
+            self._split()
+        assert self._trailers is not None
+        return self._trailers
+
+    @property
+    def actor(self) -> str:
+        return self.trailers.get("Gvcs-Actor") or self._email.split("@", 1)[0]
+
+    @property
+    def kind(self) -> str:
+        return self.trailers.get("Gvcs-Kind", "edit")
 
     @property
     def subject(self) -> str:
+        if self._text is None and not self._raw.startswith("Gvcs-"):
+            return self._raw.split("\n", 1)[0]
         return self.message.split("\n", 1)[0]
 
     @property
@@ -54,21 +133,26 @@ class CommitInfo:
         except ValueError:
             return raw
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CommitInfo) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __repr__(self) -> str:
+        return f"CommitInfo(id={self.id[:10]!r}, subject={self.subject!r})"
+
     @classmethod
     def from_commit(cls, oid: ObjectId, commit: Commit) -> CommitInfo:
-        text, trailers = parse_trailers(commit.message)
-        actor = trailers.get("Gvcs-Actor") or commit.author.email.split("@", 1)[0]
-        return cls(
-            id=oid,
-            tree=commit.tree,
-            parents=commit.parents,
-            actor=actor,
-            actor_name=commit.author.name,
-            kind=trailers.get("Gvcs-Kind", "edit"),
-            time=commit.committer.time,
-            offset=commit.committer.offset,
-            message=text,
-            trailers=trailers,
+        return cls.lazy(
+            oid,
+            commit.tree,
+            commit.parents,
+            commit.author.name,
+            commit.author.email,
+            commit.committer.time,
+            commit.committer.offset,
+            commit.message,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -87,50 +171,158 @@ class CommitInfo:
         }
 
 
+# The layout gvcs and git write: tree, parents, author, committer, blank line, message.
+_COMMIT = re.compile(
+    r"tree ([0-9a-f]{40})\n((?:parent [0-9a-f]{40}\n)*)"
+    r"author ([^<\n]*) <([^>\n]*)> -?\d+ [+-]\d{4}\n"
+    r"committer [^<\n]* <[^>\n]*> (-?\d+) ([+-])(\d\d)(\d\d)\n\n"
+)
+
+
+def _quick_info(oid: ObjectId, data: bytes) -> CommitInfo | None:
+    """The :class:`CommitInfo` of a commit in the usual layout, read with one regular expression; None
+    for anything else (extra headers such as signatures), which the full parser then reads or refuses."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    m = _COMMIT.match(text)
+    if m is None:
+        return None
+    tree, parents, name, email, when, sign, hours, minutes = m.groups()
+    offset = int(hours) * 60 + int(minutes)
+    return CommitInfo.lazy(
+        oid,
+        ObjectId(tree),
+        tuple(ObjectId(parents[i + 7 : i + 47]) for i in range(0, len(parents), 48)),
+        name,
+        email,
+        int(when),
+        -offset if sign == "-" else offset,
+        text[m.end() :],
+    )
+
+
+#: A commit's header as the commit cache keeps it: tree, parents, author name and email, time, offset,
+#: and the raw message.
+CommitRow = tuple[str, tuple[str, ...], str, str, int, int, str]
+
+
 class Commits:
-    """Parsed commits (cached; commits never change) and walks over the commit DAG."""
+    """Parsed commits (cached; commits never change) and walks over the commit DAG.
+
+    Like git's commit-graph, a long walk keeps the headers it parsed in a cache file of the backend
+    (when it has one), so the next long walk reads them from one file instead of object by object.
+    The cache is only a hint: a commit missing from it, or a damaged file, falls back to the objects.
+    """
+
+    #: Commits read from the objects after which a process loads the cache file: a short log
+    #: (`log -n 20`) never pays for loading it.
+    LOAD_AFTER = 2000
+    #: New commits a walk must have parsed before it rewrites the cache file.
+    SAVE_AFTER = 1000
+    CACHE_NAME = "gvcs-commit-cache"
 
     def __init__(self, store: ObjectStore, cache_size: int = 200_000) -> None:
         self.store = store
         self._cache: OrderedDict[ObjectId, CommitInfo] = OrderedDict()
         self._cache_size = cache_size
+        self._rows: dict[str, CommitRow] | None = None  # the cache file's rows, once loaded
+        self._fresh: dict[str, CommitRow] = {}  # rows parsed from objects since the load
+        self._reads = 0
 
     def get(self, oid: ObjectId) -> CommitInfo:
         info = self._cache.get(oid)
         if info is not None:
             return info
-        obj_type, data = self.store.get(oid)
-        if obj_type != "commit":
-            raise BadInput(f"{oid[:12]} is a {obj_type}, not a commit")
-        try:
-            info = CommitInfo.from_commit(oid, Commit.parse(data))
-        except CorruptObject as exc:
-            raise CorruptObject(f"commit {oid}: {exc}") from None
+        row = self._rows.get(oid) if self._rows is not None else None
+        if row is not None:
+            info = CommitInfo.lazy(oid, ObjectId(row[0]), row[1], row[2], row[3], row[4], row[5], row[6])  # type: ignore[arg-type]
+        else:
+            info = self._read(oid)
         self._cache[oid] = info
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return info
 
+    def _read(self, oid: ObjectId) -> CommitInfo:
+        obj_type, data = self.store.get(oid)
+        if obj_type != "commit":
+            raise BadInput(f"{oid[:12]} is a {obj_type}, not a commit")
+        info = _quick_info(oid, data)
+        if info is None:  # anything unusual: the full parser, which also explains what is wrong
+            try:
+                info = CommitInfo.from_commit(oid, Commit.parse(data))
+            except CorruptObject as exc:
+                raise CorruptObject(f"commit {oid}: {exc}") from None
+        self._reads += 1
+        if self._rows is None and self._reads >= self.LOAD_AFTER:
+            self._rows = self._load_rows()
+        if self._rows is not None and info._raw:
+            self._fresh[oid] = (
+                info.tree,
+                info.parents,
+                info.actor_name,
+                info._email,
+                info.time,
+                info.offset,
+                info._raw,
+            )
+        return info
+
+    def _load_rows(self) -> dict[str, CommitRow]:
+        cache = self.store.cache_file(self.CACHE_NAME)
+        data = cache.read() if cache is not None else None
+        if not data:
+            return {}
+        try:
+            rows = marshal.loads(data)
+        except (EOFError, ValueError, TypeError):
+            return {}
+        return rows if isinstance(rows, dict) else {}
+
+    def save_cache(self) -> None:
+        """Write the cache file if this process parsed enough new commits to make it worth it."""
+        if self._rows is None or len(self._fresh) < self.SAVE_AFTER:
+            return
+        cache = self.store.cache_file(self.CACHE_NAME)
+        if cache is None:
+            return
+        rows = self._load_rows()  # another process may have added rows meanwhile
+        rows.update(self._rows)
+        rows.update(self._fresh)
+        cache.write(marshal.dumps(rows))
+        self._rows = rows
+        self._fresh = {}
+
     def walk(self, starts: Iterable[ObjectId], *, first_parent: bool = False) -> Iterator[CommitInfo]:
         """Commits reachable from ``starts``, newest commit time first (git's default log order)."""
         heap: list[tuple[int, int, ObjectId]] = []
         seen: set[ObjectId] = set()
+        get = self.get
         counter = 0
         for oid in starts:
             if oid not in seen:
                 seen.add(oid)
-                heapq.heappush(heap, (-self.get(oid).time, counter, oid))
+                heapq.heappush(heap, (-get(oid).time, counter, oid))
                 counter += 1
         while heap:
-            _, _, oid = heapq.heappop(heap)
-            info = self.get(oid)
-            yield info
-            parents = info.parents[:1] if first_parent else info.parents
-            for parent in parents:
-                if parent not in seen:
-                    seen.add(parent)
-                    heapq.heappush(heap, (-self.get(parent).time, counter, parent))
-                    counter += 1
+            info = get(heapq.heappop(heap)[2])
+            while True:
+                yield info
+                parents = info.parents[:1] if first_parent else info.parents
+                if len(parents) == 1 and not heap and parents[0] not in seen:
+                    # A straight line of history: the parent is next whatever its time.
+                    seen.add(parents[0])
+                    info = get(parents[0])
+                    continue
+                for parent in parents:
+                    if parent not in seen:
+                        seen.add(parent)
+                        heapq.heappush(heap, (-get(parent).time, counter, parent))
+                        counter += 1
+                break
+        self.save_cache()
 
     def topo(self, starts: Iterable[ObjectId], *, first_parent: bool = False) -> list[CommitInfo]:
         """Every reachable commit, children before parents, newest first among ready commits."""
@@ -157,16 +349,18 @@ class Commits:
         return out
 
     def is_ancestor(self, ancestor: ObjectId, descendant: ObjectId) -> bool:
-        """Whether ``ancestor`` is reachable from ``descendant`` (a commit is its own ancestor)."""
-        limit = self.get(ancestor).time
+        """Whether ``ancestor`` is reachable from ``descendant`` (a commit is its own ancestor).
+
+        Commit times are not trusted to prune the search: clocks of writers can be skewed.
+        """
+        self.get(ancestor)  # an unknown id is an error, not "not an ancestor"
         stack, seen = [descendant], {descendant}
         while stack:
             oid = stack.pop()
             if oid == ancestor:
                 return True
             for parent in self.get(oid).parents:
-                # Parents older than the ancestor (allowing a day of clock skew) cannot lead to it.
-                if parent not in seen and self.get(parent).time >= limit - 86_400:
+                if parent not in seen:
                     seen.add(parent)
                     stack.append(parent)
         return False

@@ -131,9 +131,17 @@ class MemoryRefStore(RefStore):
             current = self._refs.get(name)
             if current != old:
                 raise BranchMoved(name, old, current)
+            if current is None:
+                self._check_free(name)
             self._refs[name] = new
             entry = ReflogEntry(old or ZERO_ID, new, who, int(time.time()), message)
             self._logs.setdefault(name, []).append(entry)
+
+    def _check_free(self, name: RefName) -> None:
+        """As in git, a ref ``a`` and a ref ``a/b`` cannot both exist."""
+        for other in self._refs:
+            if other.startswith(name + "/") or name.startswith(other + "/"):
+                raise BadInput(f"{name} cannot be created: {other} exists")
 
     def remove_if_equals(
         self, name: RefName, old: ObjectId | None, *, who: str = "", message: str = ""

@@ -444,20 +444,24 @@ class Repository:
         paths = changes.paths()
         self._check_changes(base_tree, changes)
         author = self._author(base_tree, changes, actor)
-        new_tree = self.snapshots.write(base_tree, paths) if paths else (base_tree or EMPTY_TREE)
-        if new_tree == (base_tree or EMPTY_TREE) and not allow_empty and not extra_parents:
-            raise NothingToCommit("nothing to commit: the change set changes nothing")
-        facts = {"Gvcs-Actor": actor, "Gvcs-Kind": _check_kind(kind)}
-        if event_id is not None:
-            facts["Gvcs-Event-Id"] = event_id
-        if event is not None:
-            facts["Gvcs-Event"] = event_trailer(event)
-        facts.update(trailers or {})
-        when = int(time.time()) if timestamp is None else int(timestamp)
-        signature = Signature(author.name, author.email, when, 0)
-        parents = ((current,) if current else ()) + tuple(extra_parents)
-        commit = Commit(new_tree, parents, signature, signature, format_message(message, facts))
-        oid = self.objects.put("commit", commit.serialise())
+        # The blobs, trees and commit are written together (one pack on disk) when the batch ends,
+        # and only then is the ref moved: it never points at objects that are not all in place.
+        # An error inside the batch writes nothing.
+        with self.objects.batch():
+            new_tree = self.snapshots.write(base_tree, paths) if paths else (base_tree or EMPTY_TREE)
+            if new_tree == (base_tree or EMPTY_TREE) and not allow_empty and not extra_parents:
+                raise NothingToCommit("nothing to commit: the change set changes nothing")
+            facts = {"Gvcs-Actor": actor, "Gvcs-Kind": _check_kind(kind)}
+            if event_id is not None:
+                facts["Gvcs-Event-Id"] = event_id
+            if event is not None:
+                facts["Gvcs-Event"] = event_trailer(event)
+            facts.update(trailers or {})
+            when = int(time.time()) if timestamp is None else int(timestamp)
+            signature = Signature(author.name, author.email, when, 0)
+            parents = ((current,) if current else ()) + tuple(extra_parents)
+            commit = Commit(new_tree, parents, signature, signature, format_message(message, facts))
+            oid = self.objects.put("commit", commit.serialise())
         self.refs.set_if_equals(
             ref, current, oid, who=f"{author.name} <{author.email}>", message=f"commit: {commit.subject}"
         )
@@ -534,6 +538,8 @@ class Repository:
             validate_id("page", page)
         if after is not None:
             starts, last = _decode_cursor(after)
+            if not all(self.objects.has(oid) for oid in [*starts, last]):
+                raise BadInput("cursor does not belong to this history")
         else:
             starts, last = [self.resolve(r) for r in revs], None
         matches = self._filtered(starts, actor, kind, page, since, until, first_parent)
@@ -729,6 +735,25 @@ class Repository:
         except (InvalidFile, BadInput) as exc:
             return [f"{exc}"]
         return []
+
+    # --- additions for the CLI ----------------------------------------------------------------------
+
+    def iter_log(
+        self,
+        revs: Sequence[str] = ("HEAD",),
+        *,
+        actor: str | None = None,
+        kind: str | None = None,
+        page: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        first_parent: bool = False,
+    ) -> Iterator[CommitInfo]:
+        """Like :meth:`log` without paging: the matching commits, newest first, produced lazily."""
+        if page is not None:
+            validate_id("page", page)
+        starts = [self.resolve(r) for r in revs]
+        return self._filtered(starts, actor, kind, page, since, until, first_parent)
 
 
 # --- helpers --------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Snapshots: reading and rewriting git trees by logical path, with ``pages/`` sharded in the store.
 
 A story's logical paths are ``story.yaml``, ``pages/<id>.md``, ``actors/<id>.yaml`` and so on. In the
-store, ``pages/<id>.md`` lives at ``pages/<xx>/<id>.md`` where ``xx`` is the first two hex digits of the
-SHA-1 of the id: 256 even shards, so a one-page commit rewrites the root tree, ``pages/`` and one shard
-(O(1) trees of O(pages/256) entries) instead of a tree the size of the story.
+store, ``pages/<id>.md`` lives at ``pages/<x>/<y>/<id>.md`` where ``x`` and ``y`` are the first two hex
+digits of the SHA-1 of the id: 256 even shards under two levels of 16. A one-page commit rewrites the
+root tree, ``pages/`` and two small fan-out trees instead of a tree the size of the story; every tree it
+writes stays small (16 entries, or about pages/256), which keeps loose objects, packing and deltas cheap.
 """
 
 from __future__ import annotations
@@ -24,24 +25,26 @@ EMPTY_TREE = ObjectId("4b825dc642cb6eb9a060e54bf8d69288fbee4904")
 SHARDED = "pages"
 
 
-def shard_of(name: str) -> str:
-    stem = name.removesuffix(".md")
-    return hashlib.sha1(stem.encode()).hexdigest()[:2]
+def shard_of(name: str) -> tuple[str, str]:
+    """The two fan-out directories of a page file name: the first two hex digits of SHA-1 of its id."""
+    digest = hashlib.sha1(name.removesuffix(".md").encode()).hexdigest()
+    return digest[0], digest[1]
 
 
 def store_path(path: str) -> str:
     """The path in the store of a logical path."""
     top, _, rest = path.partition("/")
     if top == SHARDED and rest and "/" not in rest:
-        return f"{top}/{shard_of(rest)}/{rest}"
+        first, second = shard_of(rest)
+        return f"{top}/{first}/{second}/{rest}"
     return path
 
 
 def logical_path(path: str) -> str:
     """The logical path of a store path (the inverse of :func:`store_path`)."""
     parts = path.split("/")
-    if len(parts) == 3 and parts[0] == SHARDED and len(parts[1]) == 2:
-        return f"{parts[0]}/{parts[2]}"
+    if len(parts) == 4 and parts[0] == SHARDED and len(parts[1]) == 1 and len(parts[2]) == 1:
+        return f"{parts[0]}/{parts[3]}"
     return path
 
 
@@ -116,13 +119,16 @@ class Snapshots:
         if entry is None or not entry.is_tree:
             return {}
         found: dict[str, ObjectId] = {}
-        for child in self.tree(entry.oid).entries.values():
-            if directory == SHARDED and child.is_tree:
-                for leaf in self.tree(child.oid).entries.values():
-                    if not leaf.is_tree:
-                        found[leaf.name] = leaf.oid
-            elif not child.is_tree:
-                found[child.name] = child.oid
+        if directory == SHARDED:
+            for first in self.tree(entry.oid).entries.values():
+                for second in self.tree(first.oid).entries.values() if first.is_tree else ():
+                    for leaf in self.tree(second.oid).entries.values() if second.is_tree else ():
+                        if not leaf.is_tree:
+                            found[leaf.name] = leaf.oid
+        else:
+            for child in self.tree(entry.oid).entries.values():
+                if not child.is_tree:
+                    found[child.name] = child.oid
         return dict(sorted(found.items()))
 
     def walk(self, root: ObjectId, prefix: str = "") -> Iterator[tuple[str, ObjectId]]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from typing import Protocol
 
 from .errors import BadInput, NotFound
 from .objects import hash_object
@@ -16,6 +18,8 @@ from .types import ObjectId
 __all__ = ["MemoryObjectStore", "ObjectStore"]
 
 HEX = frozenset("0123456789abcdef")
+#: The types of git object a store holds.
+OBJECT_TYPES = frozenset(["blob", "tree", "commit", "tag"])
 
 
 class ObjectStore(ABC):
@@ -37,9 +41,21 @@ class ObjectStore(ABC):
     def __iter__(self) -> Iterator[ObjectId]:
         """Every stored object id, in no particular order."""
 
+    def batch(self) -> AbstractContextManager[None]:
+        """A batch of writes: ``with store.batch(): ...``.
+
+        Inside it ``put`` returns the id at once and the backend may hold the objects until the batch
+        ends; ``get`` and ``has`` see them meanwhile. On a normal exit they are written together
+        (durably, before the ``with`` statement returns); if the block raises, the backend may write
+        none of them. Batches nest: only the outermost one writes. The default writes each object
+        at once.
+        """
+        return nullcontext()
+
     def put_many(self, objects: Iterable[tuple[str, bytes]]) -> list[ObjectId]:
-        """Store several objects; backends may batch the writes."""
-        return [self.put(t, d) for t, d in objects]
+        """Store several objects in one batch."""
+        with self.batch():
+            return [self.put(t, d) for t, d in objects]
 
     def missing(self, oids: Iterable[ObjectId]) -> set[ObjectId]:
         """The ids among ``oids`` that are not stored."""
@@ -52,11 +68,27 @@ class ObjectStore(ABC):
             raise BadInput(f"object id prefix {prefix!r} must be at least 4 hex digits")
         return sorted(oid for oid in self if oid.startswith(prefix))
 
+    def cache_file(self, name: str) -> CacheFile | None:
+        """A place to keep derived data (for example parsed commit headers) between processes.
+
+        None when the backend has none; callers must treat the content as a hint that may be stale,
+        missing or damaged, never as the truth.
+        """
+        return None
+
     def maintain(self) -> None:
         """Housekeeping after writes (packing loose objects); a no-op unless the backend needs it."""
 
     def close(self) -> None:
         """Release resources."""
+
+
+class CacheFile(Protocol):
+    """Bytes kept by a backend for a cache; written whole and atomically."""
+
+    def read(self) -> bytes | None: ...
+
+    def write(self, data: bytes) -> None: ...
 
 
 class MemoryObjectStore(ObjectStore):
@@ -72,6 +104,8 @@ class MemoryObjectStore(ObjectStore):
             raise NotFound(f"object {oid} not found") from None
 
     def put(self, obj_type: str, data: bytes) -> ObjectId:
+        if obj_type not in OBJECT_TYPES:
+            raise BadInput(f"unknown object type {obj_type!r}")
         oid = hash_object(obj_type, data)
         self._objects.setdefault(oid, (obj_type, bytes(data)))
         return oid
