@@ -1,0 +1,173 @@
+"""Commit reading and history walks over a DAG of commits written straight into a store."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from narrative_vcs.errors import BadInput, CorruptObject, NotFound
+from narrative_vcs.history import CommitInfo, Commits
+from narrative_vcs.objects import Commit, Signature, format_message
+from narrative_vcs.snapshot import EMPTY_TREE
+from narrative_vcs.store import MemoryObjectStore, ObjectStore
+from narrative_vcs.types import ObjectId
+
+
+class Dag:
+    """Commits by name: ``add("c", ["a", "b"], time=...)``."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+        self.ids: dict[str, ObjectId] = {}
+        self.names: dict[ObjectId, str] = {}
+
+    def add(
+        self, name: str, parents: list[str], time: int, actor: str = "ada", kind: str = "edit"
+    ) -> ObjectId:
+        sig = Signature(actor.title(), f"{actor}@actors.gvcs", time)
+        message = format_message(f"Commit {name}", {"Gvcs-Actor": actor, "Gvcs-Kind": kind})
+        commit = Commit(EMPTY_TREE, tuple(self.ids[p] for p in parents), sig, sig, message)
+        oid = self.store.put("commit", commit.serialise())
+        self.ids[name], self.names[oid] = oid, name
+        return oid
+
+    def order(self, infos: list[CommitInfo]) -> list[str]:
+        return [self.names[i.id] for i in infos]
+
+
+@pytest.fixture
+def dag(objects: ObjectStore) -> Dag:
+    return Dag(objects)
+
+
+@pytest.fixture
+def commits(objects: ObjectStore) -> Commits:
+    return Commits(objects)
+
+
+def diamond(dag: Dag) -> None:
+    r"""
+    a(100) - b(200) - d(400, merge of b and c) - e(500)
+          \- c(300) -/
+    """
+    dag.add("a", [], 100)
+    dag.add("b", ["a"], 200)
+    dag.add("c", ["a"], 300, actor="bot", kind="agent.emit.v1")
+    dag.add("d", ["b", "c"], 400, kind="merge")
+    dag.add("e", ["d"], 500)
+
+
+def test_commit_info_reads_the_trailers(dag: Dag, commits: Commits, objects: ObjectStore) -> None:
+    sig = Signature("Loom Bot", "bot@actors.gvcs", 1234, 60)
+    message = format_message(
+        "Emit a page\n\nBody text.",
+        {"Gvcs-Actor": "bot", "Gvcs-Kind": "agent.emit.v1", "Gvcs-Event-Id": "ev-1", "Gvcs-Event": '{"n":1}'},
+    )
+    oid = objects.put("commit", Commit(EMPTY_TREE, (), sig, sig, message).serialise())
+    info = commits.get(oid)
+    assert (info.actor, info.actor_name, info.kind, info.time, info.offset) == (
+        "bot",
+        "Loom Bot",
+        "agent.emit.v1",
+        1234,
+        60,
+    )
+    assert info.message == "Emit a page\n\nBody text."
+    assert info.subject == "Emit a page"
+    assert info.event_id == "ev-1" and info.event == {"n": 1}
+    assert info.to_json()["event"] == {"n": 1} and info.to_json()["parents"] == []
+    assert info.short_id == oid[:10]
+
+
+def test_a_commit_without_trailers_falls_back_to_the_author(commits: Commits, objects: ObjectStore) -> None:
+    sig = Signature("Someone", "someone@example.org", 5)
+    oid = objects.put("commit", Commit(EMPTY_TREE, (), sig, sig, "plain git commit\n").serialise())
+    info = commits.get(oid)
+    assert (info.actor, info.kind, info.event, info.event_id) == ("someone", "edit", None, None)
+
+
+def test_reading_a_non_commit_or_a_missing_or_broken_one(commits: Commits, objects: ObjectStore) -> None:
+    with pytest.raises(BadInput, match="not a commit"):
+        commits.get(objects.put("blob", b"x"))
+    with pytest.raises(NotFound):
+        commits.get(ObjectId("1" * 40))
+    with pytest.raises(CorruptObject):
+        commits.get(objects.put("commit", b"not a commit"))
+
+
+def test_walk_is_newest_first_and_visits_each_commit_once(dag: Dag, commits: Commits) -> None:
+    diamond(dag)
+    assert dag.order(list(commits.walk([dag.ids["e"]]))) == ["e", "d", "c", "b", "a"]
+    assert dag.order(list(commits.walk([dag.ids["e"], dag.ids["c"], dag.ids["e"]]))) == [
+        "e",
+        "d",
+        "c",
+        "b",
+        "a",
+    ]
+    assert dag.order(list(commits.walk([dag.ids["e"]], first_parent=True))) == ["e", "d", "b", "a"]
+    assert dag.order(list(commits.walk([dag.ids["c"]]))) == ["c", "a"]
+    assert list(commits.walk([])) == []
+
+
+def test_topo_puts_children_before_parents_even_with_skewed_clocks(dag: Dag, commits: Commits) -> None:
+    dag.add("a", [], 100)
+    dag.add("b", ["a"], 50)  # a clock behind its parent
+    dag.add("c", ["a"], 300)
+    dag.add("m", ["b", "c"], 200)
+    order = dag.order(commits.topo([dag.ids["m"]]))
+    assert order[0] == "m" and order[-1] == "a" and sorted(order) == ["a", "b", "c", "m"]
+    assert dag.order(commits.topo([dag.ids["m"]], first_parent=True)) == ["m", "b", "a"]
+
+
+def test_is_ancestor(dag: Dag, commits: Commits) -> None:
+    diamond(dag)
+    ids = dag.ids
+    for older, newer in [("a", "e"), ("c", "e"), ("b", "d"), ("a", "a"), ("e", "e")]:
+        assert commits.is_ancestor(ids[older], ids[newer]), (older, newer)
+    for older, newer in [("e", "a"), ("b", "c"), ("c", "b"), ("d", "c")]:
+        assert not commits.is_ancestor(ids[older], ids[newer]), (older, newer)
+
+
+def test_as_of_follows_the_first_parent_line(dag: Dag, commits: Commits) -> None:
+    diamond(dag)
+    ids = dag.ids
+    assert commits.as_of(ids["e"], 10_000) == ids["e"]
+    assert commits.as_of(ids["e"], 500) == ids["e"]
+    assert commits.as_of(ids["e"], 499) == ids["d"]
+    assert commits.as_of(ids["e"], 350) == ids["b"]  # c is on the second-parent line
+    assert commits.as_of(ids["e"], 100) == ids["a"]
+    with pytest.raises(NotFound):
+        commits.as_of(ids["e"], 99)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.lists(st.integers(0, 1000), max_size=3), st.integers(0, 10_000)), min_size=1, max_size=25
+    )
+)
+def test_walks_visit_exactly_the_ancestors(spec: list[tuple[list[int], int]]) -> None:
+    dag = Dag(MemoryObjectStore())
+    commits = Commits(dag.store)
+    parents_of: dict[str, list[str]] = {}
+    for n, (picks, time) in enumerate(spec):
+        parents = sorted({f"c{p % n}" for p in picks}) if n else []
+        parents_of[f"c{n}"] = parents
+        dag.add(f"c{n}", parents, time)
+    tip = f"c{len(spec) - 1}"
+    reachable, stack = set(), [tip]
+    while stack:
+        name = stack.pop()
+        if name not in reachable:
+            reachable.add(name)
+            stack.extend(parents_of[name])
+    walked = dag.order(list(commits.walk([dag.ids[tip]])))
+    assert sorted(walked) == sorted(reachable)
+    topo = dag.order(commits.topo([dag.ids[tip]]))
+    assert sorted(topo) == sorted(reachable)
+    position = {name: i for i, name in enumerate(topo)}
+    for name in reachable:
+        for parent in parents_of[name]:
+            assert position[name] < position[parent]

@@ -1,0 +1,485 @@
+"""The object model: canonical, round-tripping serialisation and git-compatible ids."""
+
+from __future__ import annotations
+
+import hashlib
+import string
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from narrative_vcs.errors import BadInput, CorruptObject, InvalidFile
+from narrative_vcs.objects import (
+    MODE_BLOB,
+    MODE_TREE,
+    Actor,
+    Commit,
+    Glyph,
+    Page,
+    Signature,
+    Story,
+    Tree,
+    TreeEntry,
+    format_message,
+    hash_object,
+    parse_trailers,
+    validate_id,
+)
+from narrative_vcs.store import MemoryObjectStore
+
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# --- strategies -----------------------------------------------------------------------------------
+
+ids = st.from_regex(r"[a-z0-9][a-z0-9._-]{0,24}", fullmatch=True).filter(lambda s: ".." not in s)
+tricky_words = st.sampled_from(
+    [
+        "yes", "no", "Yes", "NO", "on", "off", "true", "False", "null", "Null", "~", "y", "n",
+        "123", "0x1f", "1e3", "1_000", "-1", "+1", ".5", ".inf", "-.inf", ".nan", "2024-01-02",
+        "12:30", "1:20:30", "0o17", "'quoted'", '"double"', "it's", "a: b", "a #b", "#comment",
+        "- item", "? key", "[list]", "{map}", "&anchor", "*alias", "!tag", "|", ">", "%directive",
+        "@at", "`tick`", "a, b", "a,b", " leading", "trailing ", "two  spaces", "tab\there",
+        "Ünïcødé ✨", "日本語", "emoji 🐉 dragon", "back\\slash", "<angle>", "---", "...", "Why?",
+        "a?b", "del\x7f", "nel\x85", "line\u2028sep", "bom\ufeff", "nul\x00", "bell\x07", "\ufffe",
+    ]
+)  # fmt: skip
+single_line = st.text(min_size=1, max_size=40).filter(lambda t: t.strip() and "\n" not in t)
+titles = st.one_of(tricky_words, single_line)
+bodies = st.one_of(
+    st.text(max_size=200),
+    st.lists(
+        st.sampled_from(
+            [
+                "# Heading", "Some *emphasis* and **strong** text.", "- a list item", "> a quote",
+                "```python\ncode()\n```", "[[other-page]] links", "---", "", "   ", "\r\n", "| a | b |",
+                "title: not front matter", "trailing spaces   ",
+            ]
+        ),
+        max_size=8,
+    ).map(lambda parts: "\n".join(parts)),
+    st.builds(lambda b, crlf: b.replace("\n", "\r\n") if crlf else b, st.text(max_size=80), st.booleans()),
+)  # fmt: skip
+extra_keys = st.from_regex(r"[a-z][a-z_]{0,10}", fullmatch=True)
+yaml_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), titles, st.text(max_size=20)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(extra_keys | tricky_words, inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def extras(known: tuple[str, ...]) -> st.SearchStrategy[tuple[tuple[str, object], ...]]:
+    return st.dictionaries(extra_keys.filter(lambda k: k not in known), yaml_values, max_size=3).map(
+        lambda d: tuple(sorted(d.items()))
+    )
+
+
+glyphs = st.builds(Glyph, ids, st.sampled_from([0, 90, 180, 270]))
+tags = st.one_of(tricky_words, single_line)
+
+
+@st.composite
+def pages(draw: st.DrawFn) -> Page:
+    page_id = draw(ids)
+    others = ids.filter(lambda x: x != page_id)
+    return Page(
+        id=page_id,
+        title=draw(titles),
+        body=draw(bodies),
+        follows=tuple(draw(st.lists(others, max_size=3, unique=True))),
+        alternate_of=draw(st.none() | others),
+        tags=tuple(draw(st.lists(tags, max_size=4))),
+        glyphs=tuple(draw(st.lists(glyphs, max_size=3))),
+        extra=draw(extras(Page.KNOWN_KEYS)),
+    )
+
+
+names = titles.filter(lambda t: "<" not in t and ">" not in t)
+actors = st.builds(
+    Actor,
+    id=ids,
+    name=names,
+    kind=st.sampled_from(["human", "agent"]),
+    archetype=st.none() | titles,
+    extra=extras(Actor.KNOWN_KEYS),
+)
+stories = st.builds(Story, title=titles, settings=extras(("title",)))
+
+
+def assert_canonical(data: bytes) -> None:
+    assert b"\r" not in data
+    assert data.endswith(b"\n") and not data.endswith(b"\n\n")
+    data.decode("utf-8")
+
+
+# --- round trips ----------------------------------------------------------------------------------
+
+
+@FAST
+@given(pages())
+def test_page_round_trips_through_its_file(page: Page) -> None:
+    data = page.serialise()
+    assert Page.parse(page.id, data) == page
+    assert Page.parse(page.id, data).serialise() == data
+    assert_canonical(data)
+
+
+@FAST
+@given(actors)
+def test_actor_round_trips_through_its_file(actor: Actor) -> None:
+    data = actor.serialise()
+    assert Actor.parse(actor.id, data) == actor
+    assert Actor.parse(actor.id, data).serialise() == data
+    assert_canonical(data)
+
+
+@FAST
+@given(stories)
+def test_story_round_trips_through_its_file(story: Story) -> None:
+    data = story.serialise()
+    assert Story.parse(data) == story
+    assert_canonical(data)
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_glyph_rotations_round_trip(rotation: int) -> None:
+    page = Page("vault", "Vault", "x", glyphs=(Glyph("sun", rotation), Glyph("moon")))
+    assert Page.parse("vault", page.serialise()).glyphs == (Glyph("sun", rotation), Glyph("moon", 0))
+
+
+@pytest.mark.parametrize("rotation", [45, -90, 360, "90"])
+def test_glyph_rotation_outside_the_four_is_refused(rotation: object) -> None:
+    with pytest.raises(BadInput, match="rotation"):
+        Glyph("sun", rotation)  # type: ignore[arg-type]
+
+
+# Regressions found by the round trips above.
+@pytest.mark.parametrize(
+    "page",
+    [
+        Page("p", "T", tags=("a, b", "Why?", "c")),
+        Page("p", "del\x7f nel\x85 sep\u2028 bom\ufeff"),
+        Page("p", "T", tags=("\x7f",)),
+        Page("p", "T", extra=(("no", 1), ("on", {"yes": "A?"}), ("y", ["x, y"]))),
+    ],
+)
+def test_round_trip_regressions(page: Page) -> None:
+    assert Page.parse(page.id, page.serialise()) == page
+
+
+@pytest.mark.parametrize(
+    "parse",
+    [
+        lambda: Page.parse("p", b"---\ntitle: x\nyes: 1\nb: 2\n---\n"),
+        lambda: Actor.parse("a", b"name: x\n1: a\nb: 2\n"),
+        lambda: Story.parse(b"title: x\non: 1\nb: 2\n"),
+    ],
+)
+def test_files_with_non_text_keys_are_invalid_files(parse: object) -> None:
+    with pytest.raises(InvalidFile, match="keys must be text"):
+        parse()  # type: ignore[operator]
+
+
+# --- canonical form -------------------------------------------------------------------------------
+
+
+def test_page_file_has_the_documented_layout() -> None:
+    page = Page("vault-door", "The Vault Door", "Body.\n", follows=("prologue",), tags=("act-1",))
+    assert page.serialise() == (
+        b"---\ntitle: The Vault Door\nfollows: [prologue]\nalternate_of: null\ntags: [act-1]\n"
+        b"glyphs: []\n---\nBody.\n"
+    )
+
+
+def test_front_matter_keys_come_in_a_fixed_order_with_extras_last() -> None:
+    page = Page("p", "T", extra=(("mood", "dark"), ("zeta", 1)))
+    keys = [line.split(":")[0] for line in page.serialise().decode().split("---\n")[1].splitlines()]
+    assert keys == ["title", "follows", "alternate_of", "tags", "glyphs", "mood", "zeta"]
+    assert Actor("a", "A", archetype="sage", extra=(("b", 1),)).serialise() == (
+        b"name: A\nkind: human\narchetype: sage\nb: 1\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Line one\nLine two",
+        "Line one\r\nLine two\r\n",
+        "\n\nLine one\nLine two\n\n\n",
+        "Line one\rLine two\r",
+    ],
+)
+def test_equal_content_gives_an_equal_blob_id(body: str) -> None:
+    reference = Page("p", "Title", "Line one\nLine two\n")
+    page = Page("p", "Title", body)
+    assert page.serialise() == reference.serialise()
+    assert page.body == "Line one\nLine two\n"
+    store = MemoryObjectStore()
+    assert store.put("blob", page.serialise()) == hash_object("blob", reference.serialise())
+
+
+def test_parse_accepts_crlf_files_and_gives_the_canonical_page() -> None:
+    lf = Page("p", "Title", "One\n\nTwo", tags=("x",)).serialise()
+    crlf = lf.replace(b"\n", b"\r\n") + b"\r\n\r\n"
+    assert Page.parse("p", crlf) == Page.parse("p", lf)
+    assert Page.parse("p", crlf).serialise() == lf
+
+
+def test_empty_body_ends_with_the_closing_marker() -> None:
+    assert Page("p", "T", "\n\n").serialise().endswith(b"glyphs: []\n---\n")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"no front matter",
+        b"---\ntitle: x\n",
+        b"---\ntitle: [unclosed\n---\n",
+        b"---\n- a list\n---\n",
+        b"---\nfollows: []\n---\n",
+        b"---\ntitle: x\nfollows: [Bad Id]\n---\n",
+        b"---\ntitle: x\nglyphs: [{id: sun, rotation: 45}]\n---\n",
+        b"---\ntitle: x\ntags: nope\n---\n",
+        b"\xff\xfe",
+    ],
+)
+def test_malformed_page_files_are_refused_naming_the_path(data: bytes) -> None:
+    with pytest.raises(InvalidFile) as info:
+        Page.parse("p", data)
+    assert info.value.path == "pages/p.md"
+    assert "pages/p.md" in str(info.value)
+
+
+def test_invalid_yaml_reports_the_line_in_the_file() -> None:
+    with pytest.raises(InvalidFile) as info:
+        Page.parse("p", b"---\ntitle: ok\ntags: [a\n---\nbody\n")
+    assert info.value.line is not None and info.value.line >= 3
+
+
+def test_page_links_are_the_referenced_ids_in_order_without_repeats() -> None:
+    page = Page("p", "T", "See [[b]] and [[a]], then [[b]] again; [[Not An Id]].")
+    assert page.links() == ("b", "a")
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"title": ""},
+        {"title": "   "},
+        {"title": "two\nlines"},
+        {"follows": ("p",)},
+        {"alternate_of": "p"},
+        {"tags": ("",)},
+        {"follows": ("Bad",)},
+    ],
+)
+def test_invalid_pages_are_refused(kwargs: dict[str, object]) -> None:
+    fields: dict[str, object] = {"title": "T", **kwargs}
+    with pytest.raises(BadInput):
+        Page("p", **fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"name": ""}, {"name": "a\nb"}, {"name": "Evil <x@y>"}, {"kind": "robot"}]
+)
+def test_invalid_actors_are_refused(kwargs: dict[str, object]) -> None:
+    fields: dict[str, object] = {"name": "N", **kwargs}
+    with pytest.raises(BadInput):
+        Actor("a", **fields)  # type: ignore[arg-type]
+
+
+def test_actor_email_is_the_id_at_actors_gvcs() -> None:
+    assert Actor("ada", "Ada").email == "ada@actors.gvcs"
+
+
+# --- ids ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["../x", "A B", "", "x" * 101, "x/y", ".x", "-x", "a..b", "Abc", "a b", "é"])
+def test_invalid_ids_are_refused_naming_the_id(bad: str) -> None:
+    with pytest.raises(BadInput) as info:
+        validate_id("page", bad)
+    shown = bad if len(bad) <= 40 else bad[:37]
+    assert repr(shown)[:-1] in str(info.value)
+    assert "page" in str(info.value)
+
+
+@pytest.mark.parametrize("good", ["a", "0", "x" * 100, "a.b", "a-b_c", "9lives", "a.b.c", "chapter-1.2"])
+def test_valid_ids_are_accepted(good: str) -> None:
+    assert validate_id("page", good) == good
+
+
+def test_non_string_id_is_refused() -> None:
+    with pytest.raises(BadInput):
+        validate_id("actor", 12)
+
+
+@FAST
+@given(st.text(alphabet=string.ascii_letters + string.digits + "._-/ ", max_size=110))
+def test_validate_id_accepts_exactly_the_documented_language(value: str) -> None:
+    allowed = (
+        1 <= len(value) <= 100
+        and value[0] in string.ascii_lowercase + string.digits
+        and all(c in string.ascii_lowercase + string.digits + "._-" for c in value)
+        and ".." not in value
+    )
+    if allowed:
+        assert validate_id("page", value) == value
+    else:
+        with pytest.raises(BadInput):
+            validate_id("page", value)
+
+
+# --- git ids --------------------------------------------------------------------------------------
+
+
+def git_hash_object(data: bytes, obj_type: str = "blob") -> str:
+    result = subprocess.run(
+        ["git", "hash-object", "-t", obj_type, "--stdin"], input=data, capture_output=True, check=True
+    )
+    return result.stdout.decode().strip()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"hello\n",
+        Page("vault", 'The Vault: "Door"', "Body with [[link]].\n\nÜnïcødé ✨").serialise(),
+        Actor("bot", "Loom Bot", "agent").serialise(),
+        bytes(range(256)),
+    ],
+)
+def test_blob_ids_agree_with_git_hash_object(data: bytes) -> None:
+    expected = git_hash_object(data)
+    assert hash_object("blob", data) == expected
+    assert MemoryObjectStore().put("blob", data) == expected
+
+
+def test_hash_object_is_sha1_of_header_and_data() -> None:
+    assert hash_object("commit", b"xyz") == hashlib.sha1(b"commit 3\0xyz").hexdigest()
+
+
+# --- trees ----------------------------------------------------------------------------------------
+
+OIDS = st.binary(min_size=20, max_size=20).map(lambda b: b.hex())
+entry_names = st.text(
+    alphabet=st.characters(blacklist_characters="/\0", blacklist_categories=["Cs"]), min_size=1, max_size=12
+)
+
+
+@FAST
+@given(st.dictionaries(entry_names, st.tuples(st.sampled_from([MODE_BLOB, MODE_TREE]), OIDS), max_size=12))
+def test_tree_round_trips_and_is_independent_of_insertion_order(
+    entries: dict[str, tuple[str, str]],
+) -> None:
+    forward, backward = Tree(), Tree()
+    items = [TreeEntry(name, mode, oid) for name, (mode, oid) in entries.items()]  # type: ignore[arg-type]
+    for entry in items:
+        forward.set(entry)
+    for entry in reversed(items):
+        backward.set(entry)
+    data = forward.serialise()
+    assert backward.serialise() == data
+    parsed = Tree.parse(data)
+    assert parsed.entries == forward.entries
+    assert parsed.serialise() == data
+    keys = [e.sort_key for e in parsed.entries.values()]
+    assert keys == sorted(keys)
+
+
+def test_tree_order_and_id_agree_with_git_mktree(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / "g")], check=True)
+    blob = hash_object("blob", b"x")
+    sub = hash_object("tree", b"")
+    tree = Tree()
+    listing = []
+    for name, mode in [("a", MODE_TREE), ("a.md", MODE_BLOB), ("a-b", MODE_BLOB), ("ab", MODE_TREE),
+                       ("a0", MODE_BLOB), ("B", MODE_BLOB), ("é.md", MODE_BLOB)]:  # fmt: skip
+        oid = sub if mode == MODE_TREE else blob
+        tree.set(TreeEntry(name, mode, oid))  # type: ignore[arg-type]
+        listing.append(f"{'040000' if mode == MODE_TREE else mode} {'tree' if mode == MODE_TREE else 'blob'} "
+                       f"{oid}\t{name}\n")  # fmt: skip
+    result = subprocess.run(
+        ["git", f"--git-dir={tmp_path / 'g'}", "mktree", "--missing"],
+        input="".join(reversed(listing)).encode(),
+        capture_output=True,
+        check=True,
+    )
+    assert hash_object("tree", tree.serialise()) == result.stdout.decode().strip()
+
+
+def test_tree_edits_keep_git_order() -> None:
+    tree = Tree.parse(Tree({"b": TreeEntry("b", MODE_BLOB, hash_object("blob", b"b"))}).serialise())  # type: ignore[arg-type]
+    tree.set(TreeEntry("a", MODE_TREE, hash_object("tree", b"")))  # type: ignore[arg-type]
+    tree.set(TreeEntry("a.x", MODE_BLOB, hash_object("blob", b"")))  # type: ignore[arg-type]
+    tree.remove("b")
+    assert list(Tree.parse(tree.serialise()).entries) == ["a.x", "a"]
+
+
+@pytest.mark.parametrize("data", [b"100644 name", b"100644 name\0short", b"100644 a/b\0" + b"x" * 20])
+def test_corrupt_tree_data_raises_corrupt_object(data: bytes) -> None:
+    with pytest.raises(CorruptObject):
+        Tree.parse(data)
+
+
+# --- commits --------------------------------------------------------------------------------------
+
+sig_names = single_line.filter(lambda t: "<" not in t and ">" not in t and t == t.strip())
+signatures = st.builds(
+    Signature,
+    name=sig_names,
+    email=ids.map(lambda i: f"{i}@actors.gvcs"),
+    time=st.integers(0, 2**33),
+    offset=st.integers(-12 * 60, 14 * 60),
+)
+messages = st.text(max_size=200)
+
+
+@FAST
+@given(OIDS, st.lists(OIDS, max_size=3), signatures, signatures, messages)
+def test_commit_round_trips(tree: str, parents: list[str], author: Signature, committer: Signature,
+                            message: str) -> None:  # fmt: skip
+    commit = Commit(tree, tuple(parents), author, committer, message)  # type: ignore[arg-type]
+    data = commit.serialise()
+    assert Commit.parse(data) == commit
+    assert Commit.parse(data).serialise() == data
+
+
+def test_commit_layout_is_gits() -> None:
+    sig = Signature("Ada Lovelace", "ada@actors.gvcs", 1_700_000_000, -90)
+    commit = Commit("a" * 40, ("b" * 40,), sig, sig, "Subject\n")  # type: ignore[arg-type]
+    assert commit.serialise() == (
+        b"tree " + b"a" * 40 + b"\nparent " + b"b" * 40 + b"\n"
+        b"author Ada Lovelace <ada@actors.gvcs> 1700000000 -0130\n"
+        b"committer Ada Lovelace <ada@actors.gvcs> 1700000000 -0130\n\nSubject\n"
+    )
+
+
+@pytest.mark.parametrize("data", [b"", b"tree abc\n\nmsg", b"tree " + b"a" * 40 + b"\nauthor nobody\n\nx",
+                                  b"\xff"])  # fmt: skip
+def test_corrupt_commit_data_raises_corrupt_object(data: bytes) -> None:
+    with pytest.raises(CorruptObject):
+        Commit.parse(data)
+
+
+def test_trailers_are_appended_and_parsed_back() -> None:
+    message = format_message(
+        "Open the vault\r\n\r\nLonger text.\n\n", {"Gvcs-Actor": "ada", "Gvcs-Kind": "edit"}
+    )
+    assert message == "Open the vault\n\nLonger text.\n\nGvcs-Actor: ada\nGvcs-Kind: edit\n"
+    assert parse_trailers(message) == (
+        "Open the vault\n\nLonger text.",
+        {"Gvcs-Actor": "ada", "Gvcs-Kind": "edit"},
+    )
+    assert parse_trailers("Just text\n\nNot: a trailer\n") == ("Just text\n\nNot: a trailer", {})
+
+
+@pytest.mark.parametrize("message, trailers", [("", {}), ("  \n\n", {}), ("ok", {"Gvcs-X": "a\nb"})])
+def test_bad_messages_are_refused(message: str, trailers: dict[str, str]) -> None:
+    with pytest.raises(BadInput):
+        format_message(message, trailers)
