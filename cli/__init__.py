@@ -1,0 +1,1 @@
+"""The ``gvcs`` command line. Entry point: :func:`cli.main.main`."""

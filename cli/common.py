@@ -1,0 +1,152 @@
+"""What every command needs: the repository and work tree of the current directory, the acting actor,
+time parsing, output helpers. The core is imported inside functions to keep start-up fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from narrative_vcs.history import CommitInfo
+    from narrative_vcs.repository import Repository
+    from narrative_vcs.worktree import WorkTree
+
+__all__ = ["Context", "emit_json", "format_time", "out", "parse_time"]
+
+
+def out(text: str) -> None:
+    """Write ``text`` and a newline to stdout."""
+    sys.stdout.write(text + "\n")
+
+
+def emit_json(value: Any) -> None:
+    """Print ``value`` as indented JSON (stable key order as built)."""
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+def format_time(seconds: int, offset_minutes: int = 0) -> str:
+    """A commit time as ``2026-11-21 10:00:00 +0000`` in the commit's own offset."""
+    tz_delta = timedelta(minutes=offset_minutes)
+    moment = datetime.fromtimestamp(seconds, UTC) + tz_delta
+    sign = "-" if offset_minutes < 0 else "+"
+    hours, minutes = divmod(abs(offset_minutes), 60)
+    return moment.strftime("%Y-%m-%d %H:%M:%S") + f" {sign}{hours:02d}{minutes:02d}"
+
+
+def parse_time(value: str, *, end_of_day: bool = False) -> int:
+    """Unix seconds from ISO 8601 (``2026-11-21``, ``2026-11-21T10:00:00Z``) or unix seconds.
+
+    Times without a zone are UTC. A bare date means its first second, or with ``end_of_day`` its last,
+    so ``--until 2026-11-21`` includes that day.
+    """
+    from narrative_vcs.errors import BadInput
+
+    text = value.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadInput(
+            f"invalid time {value!r}: use ISO 8601 (2026-11-21, 2026-11-21T10:00:00Z) or unix seconds"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if end_of_day and len(text) == 10:
+        moment += timedelta(days=1, seconds=-1)
+    return int(moment.timestamp())
+
+
+class Context:
+    """The directory a command runs in, opened lazily: root, config, repository and work tree."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.cwd = Path(args.directory) if args.directory else Path.cwd()
+        if args.directory and not self.cwd.is_dir():
+            from narrative_vcs.errors import BadInput
+
+            raise BadInput(f"cannot change to {args.directory!r}: no such directory")
+
+    @cached_property
+    def root(self) -> Path:
+        from narrative_vcs.graph.factory import find_root
+
+        return find_root(self.cwd)
+
+    @cached_property
+    def repo(self) -> Repository:
+        from narrative_vcs.graph.factory import open_repository
+
+        return open_repository(self.root)
+
+    @cached_property
+    def worktree(self) -> WorkTree:
+        from narrative_vcs.worktree import WorkTree
+
+        return WorkTree(self.root, self.repo)
+
+    def config(self) -> dict[str, Any]:
+        from narrative_vcs.graph.factory import load_config
+
+        return load_config(self.root)
+
+    def actor_source(self) -> tuple[str, str] | None:
+        """The acting actor and where it was set: flag, then env ``GVCS_ACTOR``, then the config."""
+        if self.args.actor:
+            return self.args.actor, "flag"
+        env = os.environ.get("GVCS_ACTOR")
+        if env:
+            return env, "env"
+        configured = self.config().get("actor")
+        if isinstance(configured, str) and configured:
+            return configured, "config"
+        return None
+
+    def actor(self) -> str:
+        """The acting actor's id, or a bad-input error saying how to set one."""
+        from narrative_vcs.errors import BadInput
+        from narrative_vcs.objects import validate_id
+
+        found = self.actor_source()
+        if found is None:
+            raise BadInput(
+                "no actor: pass --actor ID, set GVCS_ACTOR, or add one with 'gvcs actor add ID --name NAME'"
+            )
+        return validate_id("actor", found[0])
+
+    def decorations(self) -> dict[str, list[str]]:
+        """Ref names per commit id, in git's style: ``HEAD -> main``, ``tag: v1``, other branches."""
+        repo = self.repo
+        current = repo.head_branch()
+        found: dict[str, list[str]] = {}
+        branches = repo.branches()
+        if current in branches:
+            found.setdefault(branches[current], []).append(f"HEAD -> {current}")
+        for name, oid in sorted(repo.tags().items()):
+            found.setdefault(oid, []).append(f"tag: {name}")
+        for name, oid in sorted(branches.items()):
+            if name != current:
+                found.setdefault(oid, []).append(name)
+        return found
+
+
+def decoration(names: Iterable[str] | None) -> str:
+    """`` (HEAD -> main, tag: v1)`` or the empty string."""
+    names = list(names or ())
+    return f" ({', '.join(names)})" if names else ""
+
+
+def commit_json(info: CommitInfo, refs: dict[str, list[str]]) -> dict[str, Any]:
+    """A commit as JSON: the core's fields plus ``refs`` (its decorations)."""
+    data = info.to_json()
+    data["refs"] = refs.get(info.id, [])
+    return data

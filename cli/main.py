@@ -1,0 +1,199 @@
+"""``gvcs``: the command line. Parses argv, then runs one command from a lazily imported module.
+
+Only this package reads argv, the environment and the current directory. Imports of the core, YAML
+and pygit2 happen inside the commands, so that ``gvcs log -n 20`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+__all__ = ["build_parser", "main"]
+
+PROG = "gvcs"
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = f" (see '{self.prog} --help')"
+        sys.stderr.write(f"{PROG}: error: {message}{hint}\n")
+        sys.exit(2)
+
+
+def _json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON (see docs/json.md)")
+
+
+def _command(
+    sub: argparse._SubParsersAction[Parser], name: str, target: str, help_text: str
+) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=help_text, description=help_text)
+    p.set_defaults(target=target)
+    return p
+
+
+def build_parser() -> Parser:
+    """The whole ``gvcs`` argument parser."""
+    parser = Parser(prog=PROG, description="gvcs: version control for stories (pages, actors, branches).")
+    parser.add_argument("-C", dest="directory", metavar="DIR", help="run as if started in DIR")
+    parser.add_argument("--actor", metavar="ID", help="who is acting (default: $GVCS_ACTOR, then config)")
+    parser.add_argument("--version", action="version", version="gvcs 0.1.0")
+    sub = parser.add_subparsers(dest="command", metavar="<command>", parser_class=Parser)
+    sub.required = True
+    _setup_commands(sub)
+    _history_commands(sub)
+    _maintenance_commands(sub)
+    return parser
+
+
+def _setup_commands(sub: argparse._SubParsersAction[Parser]) -> None:
+    p = _command(sub, "init", "story:cmd_init", "create a story repository")
+    p.add_argument("path", nargs="?", default=".", metavar="DIR")
+    p.add_argument("--title", default=None, help="the story's title (default: from the directory name)")
+
+    p = _command(sub, "actor", "story:cmd_actor_list", "add or list actors (people and agents)")
+    actor = p.add_subparsers(dest="actor_command", metavar="<add|list>", parser_class=Parser)
+    a = actor.add_parser("add", help="add an actor to the work tree")
+    a.set_defaults(target="story:cmd_actor_add")
+    a.add_argument("id", metavar="ID")
+    a.add_argument("--name", required=True)
+    a.add_argument("--kind", choices=("human", "agent"), default="human")
+    a.add_argument("--archetype", default=None, help="an optional role, e.g. copyist")
+    a = actor.add_parser("list", help="list the actors in the work tree")
+    a.set_defaults(target="story:cmd_actor_list")
+    _json(a)
+    _json(p)
+
+    p = _command(sub, "whoami", "story:cmd_whoami", "show the acting actor and where it came from")
+    _json(p)
+
+    p = _command(sub, "page", "story:cmd_page_list", "create, list or show pages")
+    page = p.add_subparsers(dest="page_command", metavar="<new|list|show>", parser_class=Parser)
+    a = page.add_parser("new", help="write a new page file in the work tree")
+    a.set_defaults(target="story:cmd_page_new")
+    a.add_argument("id", metavar="ID")
+    a.add_argument("--title", required=True)
+    a.add_argument("--follows", nargs="+", default=[], metavar="ID", help="pages this one comes after")
+    a.add_argument("--alternate-of", default=None, metavar="ID", help="page this one is an alternate of")
+    a.add_argument("--tag", dest="tags", action="append", default=[], metavar="TAG")
+    a = page.add_parser("list", help="list pages (the work tree, or --rev)")
+    a.set_defaults(target="story:cmd_page_list")
+    a.add_argument("--rev", default=None)
+    _json(a)
+    a = page.add_parser("show", help="print a page (the work tree's copy, or --rev / --as-of)")
+    a.set_defaults(target="story:cmd_page_show")
+    a.add_argument("id", metavar="ID")
+    a.add_argument("--rev", default=None)
+    a.add_argument("--as-of", default=None, metavar="TIME", help="ISO 8601 or unix seconds")
+    _json(a)
+    _json(p)
+
+    p = _command(sub, "status", "story:cmd_status", "list work-tree changes since the checkout")
+    _json(p)
+    p = _command(sub, "commit", "story:cmd_commit", "commit every change in the work tree")
+    p.add_argument("-m", "--message", required=True)
+
+    p = _command(sub, "branch", "story:cmd_branch", "list, create or delete branches")
+    p.add_argument("name", nargs="?")
+    p.add_argument("start", nargs="?", metavar="START")
+    p.add_argument("-d", "--delete", action="store_true", help="delete branch NAME")
+    _json(p)
+    p = _command(sub, "switch", "story:cmd_switch", "check out a branch (-c: create it first)")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("-c", "--create", action="store_true", help="create NAME at the current commit")
+    p = _command(sub, "tag", "story:cmd_tag", "list tags, or tag a revision")
+    p.add_argument("name", nargs="?")
+    p.add_argument("rev", nargs="?", metavar="REV")
+    p.add_argument("-d", "--delete", action="store_true", help="delete tag NAME")
+    _json(p)
+
+
+def _history_commands(sub: argparse._SubParsersAction[Parser]) -> None:
+    p = _command(sub, "log", "history:cmd_log", "show commit history")
+    p.add_argument("revs", nargs="*", metavar="REV")
+    p.add_argument("--all", action="store_true", help="start from every branch and tag")
+    p.add_argument("-n", "--max-count", type=int, default=None, metavar="N")
+    p.add_argument("--oneline", action="store_true")
+    p.add_argument("--graph", action="store_true", help="draw the commit graph")
+    p.add_argument("--actor", dest="filter_actor", metavar="ID", help="only commits by this actor")
+    p.add_argument("--kind", default=None, help="only commits of this kind (edit, agent.emit.v1, ...)")
+    p.add_argument("--page", default=None, metavar="ID", help="only commits that changed this page")
+    p.add_argument("--since", default=None, metavar="TIME")
+    p.add_argument("--until", default=None, metavar="TIME")
+    _json(p)
+
+    p = _command(sub, "show", "history:cmd_show", "show a commit and its changes")
+    p.add_argument("rev", nargs="?", default="HEAD", metavar="REV")
+    _json(p)
+    p = _command(sub, "diff", "history:cmd_diff", "compare the work tree or revisions")
+    p.add_argument("revs", nargs="*", metavar="REV", help="none: work tree vs HEAD; one; or two")
+    p.add_argument("--stat", action="store_true", help="only a summary per file")
+    _json(p)
+    p = _command(sub, "blame", "history:cmd_blame", "who last changed each paragraph of a page")
+    p.add_argument("page", metavar="PAGE")
+    p.add_argument("--rev", default="HEAD")
+    _json(p)
+
+
+def _maintenance_commands(sub: argparse._SubParsersAction[Parser]) -> None:
+    p = _command(sub, "fsck", "story:cmd_fsck", "check the integrity of the store")
+    _json(p)
+    _command(sub, "gc", "story:cmd_gc", "pack the object store")
+    p = _command(sub, "demo", "story:cmd_demo", "create a sample story repository to explore")
+    p.add_argument("path", nargs="?", default="demo-story", metavar="DIR")
+    p.add_argument("--force", action="store_true", help="recreate DIR if it holds a previous demo")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``gvcs`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except BrokenPipeError:
+        # `gvcs log | head`: the reader left. Point stdout at /dev/null so the interpreter's final
+        # flush does not raise again, and exit like git does on SIGPIPE.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    from narrative_vcs.errors import GvcsError
+
+    module_name, _, func_name = str(args.target).partition(":")
+    try:
+        import importlib
+
+        module = importlib.import_module(f"cli.{module_name}")
+        result = getattr(module, func_name)(args)
+        sys.stdout.flush()
+        return int(result or 0)
+    except GvcsError as exc:
+        _error(str(exc))
+        return exc.exit_code
+    except IsADirectoryError as exc:
+        _error(f"{exc.filename}: is a directory")
+        return 2
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        _error(f"{where}{exc.strerror or exc}")
+        return 1
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"{PROG}: error: {message.splitlines()[0] if message else 'failed'}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,429 @@
+"""The work tree: the story as plain files next to ``.gvcs/``, checked out from one branch.
+
+Like Mercurial or Fossil there is no staging area: ``commit`` takes every change in the work tree.
+The layout is the logical snapshot layout (``story.yaml``, ``pages/<id>.md``, ``actors/<id>.yaml``,
+``ledger.yaml``, ``infra/**``, ``proposals/**``); other files in the directory are not part of the story.
+
+A checkout state file (``.gvcs/gvcs-worktree.json``) records the branch, the commit the files were
+checked out at, and per path the committed blob id with the size and mtime the file had when it was
+known to hold that blob, so ``status`` re-reads only files whose size or mtime changed.
+
+This module takes a root path and a :class:`~narrative_vcs.repository.Repository`; it reads no
+environment and no current directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import BadInput, InvalidFile, NotFound, NothingToCommit, Refused
+from .objects import ID_PATTERN, Actor, Page, Story, hash_object
+from .repository import ChangeSet, Repository, path_kind
+from .snapshot import check_path
+from .types import ObjectId
+
+__all__ = ["STATE_FILE", "CommitResult", "WorkTree", "WorkTreeChange"]
+
+STATE_FILE = "gvcs-worktree.json"
+TOP_FILES = ("story.yaml", "ledger.yaml")
+FLAT_DIRS = {"pages": ".md", "actors": ".yaml"}
+DEEP_DIRS = ("infra", "proposals")
+#: A cached stat is trusted only for files last modified this long before the state was saved, so an
+#: edit in the same mtime tick as the save (coarse file systems) is never mistaken for "unchanged".
+RACY_NS = 2_000_000_000
+
+
+@dataclass(frozen=True)
+class WorkTreeChange:
+    """A file that differs between the work tree and a commit."""
+
+    path: str
+    status: str  # added | modified | removed
+    old: ObjectId | None  # blob id in the commit
+    new: ObjectId | None  # blob id of the work-tree file
+    problem: str | None = None  # why commit would refuse the file, if it would
+
+    @property
+    def kind(self) -> str:
+        return path_kind(self.path)[0]
+
+    @property
+    def item_id(self) -> str | None:
+        return path_kind(self.path)[1]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "kind": self.kind,
+            "id": self.item_id,
+            "status": self.status,
+            "old": self.old,
+            "new": self.new,
+            "problem": self.problem,
+        }
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    """What ``WorkTree.commit`` did: the new commit, the files it took and the files it rewrote."""
+
+    commit: ObjectId
+    branch: str
+    changes: list[WorkTreeChange]
+    normalised: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Entry:
+    blob: ObjectId
+    mtime_ns: int | None = None
+    size: int | None = None
+
+
+def name_problem(path: str) -> str | None:
+    """Why a work-tree path cannot be committed as it is named, or None if it can."""
+    top, _, rest = path.partition("/")
+    suffix = FLAT_DIRS.get(top)
+    if suffix is None:
+        return None
+    kind = top[:-1]
+    if "/" in rest:
+        return f"{top}/ holds <{kind}-id>{suffix} files, not subdirectories"
+    if not rest.endswith(suffix):
+        return f"not a {kind} file: {top}/ holds <{kind}-id>{suffix} files"
+    stem = rest[: -len(suffix)]
+    if not ID_PATTERN.fullmatch(stem) or ".." in stem:
+        return (
+            f"invalid {kind} file name: {kind} ids use 1-100 characters a-z 0-9 . _ -, "
+            "starting with a letter or digit, without '..'"
+        )
+    return None
+
+
+class WorkTree:
+    """The files of one checkout and the state that ties them to a branch and a commit."""
+
+    def __init__(self, root: Path, repo: Repository) -> None:
+        self.root = Path(root)
+        self.repo = repo
+        self.state_path = self.root / ".gvcs" / STATE_FILE
+        self.branch, self.commit_id, self._files, self._saved_ns = self._load_state()
+        self._dirty_state = False
+
+    # --- state ------------------------------------------------------------------------------------
+
+    def _load_state(self) -> tuple[str, ObjectId | None, dict[str, _Entry], int]:
+        try:
+            data = json.loads(self.state_path.read_text(encoding="utf-8"))
+            files = {
+                p: _Entry(ObjectId(e["blob"]), e.get("mtime_ns"), e.get("size"))
+                for p, e in data["files"].items()
+            }
+            commit = data["commit"]
+            return str(data["branch"]), ObjectId(commit) if commit else None, files, int(data["saved_ns"])
+        except (FileNotFoundError, ValueError, KeyError, TypeError, AttributeError):
+            # No usable state (a repository written through the API, or a damaged file): the work
+            # tree is taken to be a checkout of HEAD, and every file is hashed once.
+            branch = self.repo.head_branch() or "main"
+            commit = self.repo.branch_head(branch)
+            return branch, commit, self._entries_of(commit), 0
+
+    def _entries_of(self, commit: ObjectId | None) -> dict[str, _Entry]:
+        if commit is None:
+            return {}
+        tree = self.repo.commits.get(commit).tree
+        return {path: _Entry(oid) for path, oid in self.repo.snapshots.walk(tree)}
+
+    def save_state(self) -> None:
+        """Write the checkout state atomically."""
+        now = time.time_ns()
+        files = {
+            p: {"blob": e.blob, "mtime_ns": e.mtime_ns, "size": e.size}
+            for p, e in sorted(self._files.items())
+        }
+        data = {
+            "version": 1,
+            "branch": self.branch,
+            "commit": self.commit_id,
+            "saved_ns": now,
+            "files": files,
+        }
+        _atomic_write(self.state_path, (json.dumps(data, indent=1) + "\n").encode())
+        self._saved_ns = now
+        self._dirty_state = False
+
+    @property
+    def tree(self) -> ObjectId | None:
+        """The tree of the checked-out commit (None before the first commit)."""
+        return None if self.commit_id is None else self.repo.commits.get(self.commit_id).tree
+
+    # --- files ------------------------------------------------------------------------------------
+
+    def file_path(self, path: str) -> Path:
+        return self.root / check_path(path)
+
+    def read(self, path: str) -> bytes | None:
+        """The bytes of a work-tree file, or None if it does not exist."""
+        try:
+            return self.file_path(path).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def exists(self, path: str) -> bool:
+        return self.file_path(path).is_file()
+
+    def write(self, path: str, data: bytes) -> None:
+        """Write a work-tree file atomically (temp file and rename)."""
+        _atomic_write(self.file_path(path), data)
+
+    def scan(self) -> list[str]:
+        """The logical paths of every story file in the work tree, sorted."""
+        found: list[str] = [name for name in TOP_FILES if (self.root / name).is_file()]
+        for top in (*FLAT_DIRS, *DEEP_DIRS):
+            base = self.root / top
+            if base.is_dir():
+                found.extend(self._walk_dir(base, top))
+        return sorted(found)
+
+    def _walk_dir(self, directory: Path, prefix: str) -> list[str]:
+        out: list[str] = []
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                # Hidden files and editor backups are not part of the story.
+                if entry.name.startswith(".") or entry.name.endswith("~"):
+                    continue
+                path = f"{prefix}/{entry.name}"
+                if entry.is_dir():
+                    out.extend(self._walk_dir(Path(entry.path), path))
+                elif entry.is_file():
+                    out.append(path)
+        return out
+
+    def pages(self) -> list[str]:
+        """Ids of the well-named page files in the work tree."""
+        return [p[6:-3] for p in self.scan() if path_kind(p)[0] == "page" and name_problem(p) is None]
+
+    def actors(self) -> list[str]:
+        """Ids of the well-named actor files in the work tree."""
+        return [p[7:-5] for p in self.scan() if path_kind(p)[0] == "actor" and name_problem(p) is None]
+
+    def _blob_of(self, path: str, entry: _Entry | None) -> ObjectId | None:
+        """The blob id of a work-tree file, from the cached stat when it is trustworthy."""
+        try:
+            st = os.stat(self.root / path)
+        except FileNotFoundError:
+            return None
+        if (
+            entry is not None
+            and entry.mtime_ns == st.st_mtime_ns
+            and entry.size == st.st_size
+            and st.st_mtime_ns < self._saved_ns - RACY_NS
+        ):
+            return entry.blob
+        blob = hash_object("blob", (self.root / path).read_bytes())
+        if entry is not None and blob == entry.blob:
+            entry.mtime_ns, entry.size = st.st_mtime_ns, st.st_size
+            self._dirty_state = True
+        return blob
+
+    # --- comparing --------------------------------------------------------------------------------
+
+    def status(self) -> list[WorkTreeChange]:
+        """Files added, modified or removed in the work tree since the checked-out commit."""
+        changes = self._compare({p: e.blob for p, e in self._files.items()}, self._files)
+        if self._dirty_state:
+            self.save_state()  # remember the stats of files that turned out unchanged
+        return changes
+
+    def compare(self, tree: ObjectId | None) -> list[WorkTreeChange]:
+        """Files that differ between the work tree and any tree (None: the empty story)."""
+        committed = dict(self.repo.snapshots.walk(tree)) if tree else {}
+        return self._compare(committed, self._files)
+
+    def _compare(self, committed: dict[str, ObjectId], cache: dict[str, _Entry]) -> list[WorkTreeChange]:
+        out: list[WorkTreeChange] = []
+        on_disk = self.scan()
+        for path in on_disk:
+            old = committed.get(path)
+            entry = cache.get(path)
+            new = self._blob_of(path, entry if entry is not None and entry.blob == old else None)
+            if new != old:
+                status = "added" if old is None else "modified"
+                out.append(WorkTreeChange(path, status, old, new, name_problem(path)))
+        disk = set(on_disk)
+        out.extend(WorkTreeChange(p, "removed", oid, None) for p, oid in committed.items() if p not in disk)
+        return sorted(out, key=lambda c: c.path)
+
+    # --- committing -------------------------------------------------------------------------------
+
+    def commit(self, message: str, actor: str) -> CommitResult:
+        """Commit every change in the work tree on the checked-out branch.
+
+        The commit expects the branch to be where it was checked out: if another process moved it,
+        :class:`~narrative_vcs.errors.BranchMoved` is raised and nothing changes. A file that does
+        not parse raises :class:`~narrative_vcs.errors.InvalidFile` naming its path and line.
+        """
+        changes = self.status()
+        if not changes:
+            raise NothingToCommit("nothing to commit, work tree clean")
+        changeset = self._changeset(changes)
+        oid = self.repo.commit(
+            self.branch, changeset, actor=actor, message=message, expected_head=self.commit_id
+        )
+        normalised = self._after_commit(oid, changes)
+        return CommitResult(oid, self.branch, changes, normalised)
+
+    def _changeset(self, changes: list[WorkTreeChange]) -> ChangeSet:
+        cs = ChangeSet()
+        for change in changes:
+            if change.problem:
+                raise BadInput(f"{change.path}: {change.problem}")
+            kind, item = path_kind(change.path)
+            data = None if change.status == "removed" else self.read(change.path)
+            if data is None:
+                if change.status != "removed":
+                    raise Refused(f"{change.path}: the file vanished while committing; nothing was changed")
+                _delete(cs, kind, item, change.path)
+            elif kind == "page" and item:
+                cs.upsert_page(Page.parse(item, data, change.path))
+            elif kind == "actor" and item:
+                cs.upsert_actor(Actor.parse(item, data, change.path))
+            else:
+                if kind == "story":
+                    Story.parse(data, change.path)
+                cs.put_file(change.path, data)
+        return cs
+
+    def _after_commit(self, oid: ObjectId, changes: list[WorkTreeChange]) -> list[str]:
+        """Point the state at the new commit; rewrite files the commit stored in canonical form."""
+        tree = self.repo.commits.get(oid).tree
+        normalised: list[str] = []
+        for change in changes:
+            if change.status == "removed":
+                self._files.pop(change.path, None)
+                continue
+            blob = self.repo.snapshots.blob_id(tree, change.path)
+            if blob is None:  # cannot happen: the commit just wrote it
+                raise NotFound(f"{change.path} missing from commit {oid}")
+            if blob != change.new:
+                self.write(change.path, self.repo.read_blob(blob))
+                normalised.append(change.path)
+            self._files[change.path] = self._stat_entry(change.path, blob)
+        self.commit_id = oid
+        self.save_state()
+        return normalised
+
+    def _stat_entry(self, path: str, blob: ObjectId) -> _Entry:
+        st = os.stat(self.root / path)
+        return _Entry(blob, st.st_mtime_ns, st.st_size)
+
+    # --- switching --------------------------------------------------------------------------------
+
+    def switch(self, branch: str) -> ObjectId | None:
+        """Rewrite the work tree to the head of ``branch`` and check that branch out.
+
+        Refused while the work tree has uncommitted changes, so switching never loses an edit.
+        Switching to the current branch brings the work tree up to a head another process moved;
+        uncommitted edits are kept unless the update changes the same files.
+        """
+        target = self.repo.branch_head(branch)
+        if target is None and not (branch == self.branch and self.commit_id is None):
+            raise NotFound(f"branch {branch!r} not found (create it with: gvcs switch -c {branch})")
+        if branch == self.branch:
+            self._require_no_overlap(target)
+        else:
+            self.require_clean("switch")
+        self.checkout(branch, target)
+        return target
+
+    def _require_no_overlap(self, target: ObjectId | None) -> None:
+        """Refuse to update to ``target`` if a file it changes also has uncommitted changes here."""
+        new_tree = self.repo.commits.get(target).tree if target else None
+        incoming = {d.path for d in self.repo.snapshots.diff(self.tree, new_tree)}
+        clashes = [c.path for c in self.status() if c.path in incoming]
+        if clashes:
+            shown = ", ".join(clashes[:3]) + (", ..." if len(clashes) > 3 else "")
+            raise Refused(
+                f"cannot update {self.branch}: {shown} changed both here and on the branch; "
+                "save your copy elsewhere, restore the file, and update again"
+            )
+
+    def create_branch(self, branch: str) -> ObjectId | None:
+        """Create ``branch`` at the checked-out commit and check it out (work-tree files stay)."""
+        if self.commit_id is None:
+            # No commits yet: like git, only the name of the branch to be born changes.
+            if self.repo.branch_head(branch) is not None:
+                raise BadInput(f"branch {branch} already exists")
+            self.repo.set_head_branch(branch)
+        else:
+            self.repo.create_branch(branch, self.commit_id)
+            self.repo.set_head_branch(branch)
+        self.branch = branch
+        self.save_state()
+        return self.commit_id
+
+    def require_clean(self, action: str) -> None:
+        """Refuse ``action`` if the work tree has uncommitted changes."""
+        changes = self.status()
+        if changes:
+            shown = ", ".join(c.path for c in changes[:3]) + (", ..." if len(changes) > 3 else "")
+            raise Refused(
+                f"cannot {action}: {len(changes)} uncommitted change(s) ({shown}); commit them first"
+            )
+
+    def checkout(self, branch: str, target: ObjectId | None) -> None:
+        """Make the work tree hold commit ``target`` and record ``branch`` as checked out.
+
+        Only files that differ between the current checkout and the target are written or removed.
+        """
+        old_tree = self.tree
+        new_tree = self.repo.commits.get(target).tree if target else None
+        for diff in self.repo.snapshots.diff(old_tree, new_tree):
+            if diff.new is None:
+                self._remove(diff.path)
+                self._files.pop(diff.path, None)
+            else:
+                self.write(diff.path, self.repo.read_blob(diff.new))
+                self._files[diff.path] = self._stat_entry(diff.path, diff.new)
+        self.repo.set_head_branch(branch)
+        self.branch, self.commit_id = branch, target
+        self.save_state()
+
+    def _remove(self, path: str) -> None:
+        target = self.file_path(path)
+        target.unlink(missing_ok=True)
+        parent = target.parent
+        while parent != self.root:
+            try:
+                parent.rmdir()  # only succeeds when empty
+            except OSError:
+                break
+            parent = parent.parent
+
+
+def _delete(cs: ChangeSet, kind: str, item: str | None, path: str) -> None:
+    if kind == "page" and item:
+        cs.delete_page(item)
+    elif kind == "actor" and item:
+        cs.delete_actor(item)
+    elif kind == "story":
+        raise InvalidFile(path, None, "story.yaml cannot be removed")
+    else:
+        cs.delete_file(path)
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` through a temp file in the same directory and a rename."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.gvcs-tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)

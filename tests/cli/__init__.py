@@ -1,0 +1,1 @@
+"""Subprocess tests of the gvcs command line."""

@@ -1,0 +1,87 @@
+"""``--json`` on every read command: it parses and has the keys docs/json.md documents."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .conftest import Gvcs, ok
+
+COMMIT_KEYS = {
+    "id",
+    "parents",
+    "tree",
+    "actor",
+    "actor_name",
+    "kind",
+    "time",
+    "subject",
+    "message",
+    "event_id",
+    "event",
+    "refs",
+}
+CHANGE_KEYS = {"path", "kind", "id", "status", "old", "new", "insertions", "deletions", "diff"}
+
+
+def _json(gvcs: Gvcs, story: Path, *args: str) -> Any:
+    return json.loads(ok(gvcs(*args, "--json", cwd=story)).out)
+
+
+def test_log_json(gvcs: Gvcs, story: Path) -> None:
+    commits = _json(gvcs, story, "log")
+    assert isinstance(commits, list) and len(commits) == 1
+    assert set(commits[0]) == COMMIT_KEYS
+    assert commits[0]["refs"] == ["HEAD -> main"]
+    assert commits[0]["actor"] == "mara" and commits[0]["subject"] == "First pages"
+    assert _json(gvcs, story, "log", "--actor", "bot") == []
+
+
+def test_show_and_diff_json(gvcs: Gvcs, story: Path) -> None:
+    shown = _json(gvcs, story, "show")
+    assert set(shown) == {"commit", "changes"}
+    assert set(shown["commit"]) == COMMIT_KEYS
+    assert {c["path"] for c in shown["changes"]} >= {"pages/opening.md", "story.yaml"}
+    assert all(set(c) == CHANGE_KEYS for c in shown["changes"])
+    (story / "pages" / "opening.md").write_text("---\ntitle: Opening\n---\nNew.\n")
+    diff = _json(gvcs, story, "diff")
+    assert set(diff) == {"from", "to", "changes"} and diff["to"] == "worktree"
+    [change] = diff["changes"]
+    assert set(change) == CHANGE_KEYS
+    assert change["status"] == "modified" and change["kind"] == "page" and change["id"] == "opening"
+    assert "+New." in change["diff"]
+
+
+def test_status_json(gvcs: Gvcs, story: Path) -> None:
+    (story / "pages" / "second.md").unlink()
+    status = _json(gvcs, story, "status")
+    assert set(status) == {"branch", "commit", "branch_head", "clean", "changes"}
+    assert status["branch"] == "main" and status["clean"] is False
+    assert status["changes"][0]["path"] == "pages/second.md"
+    assert set(status["changes"][0]) == {"path", "kind", "id", "status", "old", "new", "problem"}
+
+
+def test_listing_json(gvcs: Gvcs, story: Path) -> None:
+    ok(gvcs("tag", "v1", cwd=story))
+    assert _json(gvcs, story, "branch")[0].keys() == {"name", "commit", "current", "subject"}
+    assert _json(gvcs, story, "tag")[0]["name"] == "v1"
+    actors = _json(gvcs, story, "actor", "list")
+    assert [a["id"] for a in actors] == ["bot", "mara"]
+    assert set(actors[0]) == {"id", "name", "kind", "archetype"}
+    pages = _json(gvcs, story, "page", "list")
+    assert set(pages[0]) == {"id", "title", "follows", "alternate_of", "tags", "links"}
+    assert [p["id"] for p in _json(gvcs, story, "page", "list", "--rev", "HEAD")] == ["opening", "second"]
+    page = _json(gvcs, story, "page", "show", "second")
+    assert page["source"] == "worktree" and page["follows"] == ["opening"] and "body" in page
+    assert len(_json(gvcs, story, "page", "show", "second", "--rev", "main")["source"]) == 40
+
+
+def test_blame_fsck_whoami_json(gvcs: Gvcs, story: Path) -> None:
+    blame = _json(gvcs, story, "blame", "opening")
+    assert set(blame) == {"page", "rev", "paragraphs"}
+    assert set(blame["paragraphs"][0]) == {"paragraph", "text", "commit", "actor", "time", "subject"}
+    fsck = _json(gvcs, story, "fsck")
+    assert fsck["ok"] is True and fsck["problems"] == [] and fsck["objects"] > 0
+    who = _json(gvcs, story, "whoami")
+    assert who == {"actor": "mara", "source": "config", "name": "Mara Ink", "kind": "human"}

@@ -1,0 +1,138 @@
+"""The work tree: status from cached stats, commit of every change, switch, atomic writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from narrative_vcs.errors import BadInput, BranchMoved, InvalidFile, NothingToCommit, Refused
+from narrative_vcs.graph.factory import init_repository
+from narrative_vcs.objects import Actor, Page, Story
+from narrative_vcs.repository import ChangeSet, Repository
+from narrative_vcs.worktree import STATE_FILE, WorkTree
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> WorkTree:
+    repo = init_repository(tmp_path)
+    work = WorkTree(tmp_path, repo)
+    work.write("story.yaml", Story("Test").serialise())
+    work.write("actors/ann.yaml", Actor("ann", "Ann").serialise())
+    work.write("pages/one.md", Page("one", "One", "First.").serialise())
+    return work
+
+
+def _reopen(work: WorkTree) -> WorkTree:
+    return WorkTree(work.root, work.repo)
+
+
+def test_status_of_a_new_repository(tree: WorkTree) -> None:
+    assert [(c.path, c.status) for c in tree.status()] == [
+        ("actors/ann.yaml", "added"),
+        ("pages/one.md", "added"),
+        ("story.yaml", "added"),
+    ]
+    assert tree.commit_id is None and tree.branch == "main"
+
+
+def test_commit_then_clean_and_state_saved(tree: WorkTree) -> None:
+    result = tree.commit("Start", "ann")
+    assert result.branch == "main" and len(result.changes) == 3
+    assert tree.repo.branch_head("main") == result.commit
+    again = _reopen(tree)
+    assert again.commit_id == result.commit and again.status() == []
+    state = json.loads((tree.root / ".gvcs" / STATE_FILE).read_text())
+    assert set(state["files"]) == {"actors/ann.yaml", "pages/one.md", "story.yaml"}
+    with pytest.raises(NothingToCommit):
+        again.commit("Again", "ann")
+
+
+def test_modify_remove_and_ignore(tree: WorkTree) -> None:
+    tree.commit("Start", "ann")
+    tree.write("pages/one.md", Page("one", "One", "Changed.").serialise())
+    tree.write("pages/two.md", Page("two", "Two", follows=("one",)).serialise())
+    (tree.root / "pages" / ".one.md.swp").write_text("editor junk")
+    (tree.root / "notes.txt").write_text("not part of the story")
+    assert [(c.path, c.status) for c in tree.status()] == [
+        ("pages/one.md", "modified"),
+        ("pages/two.md", "added"),
+    ]
+    tree.commit("Edit", "ann")
+    (tree.root / "pages" / "two.md").unlink()
+    assert [(c.path, c.status) for c in tree.status()] == [("pages/two.md", "removed")]
+    tree.commit("Cut", "ann")
+    assert tree.repo.list_pages() == ["one"]
+
+
+def test_same_size_edit_is_seen(tree: WorkTree) -> None:
+    tree.commit("Start", "ann")
+    path = tree.root / "pages" / "one.md"
+    path.write_bytes(path.read_bytes().replace(b"First.", b"Frist."))
+    assert [c.path for c in _reopen(tree).status()] == ["pages/one.md"]
+
+
+def test_non_canonical_files_are_rewritten_after_commit(tree: WorkTree) -> None:
+    tree.write("pages/one.md", b"---\ntitle: One\n---\n\n\nBody\n\n\n")
+    result = tree.commit("Start", "ann")
+    assert result.normalised == ["pages/one.md"]
+    assert tree.status() == []
+
+
+def test_invalid_file_commits_nothing(tree: WorkTree) -> None:
+    tree.write("pages/bad.md", b"---\ntitle: [unclosed\n---\n")
+    with pytest.raises(InvalidFile) as caught:
+        tree.commit("Start", "ann")
+    assert str(caught.value).startswith("pages/bad.md:")
+    assert tree.repo.branch_head("main") is None and tree.commit_id is None
+
+
+def test_bad_names_are_refused(tree: WorkTree) -> None:
+    (tree.root / "pages" / "A B.md").write_text("---\ntitle: X\n---\n")
+    [bad] = [c for c in tree.status() if c.problem]
+    assert bad.path == "pages/A B.md"
+    with pytest.raises(BadInput, match=r"pages/A B\.md"):
+        tree.commit("Start", "ann")
+
+
+def test_branch_moved_changes_nothing(tree: WorkTree) -> None:
+    first = tree.commit("Start", "ann").commit
+    other: Repository = tree.repo
+    theirs = other.commit(
+        "main", ChangeSet().upsert_page(Page("two", "Two")), actor="ann", message="Other", expected_head=first
+    )
+    tree.write("pages/one.md", Page("one", "One", "Mine.").serialise())
+    with pytest.raises(BranchMoved):
+        tree.commit("Mine", "ann")
+    assert other.branch_head("main") == theirs and tree.commit_id == first
+    tree.switch("main")  # update: keeps the edit to another file
+    assert (tree.root / "pages" / "two.md").is_file()
+    tree.commit("Mine", "ann")
+
+
+def test_switch_rewrites_files_and_refuses_dirty(tree: WorkTree) -> None:
+    tree.commit("Start", "ann")
+    tree.create_branch("side")
+    tree.write("pages/two.md", Page("two", "Two").serialise())
+    tree.write("infra/spores/a.yaml", b"health: 3\n")
+    tree.commit("Side", "ann")
+    tree.switch("main")
+    assert not (tree.root / "pages" / "two.md").exists()
+    assert not (tree.root / "infra").exists()
+    assert tree.repo.head_branch() == "main"
+    tree.write("pages/one.md", Page("one", "One", "Dirty.").serialise())
+    with pytest.raises(Refused, match="uncommitted"):
+        tree.switch("side")
+    assert tree.branch == "main"
+
+
+def test_missing_state_means_a_checkout_of_head(tree: WorkTree) -> None:
+    tree.commit("Start", "ann")
+    (tree.root / ".gvcs" / STATE_FILE).unlink()
+    assert _reopen(tree).status() == []
+
+
+def test_atomic_write_leaves_no_temp_files(tree: WorkTree) -> None:
+    tree.write("pages/one.md", b"x")
+    assert sorted(p.name for p in (tree.root / "pages").iterdir()) == ["one.md"]
