@@ -4,12 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# Byte-compile now: with PYTHONDONTWRITEBYTECODE set, every cold `gvcs` would recompile its modules.
+	$(BIN)/python -m compileall -q narrative_vcs cli api
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -28,8 +30,12 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
+# Benchmarks (bench/README.md): about 10 minutes; `make bench BENCH_QUICK=1` or `make bench-quick`: under a minute.
 bench: $(STAMP)
-	$(BIN)/python -m bench.run_all
+	BENCH_QUICK=$(BENCH_QUICK) $(BIN)/python -m bench.run_all
+
+bench-quick: $(STAMP)
+	BENCH_QUICK=1 $(BIN)/python -m bench.run_all
 
 clean:
 	rm -rf $(VENV) demo-story bench/results .pytest_cache .mypy_cache .ruff_cache .hypothesis
