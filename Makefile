@@ -32,9 +32,11 @@ unit: $(STAMP)
 
 # Benchmarks (bench/README.md): about 10 minutes; `make bench BENCH_QUICK=1` or `make bench-quick`: under a minute.
 bench: $(STAMP)
+	$(BIN)/python -m compileall -q narrative_vcs cli api
 	BENCH_QUICK=$(BENCH_QUICK) $(BIN)/python -m bench.run_all
 
 bench-quick: $(STAMP)
+	$(BIN)/python -m compileall -q narrative_vcs cli api
 	BENCH_QUICK=1 $(BIN)/python -m bench.run_all
 
 clean:

@@ -223,8 +223,9 @@ class Commits:
     SAVE_AFTER = 1000
     CACHE_NAME = "gvcs-commit-cache"
 
-    def __init__(self, store: ObjectStore, cache_size: int = 200_000) -> None:
+    def __init__(self, store: ObjectStore, cache_size: int = 200_000, *, persistent: bool = True) -> None:
         self.store = store
+        self.persistent = persistent  # False: never read or write the cache file (fsck)
         self._cache: OrderedDict[ObjectId, CommitInfo] = OrderedDict()
         self._cache_size = cache_size
         self._rows: dict[str, CommitRow] | None = None  # the cache file's rows, once loaded
@@ -256,9 +257,9 @@ class Commits:
             except CorruptObject as exc:
                 raise CorruptObject(f"commit {oid}: {exc}") from None
         self._reads += 1
-        if self._rows is None and self._reads >= self.LOAD_AFTER:
+        if self._rows is None and self.persistent and self._reads >= self.LOAD_AFTER:
             self._rows = self._load_rows()
-        if self._rows is not None and info._raw:
+        if self.persistent and info._raw:
             self._fresh[oid] = (
                 info.tree,
                 info.parents,

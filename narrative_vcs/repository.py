@@ -693,7 +693,9 @@ class Repository:
         problems: list[str] = []
         heads = [oid for oid in self.refs.list("refs/").values() if kinds.get(oid) == "commit"]
         checked: set[ObjectId] = set()
-        for info in self.commits.walk(heads) if heads else ():
+        # The objects themselves, not the commit cache: fsck checks what is stored.
+        commits = Commits(self.objects, persistent=False)
+        for info in commits.walk(heads) if heads else ():
             for parent in info.parents:
                 if parent not in kinds:
                     problems.append(f"commit {info.id}: missing parent {parent}")

@@ -9,9 +9,12 @@ from hypothesis import strategies as st
 from narrative_vcs.errors import BadInput, CorruptObject, NotFound
 from narrative_vcs.history import CommitInfo, Commits
 from narrative_vcs.objects import Commit, Signature, format_message
+from narrative_vcs.repository import Repository
 from narrative_vcs.snapshot import EMPTY_TREE
 from narrative_vcs.store import MemoryObjectStore, ObjectStore
 from narrative_vcs.types import ObjectId
+
+from .conftest import Writer
 
 
 class Dag:
@@ -171,3 +174,52 @@ def test_walks_visit_exactly_the_ancestors(spec: list[tuple[list[int], int]]) ->
     for name in reachable:
         for parent in parents_of[name]:
             assert position[name] < position[parent]
+
+
+# --- the commit cache -----------------------------------------------------------------------------
+
+
+def _long_history(disk_repo: Repository, commits: int) -> ObjectId:
+    writer = Writer(disk_repo)
+    head = writer.setup()
+    for i in range(commits):
+        head = writer.page(f"p{i % 7}", f"version {i}")
+    return head
+
+
+def test_a_long_walk_writes_the_commit_cache_and_the_next_walk_reads_it(
+    disk_repo: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Commits, "LOAD_AFTER", 5)
+    monkeypatch.setattr(Commits, "SAVE_AFTER", 10)
+    head = _long_history(disk_repo, 40)
+    first = [
+        (c.id, c.parents, c.subject, c.actor, c.kind, c.trailers)
+        for c in Commits(disk_repo.objects).walk([head])
+    ]
+    cache = disk_repo.objects.cache_file(Commits.CACHE_NAME)
+    assert cache is not None and cache.read()
+
+    reader = Commits(disk_repo.objects)
+    again = [(c.id, c.parents, c.subject, c.actor, c.kind, c.trailers) for c in reader.walk([head])]
+    assert again == first
+    assert reader._rows is not None and head in reader._rows  # read from the cache, not the objects
+
+
+def test_a_damaged_commit_cache_is_ignored(disk_repo: Repository, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Commits, "LOAD_AFTER", 5)
+    head = _long_history(disk_repo, 20)
+    cache = disk_repo.objects.cache_file(Commits.CACHE_NAME)
+    assert cache is not None
+    cache.write(b"\x00not marshal data")
+    ids = [c.id for c in Commits(disk_repo.objects).walk([head])]
+    assert len(ids) == 21 and ids[0] == head
+
+
+def test_fsck_does_not_read_the_commit_cache(disk_repo: Repository, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Commits, "LOAD_AFTER", 1)
+    _long_history(disk_repo, 5)
+    cache = disk_repo.objects.cache_file(Commits.CACHE_NAME)
+    assert cache is not None
+    cache.write(b"garbage that must not matter")
+    assert disk_repo.fsck().ok
