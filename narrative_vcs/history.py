@@ -6,7 +6,6 @@ import heapq
 import json
 import marshal
 import re
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -226,7 +225,7 @@ class Commits:
     def __init__(self, store: ObjectStore, cache_size: int = 200_000, *, persistent: bool = True) -> None:
         self.store = store
         self.persistent = persistent  # False: never read or write the cache file (fsck)
-        self._cache: OrderedDict[ObjectId, CommitInfo] = OrderedDict()
+        self._cache: dict[ObjectId, CommitInfo] = {}
         self._cache_size = cache_size
         self._rows: dict[str, CommitRow] | None = None  # the cache file's rows, once loaded
         self._fresh: dict[str, CommitRow] = {}  # rows parsed from objects since the load
@@ -238,12 +237,13 @@ class Commits:
             return info
         row = self._rows.get(oid) if self._rows is not None else None
         if row is not None:
-            info = CommitInfo.lazy(oid, ObjectId(row[0]), row[1], row[2], row[3], row[4], row[5], row[6])  # type: ignore[arg-type]
+            info = CommitInfo.lazy(oid, *row)  # type: ignore[arg-type]
         else:
             info = self._read(oid)
-        self._cache[oid] = info
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        cache = self._cache
+        cache[oid] = info
+        if len(cache) > self._cache_size:
+            del cache[next(iter(cache))]  # the oldest entry: dicts keep insertion order
         return info
 
     def _read(self, oid: ObjectId) -> CommitInfo:
