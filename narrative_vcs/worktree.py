@@ -23,7 +23,7 @@ from typing import Any
 
 from .errors import BadInput, InvalidFile, NotFound, NothingToCommit, Refused
 from .objects import ID_PATTERN, Actor, Page, Story, hash_object
-from .repository import ChangeSet, Repository, path_kind
+from .repository import ChangeSet, FileChange, Repository, path_kind
 from .snapshot import check_path
 from .types import ObjectId
 
@@ -39,33 +39,13 @@ RACY_NS = 2_000_000_000
 
 
 @dataclass(frozen=True)
-class WorkTreeChange:
-    """A file that differs between the work tree and a commit."""
+class WorkTreeChange(FileChange):
+    """A file that differs between the work tree and a commit (``new``: the work-tree file's blob id)."""
 
-    path: str
-    status: str  # added | modified | removed
-    old: ObjectId | None  # blob id in the commit
-    new: ObjectId | None  # blob id of the work-tree file
     problem: str | None = None  # why commit would refuse the file, if it would
 
-    @property
-    def kind(self) -> str:
-        return path_kind(self.path)[0]
-
-    @property
-    def item_id(self) -> str | None:
-        return path_kind(self.path)[1]
-
     def to_json(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "kind": self.kind,
-            "id": self.item_id,
-            "status": self.status,
-            "old": self.old,
-            "new": self.new,
-            "problem": self.problem,
-        }
+        return {**super().to_json(), "problem": self.problem}
 
 
 @dataclass(frozen=True)
