@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import difflib
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -610,6 +609,8 @@ class Repository:
 
         a = "/dev/null" if change.old is None else f"a/{change.path}"
         b = "/dev/null" if change.new is None else f"b/{change.path}"
+        import difflib
+
         return list(difflib.unified_diff(lines(change.old), lines(change.new), a, b, n=context))
 
     # --- blame ------------------------------------------------------------------------------------
@@ -790,6 +791,8 @@ def _match_paragraphs(mine: list[str], theirs: list[str], wanted: Mapping[int, i
     """For paragraphs of ``mine`` (indexes in ``wanted``) also in ``theirs``: mine index -> theirs index."""
     if mine == theirs:
         return {i: i for i in wanted}
+    import difflib
+
     matcher = difflib.SequenceMatcher(a=mine, b=theirs, autojunk=False)
     return {
         a0 + k: b0 + k

@@ -16,9 +16,7 @@ import hashlib
 import itertools
 import mmap
 import os
-import shutil
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -36,6 +34,8 @@ from ..types import ZERO_ID, ObjectId, RefName
 from .odb import ObjectReader
 
 if TYPE_CHECKING:
+    import subprocess
+
     import pygit2
 
 __all__ = ["AUTO_PACK_LIMIT", "GitObjectStore", "GitRefStore", "init_git_dir"]
@@ -263,6 +263,8 @@ class GitObjectStore(ObjectStore):
             # come while this packer ran, and found nothing to start.
             "while s.pack() and s.needs_pack(): pass"
         )
+        import subprocess  # only here: a cold `gvcs log` never starts a packer
+
         _PACKERS[self._objects_dir] = subprocess.Popen(
             [sys.executable, "-c", code, str(self.git_dir), str(self.auto_pack_limit)],
             stdin=subprocess.DEVNULL,
@@ -360,7 +362,7 @@ class GitObjectStore(ObjectStore):
         if not wanted:
             return 0
         tmp_dir = pack_dir / f"tmp_gvcs_pack_{os.getpid()}"
-        shutil.rmtree(tmp_dir, ignore_errors=True)
+        _rmtree(tmp_dir, ignore_errors=True)
         tmp_dir.mkdir()
         try:
             builder = pygit2.PackBuilder(self.repo)
@@ -370,7 +372,7 @@ class GitObjectStore(ObjectStore):
             count = int(builder.written_objects_count)
             new_names = _move_pack_into_place(tmp_dir, pack_dir)
         finally:
-            shutil.rmtree(tmp_dir, ignore_errors=True)
+            _rmtree(tmp_dir, ignore_errors=True)
         for path in loose:
             path.unlink(missing_ok=True)
         for _, base in packs:  # the new pack holds everything these did
@@ -594,7 +596,7 @@ def _remove_stale_temp_files(pack_dir: Path) -> None:
         try:
             if path.name.startswith("tmp_") and path.lstat().st_mtime < limit:
                 if path.is_dir():
-                    shutil.rmtree(path, ignore_errors=True)
+                    _rmtree(path, ignore_errors=True)
                 else:
                     path.unlink()
             elif (
@@ -605,6 +607,12 @@ def _remove_stale_temp_files(pack_dir: Path) -> None:
                 path.unlink()
         except FileNotFoundError:
             continue
+
+
+def _rmtree(path: Path | str, ignore_errors: bool = False) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=ignore_errors)
 
 
 def _is_locked(path: Path) -> bool:
