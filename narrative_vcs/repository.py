@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     BadInput,
@@ -40,6 +40,9 @@ from .refs import HEADS, TAGS, MemoryRefStore, RefStore, branch_ref, tag_ref
 from .snapshot import EMPTY_TREE, Snapshots, TreeDiff, check_path
 from .store import MemoryObjectStore, ObjectStore
 from .types import ObjectId, RefName
+
+if TYPE_CHECKING:
+    from .merge.base import CommitGraph
 
 __all__ = [
     "BlameEntry",
@@ -228,6 +231,7 @@ class Repository:
         self.snapshots = Snapshots(objects)
         self.commits = Commits(objects)
         self._actors: dict[ObjectId, Actor] = {}  # parsed actor records by blob id
+        self._graph: CommitGraph | None = None  # the commit DAG, built on first use
 
     @classmethod
     def memory(cls) -> Repository:
@@ -612,6 +616,16 @@ class Repository:
         import difflib
 
         return list(difflib.unified_diff(lines(change.old), lines(change.new), a, b, n=context))
+
+    # --- merge bases ------------------------------------------------------------------------------
+
+    def merge_bases(self, a: str, b: str) -> list[ObjectId]:
+        """The best common ancestors of two revisions (several in a criss-cross history), sorted."""
+        if self._graph is None:
+            from .merge.base import CommitGraph
+
+            self._graph = CommitGraph(self.commits)
+        return self._graph.merge_bases(self.resolve(a), self.resolve(b))
 
     # --- blame ------------------------------------------------------------------------------------
 
