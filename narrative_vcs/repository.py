@@ -24,6 +24,7 @@ from .errors import (
     NothingToCommit,
 )
 from .history import CommitInfo, Commits
+from .merge.text import split_paragraphs
 from .objects import (
     Actor,
     Commit,
@@ -212,11 +213,6 @@ class StorySnapshot:
     pages: dict[str, Page]
     actors: dict[str, Actor]
     files: dict[str, bytes]
-
-
-def split_paragraphs(body: str) -> list[str]:
-    """A page body as paragraphs (separated by blank lines), each without trailing whitespace."""
-    return [p.strip("\n") for p in re.split(r"\n[ \t]*\n", body) if p.strip()]
 
 
 # --- the repository -------------------------------------------------------------------------------

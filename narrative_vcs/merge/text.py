@@ -1,0 +1,177 @@
+"""Three-way merge of prose: diff3 regions over paragraphs, refined to sentences inside a paragraph.
+
+::
+
+            base
+           /    \\
+        ours    theirs      ->   merged text, or the regions both sides changed differently
+
+A line merge of prose conflicts whenever both sides touch neighbouring lines. Here the sequence is a
+story's paragraphs: changes to different paragraphs never conflict, even next to each other, and two
+changes to one paragraph are merged sentence by sentence before a conflict is declared. Conflicts are
+values (:class:`TextConflict`), never exceptions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = ["TextConflict", "TextMerge", "merge_text", "split_paragraphs", "split_sentences"]
+
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+
+
+def split_paragraphs(text: str) -> list[str]:
+    """Paragraphs (separated by blank lines), each without surrounding blank lines."""
+    return [p.strip("\n") for p in _PARAGRAPH_BREAK.split(text) if p.strip()]
+
+
+def split_sentences(paragraph: str) -> list[str]:
+    """A paragraph's sentences (the whitespace after a sentence end is dropped, one space rejoins)."""
+    return [s for s in _SENTENCE_END.split(paragraph) if s]
+
+
+@dataclass(frozen=True)
+class TextConflict:
+    """Paragraphs that both sides changed, differently: the three versions of the region."""
+
+    base: str
+    ours: str
+    theirs: str
+
+
+@dataclass(frozen=True)
+class TextMerge:
+    """The merged paragraphs, with a :class:`TextConflict` where the sides disagree."""
+
+    parts: tuple[str | TextConflict, ...]
+    #: The exact text when one side's text is the result as it stands (no paragraph re-joining).
+    whole: str | None = None
+
+    @property
+    def conflicts(self) -> list[TextConflict]:
+        return [p for p in self.parts if isinstance(p, TextConflict)]
+
+    @property
+    def clean(self) -> bool:
+        return not self.conflicts
+
+    @property
+    def text(self) -> str:
+        """The merged text; only for a clean merge."""
+        if not self.clean:
+            raise ValueError("the merge has conflicts")
+        if self.whole is not None:
+            return self.whole
+        return _join([p for p in self.parts if isinstance(p, str)])
+
+    def with_markers(self, ours: str = "ours", theirs: str = "theirs") -> str:
+        """The text with git-style conflict markers around each conflict."""
+        out: list[str] = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+            else:
+                block = [f"<<<<<<< {ours}", part.ours, "||||||| base", part.base, "=======", part.theirs]
+                out.append("\n".join(line for line in [*block, f">>>>>>> {theirs}"] if line != ""))
+        return _join(out)
+
+
+def _join(paragraphs: Sequence[str]) -> str:
+    body = "\n\n".join(p for p in paragraphs if p)
+    return body + "\n" if body else ""
+
+
+def merge_text(base: str, ours: str, theirs: str) -> TextMerge:
+    """Merge two edits of ``base``. Equal sides, or a side that did not change, give the other as is."""
+    if ours == theirs or theirs == base:
+        return TextMerge(tuple(split_paragraphs(ours)), whole=ours)
+    if ours == base:
+        return TextMerge(tuple(split_paragraphs(theirs)), whole=theirs)
+    import merge3
+
+    b, o, t = split_paragraphs(base), split_paragraphs(ours), split_paragraphs(theirs)
+    parts: list[str | TextConflict] = []
+    for region in merge3.Merge3(b, o, t).merge_regions():
+        kind = region[0]
+        if kind in ("unchanged", "same", "a"):
+            source = b if kind == "unchanged" else o
+            parts.extend(source[region[1] : region[2]])
+        elif kind == "b":
+            parts.extend(t[region[1] : region[2]])
+        else:
+            _, z0, z1, a0, a1, b0, b1 = region  # type: ignore[misc]  # merge3 types regions loosely
+            parts.extend(_merge_region(b[z0:z1], o[a0:a1], t[b0:b1]))
+    return TextMerge(tuple(parts))
+
+
+def _merge_region(base: list[str], ours: list[str], theirs: list[str]) -> list[str | TextConflict]:
+    """A region both sides changed: paragraph by paragraph when it lines up, else by sentences."""
+    if len(base) == len(ours) == len(theirs):
+        return [_merge_paragraph(b, o, t) for b, o, t in zip(base, ours, theirs, strict=True)]
+    merged = _merge_tokens(_tokens(base), _tokens(ours), _tokens(theirs))
+    if merged is not None:
+        return list[str | TextConflict](split_paragraphs(_untokens(merged)))
+    return [TextConflict(_join(base).rstrip("\n"), _join(ours).rstrip("\n"), _join(theirs).rstrip("\n"))]
+
+
+def _merge_paragraph(base: str, ours: str, theirs: str) -> str | TextConflict:
+    if ours == theirs or theirs == base:
+        return ours
+    if ours == base:
+        return theirs
+    merged = _merge_tokens(split_sentences(base), split_sentences(ours), split_sentences(theirs))
+    return " ".join(merged) if merged is not None else TextConflict(base, ours, theirs)
+
+
+_BREAK = "\n\n"
+
+
+def _tokens(paragraphs: list[str]) -> list[str]:
+    out: list[str] = []
+    for i, paragraph in enumerate(paragraphs):
+        if i:
+            out.append(_BREAK)
+        out.extend(split_sentences(paragraph))
+    return out
+
+
+def _untokens(tokens: list[str]) -> str:
+    text = ""
+    for token in tokens:
+        if token == _BREAK or text.endswith(_BREAK) or not text:
+            text += token
+        else:
+            text += " " + token
+    return text
+
+
+def _merge_tokens(base: list[str], ours: list[str], theirs: list[str]) -> list[str] | None:
+    """A sentence-level three-way merge; None if both sides changed the same sentences differently."""
+    import merge3
+
+    out: list[str] = []
+    for region in merge3.Merge3(base, ours, theirs).merge_regions():
+        kind = region[0]
+        if kind == "unchanged":
+            out.extend(base[region[1] : region[2]])
+        elif kind in ("same", "a"):
+            out.extend(ours[region[1] : region[2]])
+        elif kind == "b":
+            out.extend(theirs[region[1] : region[2]])
+        else:
+            _, z0, z1, a0, a1, b0, b1 = region  # type: ignore[misc]
+            zs, os_, ts = base[z0:z1], ours[a0:a1], theirs[b0:b1]
+            if not (len(zs) == len(os_) == len(ts)):
+                return None
+            for z, o, t in zip(zs, os_, ts, strict=True):
+                if o == t or t == z:
+                    out.append(o)
+                elif o == z:
+                    out.append(t)
+                else:
+                    return None
+    return out
