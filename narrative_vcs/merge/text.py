@@ -18,7 +18,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["TextConflict", "TextMerge", "merge_text", "split_paragraphs", "split_sentences"]
+__all__ = ["STRATEGIES", "TextConflict", "TextMerge", "merge_text", "split_paragraphs", "split_sentences"]
+
+#: How conflicts can be settled automatically (``gvcs merge --strategy``).
+STRATEGIES = ("ours", "theirs", "union")
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
@@ -67,6 +70,22 @@ class TextMerge:
         if self.whole is not None:
             return self.whole
         return _join([p for p in self.parts if isinstance(p, str)])
+
+    def resolved(self, strategy: str) -> str:
+        """The text with every conflict settled by ``strategy``: ours, theirs, or union (both)."""
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {strategy!r}")
+        if self.whole is not None:
+            return self.whole
+        out: list[str] = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+            elif strategy == "union":
+                out.extend(p for p in (part.ours, part.theirs) if p)
+            else:
+                out.append(part.ours if strategy == "ours" else part.theirs)
+        return _join(out)
 
     def with_markers(self, ours: str = "ours", theirs: str = "theirs") -> str:
         """The text with git-style conflict markers around each conflict."""

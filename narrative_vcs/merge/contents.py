@@ -1,0 +1,275 @@
+"""Mergeable contents: the three-way merge of each kind of file in a story.
+
+- a page: title and ``alternate_of`` as scalars, ``follows``/``tags``/``glyphs`` as three-way sets, other
+  front-matter keys per key, the body with :func:`~narrative_vcs.merge.text.merge_text`;
+- an actor record and ``story.yaml``: per key;
+- ``ledger.yaml``: balances as counters (base + Δours + Δtheirs);
+- any other file: whole, as a scalar.
+
+Each returns the merged bytes or a :class:`Conflict` value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import BadInput
+from ..objects import Actor, Page, Story, _yaml_dump
+from .text import TextConflict, TextMerge, merge_text
+from .values import MISSING, Conflicted, Outcome, counter, mapping, scalar, set3
+
+__all__ = ["Conflict", "CONFLICT_KINDS", "merge_page", "merge_file", "LEDGER_PATH"]
+
+CONFLICT_KINDS = ("content", "modify/delete", "add/add", "field", "structure")
+LEDGER_PATH = "ledger.yaml"
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Something the two sides changed incompatibly. ``path`` is the logical path of the file."""
+
+    kind: str
+    path: str
+    message: str
+    base: str | None = None
+    ours: str | None = None
+    theirs: str | None = None
+    regions: tuple[TextConflict, ...] = ()
+    fields: tuple[str, ...] = field(default=())
+
+    @property
+    def page(self) -> str | None:
+        if self.path.startswith("pages/") and self.path.endswith(".md"):
+            return self.path[6:-3]
+        return None
+
+    def swapped(self) -> Conflict:
+        """The same conflict seen from the other side (ours and theirs exchanged)."""
+        regions = tuple(TextConflict(r.base, r.theirs, r.ours) for r in self.regions)
+        return Conflict(
+            self.kind, self.path, self.message, self.base, self.theirs, self.ours, regions, self.fields
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "path": self.path,
+            "page": self.page,
+            "message": self.message,
+            "base": self.base,
+            "ours": self.ours,
+            "theirs": self.theirs,
+            "fields": list(self.fields),
+            "regions": [{"base": r.base, "ours": r.ours, "theirs": r.theirs} for r in self.regions],
+        }
+
+
+#: A merged file: its new bytes (None: deleted) or a conflict.
+FileOutcome = tuple[bytes | None, Conflict | None]
+
+
+def _text(data: bytes | None) -> str | None:
+    return None if data is None else data.decode("utf-8", errors="replace")
+
+
+def merge_file(
+    path: str, base: bytes | None, ours: bytes | None, theirs: bytes | None, strategy: str | None = None
+) -> FileOutcome:
+    """Merge one file changed on both sides. ``strategy`` (ours, theirs, union) settles what would
+    conflict, except structure breaks and ledger overdrafts, which no side can settle alone."""
+    outcome = _merge_file(path, base, ours, theirs, strategy)
+    data, conflict = outcome
+    if conflict is None or strategy is None or conflict.kind == "structure" or path == LEDGER_PATH:
+        return outcome
+    if conflict.kind == "modify/delete":
+        if strategy == "union":  # keep the edit rather than the deletion
+            return (ours if ours is not None else theirs), None
+        return (ours if strategy == "ours" else theirs), None
+    if path.startswith("pages/"):
+        return data, None  # merge_page settled the conflicting fields and regions by the strategy
+    return (theirs if strategy == "theirs" else ours), None
+
+
+def _merge_file(
+    path: str, base: bytes | None, ours: bytes | None, theirs: bytes | None, strategy: str | None
+) -> FileOutcome:
+    if ours == theirs or theirs == base:
+        return ours, None
+    if ours == base:
+        return theirs, None
+    if ours is None or theirs is None:
+        if base is None:  # cannot happen: an absent file on both sides is equal
+            return ours, None
+        side = "ours" if ours is None else "theirs"
+        message = f"{path}: deleted on {side}, changed on the other side"
+        return ours, Conflict("modify/delete", path, message, _text(base), _text(ours), _text(theirs))
+    try:
+        return _merge_present(path, base, ours, theirs, strategy)
+    except BadInput as exc:  # a side's file does not parse: merge it whole
+        message = f"{path}: cannot merge by content ({exc})"
+        return ours, Conflict("content", path, message, _text(base), _text(ours), _text(theirs))
+
+
+def _merge_present(
+    path: str, base: bytes | None, ours: bytes, theirs: bytes, strategy: str | None
+) -> FileOutcome:
+    if path.startswith("pages/") and path.endswith(".md") and path.count("/") == 1:
+        page_id = path[6:-3]
+        return merge_page(
+            path,
+            None if base is None else Page.parse(page_id, base),
+            Page.parse(page_id, ours),
+            Page.parse(page_id, theirs),
+            strategy,
+        )
+    if path.startswith("actors/") and path.endswith(".yaml") and path.count("/") == 1:
+        actor_id = path[7:-5]
+        return _merge_records(
+            path, base, ours, theirs, lambda d: _actor_fields(actor_id, d), _actor_bytes(actor_id)
+        )
+    if path == Story.PATH:
+        return _merge_records(path, base, ours, theirs, _story_fields, _story_bytes)
+    if path == LEDGER_PATH:
+        return _merge_ledger(path, base, ours, theirs)
+    kind = "content" if base is not None else "add/add"
+    message = f"{path}: changed differently on both sides"
+    return ours, Conflict(kind, path, message, _text(base), _text(ours), _text(theirs))
+
+
+# --- pages ----------------------------------------------------------------------------------------
+
+
+def merge_page(
+    path: str, base: Page | None, ours: Page, theirs: Page, strategy: str | None = None
+) -> FileOutcome:
+    """Merge a page field by field; ``base`` None: both sides added it (add/add). With a ``strategy``
+    the conflicting fields and regions are settled by it and no conflict is reported."""
+    start = base or Page(ours.id, ours.title, "")
+    conflicts: list[str] = []
+
+    def pick(name: str, outcome: Outcome[Any]) -> Any:
+        if isinstance(outcome, Conflicted):
+            conflicts.append(name)
+            return outcome.theirs if strategy == "theirs" else outcome.ours
+        return outcome.value
+
+    title = pick("title", scalar(start.title, ours.title, theirs.title))
+    alternate_of = pick("alternate_of", scalar(start.alternate_of, ours.alternate_of, theirs.alternate_of))
+    extra, extra_conflicts = mapping(dict(start.extra), dict(ours.extra), dict(theirs.extra), scalar)
+    conflicts.extend(extra_conflicts)
+    body = merge_text(start.body, ours.body, theirs.body)
+    merged = Page(
+        id=ours.id,
+        title=title,
+        body=body.text if body.clean else _unsettled(body, strategy),
+        follows=tuple(set3(start.follows, ours.follows, theirs.follows)),
+        alternate_of=alternate_of,
+        tags=tuple(set3(start.tags, ours.tags, theirs.tags)),
+        glyphs=tuple(set3(start.glyphs, ours.glyphs, theirs.glyphs)),
+        extra=tuple(sorted(extra.items())),
+    )
+    if (not conflicts and body.clean) or strategy is not None:
+        return merged.serialise(), None
+    kind = "add/add" if base is None else ("content" if not body.clean else "field")
+    what = ", ".join(conflicts + ([] if body.clean else ["body"]))
+    message = f"{path}: both sides changed {what} differently"
+    return merged.serialise(), Conflict(
+        kind,
+        path,
+        message,
+        None if base is None else base.serialise().decode(),
+        ours.serialise().decode(),
+        theirs.serialise().decode(),
+        tuple(body.conflicts),
+        tuple(conflicts),
+    )
+
+
+def _unsettled(body: TextMerge, strategy: str | None) -> str:
+    return body.with_markers("ours", "theirs") if strategy is None else body.resolved(strategy)
+
+
+# --- records (actors, story.yaml) and the ledger --------------------------------------------------
+
+
+def _load(data: bytes, path: str) -> dict[str, Any]:
+    import yaml
+
+    try:
+        value = yaml.safe_load(data.decode("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{path} is not YAML: {exc}") from None
+    if not isinstance(value, dict):
+        raise BadInput(f"{path} is not a mapping")
+    return value
+
+
+def _actor_fields(actor_id: str, data: bytes) -> dict[str, Any]:
+    Actor.parse(actor_id, data)  # refuses what is not an actor record
+    return _load(data, f"actors/{actor_id}.yaml")
+
+
+def _actor_bytes(actor_id: str) -> Callable[[dict[str, Any]], bytes]:
+    def encode(fields: dict[str, Any]) -> bytes:
+        known = {k: fields[k] for k in Actor.KNOWN_KEYS if k in fields}
+        extra = tuple(sorted((k, v) for k, v in fields.items() if k not in Actor.KNOWN_KEYS))
+        return Actor(actor_id, extra=extra, **known).serialise()
+
+    return encode
+
+
+def _story_fields(data: bytes) -> dict[str, Any]:
+    Story.parse(data)
+    return _load(data, Story.PATH)
+
+
+def _story_bytes(fields: dict[str, Any]) -> bytes:
+    return Story(
+        fields["title"], tuple(sorted((k, v) for k, v in fields.items() if k != "title"))
+    ).serialise()
+
+
+def _merge_records(
+    path: str,
+    base: bytes | None,
+    ours: bytes,
+    theirs: bytes,
+    load: Callable[[bytes], dict[str, Any]],
+    dump: Callable[[dict[str, Any]], bytes],
+) -> FileOutcome:
+    b = load(base) if base is not None else {}
+    merged, conflicts = mapping(b, load(ours), load(theirs), scalar)
+    if not conflicts:
+        return dump(merged), None
+    kind = "add/add" if base is None else "field"
+    keys = tuple(conflicts)
+    message = f"{path}: both sides changed {', '.join(keys)} differently"
+    for key, c in conflicts.items():
+        if c.ours is not MISSING:
+            merged[key] = c.ours
+    return dump(merged), Conflict(kind, path, message, _text(base), _text(ours), _text(theirs), fields=keys)
+
+
+def _balances(data: bytes | None) -> dict[str, int]:
+    if data is None:
+        return {}
+    raw = _load(data, LEDGER_PATH)
+    balances = raw.get("balances", raw)
+    if not isinstance(balances, dict) or not all(isinstance(v, int) for v in balances.values()):
+        raise BadInput(f"{LEDGER_PATH}: balances must map actor ids to whole numbers")
+    return {str(k): int(v) for k, v in balances.items()}
+
+
+def _merge_ledger(path: str, base: bytes | None, ours: bytes, theirs: bytes) -> FileOutcome:
+    b, o, t = _balances(base), _balances(ours), _balances(theirs)
+    merged = {k: counter(b.get(k, 0), o.get(k, 0), t.get(k, 0)) for k in dict.fromkeys([*o, *t, *b])}
+    negative = sorted(k for k, v in merged.items() if v < 0)
+    data = _yaml_dump({"balances": dict(sorted(merged.items()))}).encode()
+    if negative:
+        message = f"{path}: merged balances would be negative for {', '.join(negative)}"
+        return data, Conflict(
+            "content", path, message, _text(base), _text(ours), _text(theirs), fields=tuple(negative)
+        )
+    return data, None
