@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .common import Context, commit_json, decoration, emit_json, format_time, parse_time
+from .semdiff_text import semantic_lines
 
 if TYPE_CHECKING:
     from narrative_vcs.history import CommitInfo
     from narrative_vcs.repository import Repository
+    from narrative_vcs.semdiff import SemanticChange
 
 __all__ = ["cmd_blame", "cmd_diff", "cmd_log", "cmd_show"]
 
@@ -39,18 +41,30 @@ def cmd_log(args: argparse.Namespace) -> int:
     if args.graph:
         if any(v is not None for v in (args.filter_actor, args.kind, args.page, args.since, args.until)):
             raise BadInput("--graph cannot be combined with --actor, --kind, --page, --since or --until")
-        if args.json:
-            raise BadInput("--graph cannot be combined with --json")
+        if args.json or args.patch:
+            raise BadInput("--graph cannot be combined with --json or -p")
         _write_lines(_graph(ctx, revs, refs, args))
         return 0
     commits = _limited(_walk(ctx.repo, revs, args), args.max_count)
     if args.json:
-        _write_lines(_json_array(json.dumps(commit_json(c, refs), ensure_ascii=False) for c in commits))
-    elif args.oneline:
+        _write_lines(
+            _json_array(json.dumps(_log_json(ctx.repo, c, refs, args), ensure_ascii=False) for c in commits)
+        )
+    elif args.oneline and not args.patch:
         _write_lines(f"{c.id[:10]}{decoration(refs.get(c.id))} {c.subject}" for c in commits)
     else:
-        _write_lines(_full_entries(commits, refs))
+        patch = ctx.repo if args.patch else None
+        _write_lines(_full_entries(commits, refs, patch, oneline=args.oneline, word_diff=args.word_diff))
     return 0
+
+
+def _log_json(
+    repo: Repository, info: CommitInfo, refs: dict[str, list[str]], args: argparse.Namespace
+) -> dict[str, Any]:
+    data = commit_json(info, refs)
+    if args.patch:
+        data["changes"] = [c.to_json() for c in repo.semantic_changes(info.id)]
+    return data
 
 
 def _log_revs(ctx: Context, args: argparse.Namespace) -> list[str]:
@@ -114,13 +128,29 @@ def _json_array(items: Iterable[str]) -> Iterator[str]:
     yield "]"
 
 
-def _full_entries(commits: Iterable[CommitInfo], refs: dict[str, list[str]]) -> Iterator[str]:
+def _full_entries(
+    commits: Iterable[CommitInfo],
+    refs: dict[str, list[str]],
+    patch: Repository | None = None,
+    *,
+    oneline: bool = False,
+    word_diff: bool = False,
+) -> Iterator[str]:
+    """Log entries; with ``patch`` (``log -p``) each followed by its semantic diff vs its first parent."""
     first = True
     for info in commits:
         if not first:
             yield ""
         first = False
-        yield from _header(info, refs)
+        if oneline:
+            yield f"{info.id[:10]}{decoration(refs.get(info.id))} {info.subject}"
+        else:
+            yield from _header(info, refs)
+        if patch is not None:
+            changes = patch.semantic_changes(info.id)
+            if changes:
+                yield ""
+                yield from semantic_lines(changes, word_diff=word_diff)
 
 
 def _header(info: CommitInfo, refs: dict[str, list[str]], *, trailers: bool = False) -> Iterator[str]:
@@ -192,6 +222,12 @@ class TextChange:
         minus = sum(1 for line in body if line.startswith("-"))
         return plus, minus
 
+    def semantic(self) -> SemanticChange:
+        """The semantic diff of this file (pages: fields, links, paragraphs)."""
+        from narrative_vcs.semdiff import diff_file
+
+        return diff_file(self.path, self.old, self.new, old_blob=self.old_id, new_blob=self.new_id)
+
     def to_json(self) -> dict[str, Any]:
         from narrative_vcs.repository import path_kind
 
@@ -253,26 +289,42 @@ def _stat_text(changes: list[TextChange]) -> Iterator[str]:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    """``gvcs show [REV]``: the commit header, the files it changed and the line diff."""
+    """``gvcs show [REV]``: the commit header, the files it changed and their semantic diff.
+
+    ``--lines`` shows the unified line diff instead (and its JSON form with ``--json``).
+    """
     ctx = Context(args)
     repo = ctx.repo
     info = repo.commit_info(args.rev)
     refs = ctx.decorations()
-    changes = _committed_changes(repo, repo.changes(info.id))
-    if args.json:
-        emit_json({"commit": commit_json(info, refs), "changes": [c.to_json() for c in changes]})
-        return 0
+    if args.lines:
+        changes = _committed_changes(repo, repo.changes(info.id))
+        if args.json:
+            emit_json({"commit": commit_json(info, refs), "changes": [c.to_json() for c in changes]})
+            return 0
+        body = list(_diff_text(changes))
+        files = [(c.status, c.path) for c in changes]
+    else:
+        semantic = repo.semantic_changes(info.id)
+        if args.json:
+            emit_json({"commit": commit_json(info, refs), "changes": [c.to_json() for c in semantic]})
+            return 0
+        body = list(semantic_lines(semantic, word_diff=args.word_diff))
+        files = [(c.status, c.path) for c in semantic]
     lines = list(_header(info, refs, trailers=True))
     lines.append("")
-    lines += [f" {c.status:<9} {c.path}" for c in changes]
+    lines += [f" {status:<9} {path}" for status, path in files]
     lines.append("")
-    lines += list(_diff_text(changes))
+    lines += body
     _write_lines(lines)
     return 0
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    """``gvcs diff [REV [REV]]``: the work tree against HEAD or REV, or one revision against another."""
+    """``gvcs diff [REV [REV]]``: the work tree against HEAD or REV, or one revision against another.
+
+    The default is the semantic diff; ``--lines`` the unified line diff; ``--stat`` a summary per file.
+    """
     from narrative_vcs.errors import BadInput
 
     ctx = Context(args)
@@ -287,10 +339,17 @@ def cmd_diff(args: argparse.Namespace) -> int:
     else:
         changes, old_id = _worktree_changes(ctx, args.revs[0] if args.revs else None)
         target = None
-    if args.json:
-        emit_json({"from": old_id, "to": target or "worktree", "changes": [c.to_json() for c in changes]})
+    if args.lines or args.stat:
+        if args.json:
+            emit_json({"from": old_id, "to": target or "worktree", "changes": [c.to_json() for c in changes]})
+        else:
+            _write_lines(_stat_text(changes) if args.stat else _diff_text(changes))
         return 0
-    _write_lines(_stat_text(changes) if args.stat else _diff_text(changes))
+    semantic = [c.semantic() for c in changes]
+    if args.json:
+        emit_json({"from": old_id, "to": target or "worktree", "changes": [c.to_json() for c in semantic]})
+    else:
+        _write_lines(semantic_lines(semantic, word_diff=args.word_diff))
     return 0
 
 

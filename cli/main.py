@@ -126,18 +126,26 @@ def _history_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     p.add_argument("--page", default=None, metavar="ID", help="only commits that changed this page")
     p.add_argument("--since", default=None, metavar="TIME")
     p.add_argument("--until", default=None, metavar="TIME")
+    p.add_argument("-p", "--patch", action="store_true", help="show each commit's semantic diff")
+    p.add_argument("--word-diff", action="store_true", help="with -p: changed paragraphs as [-old-]{+new+}")
     _json(p)
 
     p = _command(sub, "show", "history:cmd_show", "show a commit and its changes")
     p.add_argument("rev", nargs="?", default="HEAD", metavar="REV")
-    _json(p)
+    _diff_options(p)
     p = _command(sub, "diff", "history:cmd_diff", "compare the work tree or revisions")
     p.add_argument("revs", nargs="*", metavar="REV", help="none: work tree vs HEAD; one; or two")
     p.add_argument("--stat", action="store_true", help="only a summary per file")
-    _json(p)
+    _diff_options(p)
     p = _command(sub, "blame", "history:cmd_blame", "who last changed each paragraph of a page")
     p.add_argument("page", metavar="PAGE")
     p.add_argument("--rev", default="HEAD")
+    _json(p)
+
+
+def _diff_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--word-diff", action="store_true", help="changed paragraphs as [-old-]{+new+}")
+    p.add_argument("--lines", action="store_true", help="the unified line diff instead")
     _json(p)
 
 

@@ -44,6 +44,9 @@ from .types import ObjectId, RefName
 
 if TYPE_CHECKING:
     from .merge.base import CommitGraph
+    from .merge.contents import Conflict
+    from .merge.snapshot import SnapshotMerge
+    from .semdiff import SemanticChange
 
 __all__ = [
     "BlameEntry",
@@ -51,6 +54,8 @@ __all__ = [
     "FileChange",
     "FsckReport",
     "LogPage",
+    "MergeOutcome",
+    "MergePreview",
     "Repository",
     "StorySnapshot",
     "path_kind",
@@ -172,6 +177,37 @@ class LogPage:
 
     commits: list[CommitInfo]
     next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class MergePreview:
+    """A merge worked out but not committed: its bases, whether it is a no-op or a fast-forward, and
+    the merged snapshot with its conflicts."""
+
+    ours: ObjectId
+    theirs: ObjectId
+    bases: list[ObjectId]
+    up_to_date: bool
+    fast_forward: bool
+    result: SnapshotMerge
+
+    @property
+    def clean(self) -> bool:
+        return self.result.clean
+
+
+@dataclass(frozen=True)
+class MergeOutcome:
+    """What :meth:`Repository.merge` did: ``up-to-date``, ``fast-forward``, ``merged`` or ``conflicts``
+    (then ``commit`` is None and nothing was written)."""
+
+    status: str
+    commit: ObjectId | None
+    preview: MergePreview
+
+    @property
+    def conflicts(self) -> list[Conflict]:
+        return self.preview.result.conflicts
 
 
 @dataclass(frozen=True)
@@ -456,16 +492,73 @@ class Repository:
             if event is not None:
                 facts["Gvcs-Event"] = event_trailer(event)
             facts.update(trailers or {})
-            when = int(time.time()) if timestamp is None else int(timestamp)
-            signature = Signature(author.name, author.email, when, 0)
             parents = ((current,) if current else ()) + tuple(extra_parents)
-            commit = Commit(new_tree, parents, signature, signature, format_message(message, facts))
+            commit = self._commit_object(new_tree, parents, author, message, facts, timestamp)
             oid = self.objects.put("commit", commit.serialise())
-        self.refs.set_if_equals(
-            ref, current, oid, who=f"{author.name} <{author.email}>", message=f"commit: {commit.subject}"
-        )
-        self.objects.maintain()
+        self._move(ref, current, oid, author, commit)
         return oid
+
+    def _commit_object(
+        self,
+        tree: ObjectId,
+        parents: tuple[ObjectId, ...],
+        author: Actor,
+        message: str,
+        facts: Mapping[str, str],
+        timestamp: int | None,
+    ) -> Commit:
+        when = int(time.time()) if timestamp is None else int(timestamp)
+        signature = Signature(author.name, author.email, when, 0)
+        return Commit(tree, parents, signature, signature, format_message(message, facts))
+
+    def _move(
+        self, ref: RefName, current: ObjectId | None, oid: ObjectId, author: Actor, commit: Commit
+    ) -> None:
+        who = f"{author.name} <{author.email}>"
+        self.refs.set_if_equals(ref, current, oid, who=who, message=f"commit: {commit.subject}")
+        self.objects.maintain()
+
+    def merge(
+        self,
+        branch: str,
+        source: str,
+        *,
+        actor: str,
+        expected_head: ObjectId,
+        message: str | None = None,
+        strategy: str | None = None,
+        no_ff: bool = False,
+        timestamp: int | None = None,
+    ) -> MergeOutcome:
+        """Merge ``source`` into ``branch`` if the branch is still at ``expected_head``.
+
+        Up to date: nothing happens. A fast-forward moves the branch unless ``no_ff``. A clean merge
+        (or one a ``strategy`` settles) is committed with two parents and kind ``merge``. With
+        conflicts nothing is written: the outcome carries the merged snapshot and the conflicts.
+        """
+        ref = branch_ref(branch)
+        validate_id("actor", actor)
+        current = self.refs.get(ref)
+        if current != expected_head:
+            raise BranchMoved(ref, expected_head, current)
+        preview = self.merge_preview(current, source, strategy=strategy)
+        if preview.up_to_date:
+            return MergeOutcome("up-to-date", current, preview)
+        if preview.fast_forward and not no_ff:
+            self.refs.set_if_equals(ref, current, preview.theirs, message=f"merge {source}: fast-forward")
+            return MergeOutcome("fast-forward", preview.theirs, preview)
+        if not preview.clean:
+            return MergeOutcome("conflicts", None, preview)
+        author = self._author(preview.result.tree, ChangeSet(), actor)
+        facts = {"Gvcs-Actor": actor, "Gvcs-Kind": "merge"}
+        text = message or f"Merge {source} into {branch}"
+        with self.objects.batch():
+            commit = self._commit_object(
+                preview.result.tree, (current, preview.theirs), author, text, facts, timestamp
+            )
+            oid = self.objects.put("commit", commit.serialise())
+        self._move(ref, current, oid, author, commit)
+        return MergeOutcome("merged", oid, preview)
 
     def _author(self, base_tree: ObjectId | None, changes: ChangeSet, actor: str) -> Actor:
         if actor in changes.actors:
@@ -623,6 +716,37 @@ class Repository:
             self._graph = CommitGraph(self.commits)
         return self._graph.merge_bases(self.resolve(a), self.resolve(b))
 
+    def merge_preview(self, ours: str, theirs: str, *, strategy: str | None = None) -> MergePreview:
+        """What merging ``theirs`` into ``ours`` gives, without changing anything.
+
+        Several merge bases (a criss-cross history) are first merged into a virtual base, as git's
+        recursive strategy does.
+        """
+        from .merge.snapshot import merge_trees
+        from .merge.text import STRATEGIES
+
+        ours_id, theirs_id = self.resolve(ours), self.resolve(theirs)
+        bases = self.merge_bases(ours_id, theirs_id)
+        up_to_date = theirs_id in bases
+        fast_forward = not up_to_date and ours_id in bases
+        base_tree = self._virtual_base(bases)
+        if strategy is not None and strategy not in STRATEGIES:
+            raise BadInput(f"unknown merge strategy {strategy!r}: use ours, theirs or union")
+        ours_tree, theirs_tree = self.commits.get(ours_id).tree, self.commits.get(theirs_id).tree
+        result = merge_trees(self.snapshots, base_tree, ours_tree, theirs_tree, strategy)
+        return MergePreview(ours_id, theirs_id, bases, up_to_date, fast_forward, result)
+
+    def _virtual_base(self, bases: Sequence[ObjectId]) -> ObjectId | None:
+        from .merge.snapshot import merge_trees
+
+        if not bases:
+            return None
+        tree = self.commits.get(bases[0]).tree
+        for other in bases[1:]:
+            inner = self._virtual_base(self.merge_bases(bases[0], other))
+            tree = merge_trees(self.snapshots, inner, tree, self.commits.get(other).tree).tree
+        return tree
+
     # --- blame ------------------------------------------------------------------------------------
 
     def blame(self, page_id: str, rev: str = "HEAD") -> list[BlameEntry]:
@@ -767,6 +891,27 @@ class Repository:
             validate_id("page", page)
         starts = [self.resolve(r) for r in revs]
         return self._filtered(starts, actor, kind, page, since, until, first_parent)
+
+    # --- the semantic diff ----------------------------------------------------------------------
+
+    def semantic_diff(self, old: str | None, new: str) -> list[SemanticChange]:
+        """What differs between two revisions, page by page (``old`` None: the empty story).
+
+        See :mod:`narrative_vcs.semdiff`: fields, links and paragraphs per page, keys per actor.
+        """
+        return self._semantic(self.diff(old, new))
+
+    def semantic_changes(self, rev: str) -> list[SemanticChange]:
+        """What a commit changed against its first parent, page by page."""
+        return self._semantic(self.changes(rev))
+
+    def _semantic(self, changes: Iterable[FileChange]) -> list[SemanticChange]:
+        from .semdiff import diff_file
+
+        def blob(oid: ObjectId | None) -> bytes | None:
+            return None if oid is None else self.read_blob(oid)
+
+        return [diff_file(c.path, blob(c.old), blob(c.new), old_blob=c.old, new_blob=c.new) for c in changes]
 
 
 # --- helpers --------------------------------------------------------------------------------------

@@ -98,18 +98,21 @@ def test_log_filters(gvcs: Gvcs, story: Path) -> None:
 def test_show_diff_tag_blame(gvcs: Gvcs, story: Path) -> None:
     page = story / "pages" / "opening.md"
     page.write_text(page.read_text() + "\nA second paragraph by the bot.\n")
-    diff = ok(gvcs("diff", cwd=story)).out
+    diff = ok(gvcs("diff", "--lines", cwd=story)).out
     assert "diff --git a/pages/opening.md b/pages/opening.md" in diff
     assert "+A second paragraph by the bot." in diff
     assert "1 file(s) changed, 2 insertion(s)(+)" in ok(gvcs("diff", "--stat", cwd=story)).out
+    paragraph = "+ ¶2\n    A second paragraph by the bot."
+    assert paragraph in ok(gvcs("diff", cwd=story)).out
     ok(gvcs("--actor", "bot", "commit", "-m", "Bot adds a paragraph", cwd=story))
     assert ok(gvcs("diff", cwd=story)).out == ""
     show = ok(gvcs("show", cwd=story)).out
     assert "Bot adds a paragraph" in show and "Gvcs-Actor: bot" in show
-    assert " modified  pages/opening.md" in show and "+A second paragraph by the bot." in show
+    assert " modified  pages/opening.md" in show and paragraph in show
+    assert "+A second paragraph by the bot." in ok(gvcs("show", "--lines", cwd=story)).out
     two = ok(gvcs("diff", "HEAD~1", "HEAD", cwd=story)).out
-    assert "+A second paragraph by the bot." in two
-    assert "+A second paragraph" in ok(gvcs("diff", "HEAD~1", cwd=story)).out
+    assert "modified pages/opening.md\n" + paragraph in two
+    assert paragraph in ok(gvcs("diff", "HEAD~1", cwd=story)).out
     ok(gvcs("tag", "v1", "HEAD~1", cwd=story))
     assert ok(gvcs("tag", cwd=story)).out.startswith("v1 ")
     assert "(tag: v1) First pages" in ok(gvcs("log", "--oneline", cwd=story)).out

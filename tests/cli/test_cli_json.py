@@ -23,6 +23,19 @@ COMMIT_KEYS = {
     "refs",
 }
 CHANGE_KEYS = {"path", "kind", "id", "status", "old", "new", "insertions", "deletions", "diff"}
+SEMANTIC_KEYS = {
+    "path",
+    "kind",
+    "id",
+    "status",
+    "old",
+    "new",
+    "title",
+    "fields",
+    "links",
+    "paragraphs",
+    "problem",
+}
 
 
 def _json(gvcs: Gvcs, story: Path, *args: str) -> Any:
@@ -43,9 +56,10 @@ def test_show_and_diff_json(gvcs: Gvcs, story: Path) -> None:
     assert set(shown) == {"commit", "changes"}
     assert set(shown["commit"]) == COMMIT_KEYS
     assert {c["path"] for c in shown["changes"]} >= {"pages/opening.md", "story.yaml"}
-    assert all(set(c) == CHANGE_KEYS for c in shown["changes"])
+    assert all(set(c) == SEMANTIC_KEYS for c in shown["changes"])
+    assert all(set(c) == CHANGE_KEYS for c in _json(gvcs, story, "show", "--lines")["changes"])
     (story / "pages" / "opening.md").write_text("---\ntitle: Opening\n---\nNew.\n")
-    diff = _json(gvcs, story, "diff")
+    diff = _json(gvcs, story, "diff", "--lines")
     assert set(diff) == {"from", "to", "changes"} and diff["to"] == "worktree"
     [change] = diff["changes"]
     assert set(change) == CHANGE_KEYS
