@@ -9,12 +9,30 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from . import cold_log, commit_rate, disk, log_speed
+from . import cold_log, commit_rate, disk, log_speed, merge_speed
 from .util import quick, write_result
 
 
 def _fmt(value: Any, spec: str) -> str:
     return "-" if value is None else format(value, spec)
+
+
+MERGE_ROWS = (
+    ("5 merge of 2 branches", "branch_merge"),
+    ("6 merge-base, warm", "merge_base"),
+    ("7 merge of a long page", "page_merge"),
+)
+
+
+def _merge_row(label: str, figure: dict[str, Any]) -> tuple[str, str, str, str, bool]:
+    ratio = _fmt(figure["ratio_gvcs_to_git"], ".2f")
+    return (
+        label,
+        f"{figure['median_seconds'] * 1000:.1f} ms",
+        f"git {figure['median_git_seconds'] * 1000:.1f} ms, ratio {ratio}x",
+        f"<= {figure['goal_seconds'] * 1000:.0f} ms",
+        figure["goal_met"],
+    )
 
 
 def main() -> int:
@@ -24,6 +42,7 @@ def main() -> int:
     log = log_speed.main([])
     cold = cold_log.main([])
     space = disk.main([])
+    merges = merge_speed.main([])
     cold_gvcs = cold["median_seconds"].get("gvcs_log_n20")
     rows = [
         (
@@ -55,6 +74,7 @@ def main() -> int:
             "<= 3x gc",
             space["goal_met"],
         ),
+        *(_merge_row(label, merges[name]) for label, name in MERGE_ROWS),
     ]
     widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
     print()
