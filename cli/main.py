@@ -49,6 +49,9 @@ def build_parser() -> Parser:
     _setup_commands(sub)
     _history_commands(sub)
     _maintenance_commands(sub)
+    from .merging import add_commands
+
+    add_commands(sub, _command, _json)
     return parser
 
 

@@ -190,6 +190,7 @@ class MergePreview:
     up_to_date: bool
     fast_forward: bool
     result: SnapshotMerge
+    base_tree: ObjectId | None = None  # the merge base's tree (a virtual one for several bases)
 
     @property
     def clean(self) -> bool:
@@ -734,7 +735,7 @@ class Repository:
             raise BadInput(f"unknown merge strategy {strategy!r}: use ours, theirs or union")
         ours_tree, theirs_tree = self.commits.get(ours_id).tree, self.commits.get(theirs_id).tree
         result = merge_trees(self.snapshots, base_tree, ours_tree, theirs_tree, strategy)
-        return MergePreview(ours_id, theirs_id, bases, up_to_date, fast_forward, result)
+        return MergePreview(ours_id, theirs_id, bases, up_to_date, fast_forward, result, base_tree)
 
     def _virtual_base(self, bases: Sequence[ObjectId]) -> ObjectId | None:
         from .merge.snapshot import merge_trees

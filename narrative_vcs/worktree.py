@@ -23,13 +23,15 @@ from typing import Any
 
 from .errors import BadInput, InvalidFile, NotFound, NothingToCommit, Refused
 from .objects import ID_PATTERN, Actor, Page, Story, hash_object
-from .repository import ChangeSet, FileChange, Repository, path_kind
+from .repository import ChangeSet, FileChange, MergeOutcome, Repository, path_kind
 from .snapshot import check_path
 from .types import ObjectId
 
 __all__ = ["STATE_FILE", "CommitResult", "WorkTree", "WorkTreeChange"]
 
 STATE_FILE = "gvcs-worktree.json"
+#: The state of a merge stopped by conflicts (git's MERGE_HEAD is written beside it).
+MERGE_STATE = "gvcs-merge.json"
 TOP_FILES = ("story.yaml", "ledger.yaml")
 FLAT_DIRS = {"pages": ".md", "actors": ".yaml"}
 DEEP_DIRS = ("infra", "proposals")
@@ -242,6 +244,14 @@ class WorkTree:
     # --- committing -------------------------------------------------------------------------------
 
     def commit(self, message: str, actor: str) -> CommitResult:
+        """Commit the work tree; during a merge, conclude it (see :meth:`continue_merge`)."""
+        if self.merge_state() is not None:
+            return self.continue_merge(actor, message)
+        return self._commit(message, actor)
+
+    def _commit(
+        self, message: str, actor: str, extra_parents: tuple[ObjectId, ...] = (), kind: str = "edit"
+    ) -> CommitResult:
         """Commit every change in the work tree on the checked-out branch.
 
         The commit expects the branch to be where it was checked out: if another process moved it,
@@ -249,11 +259,17 @@ class WorkTree:
         not parse raises :class:`~narrative_vcs.errors.InvalidFile` naming its path and line.
         """
         changes = self.status()
-        if not changes:
+        if not changes and not extra_parents:
             raise NothingToCommit("nothing to commit, work tree clean")
         changeset = self._changeset(changes)
         oid = self.repo.commit(
-            self.branch, changeset, actor=actor, message=message, expected_head=self.commit_id
+            self.branch,
+            changeset,
+            actor=actor,
+            message=message,
+            expected_head=self.commit_id,
+            extra_parents=extra_parents,
+            kind=kind,
         )
         normalised = self._after_commit(oid, changes)
         return CommitResult(oid, self.branch, changes, normalised)
@@ -374,6 +390,172 @@ class WorkTree:
         self.branch, self.commit_id = branch, target
         self.save_state()
 
+    # --- merging ----------------------------------------------------------------------------------
+
+    @property
+    def _merge_path(self) -> Path:
+        return self.root / ".gvcs" / MERGE_STATE
+
+    def merge_state(self) -> dict[str, Any] | None:
+        """The state of a merge stopped by conflicts, or None."""
+        try:
+            data = json.loads(self._merge_path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _save_merge(self, state: dict[str, Any] | None) -> None:
+        merge_head = self.root / ".gvcs" / "MERGE_HEAD"
+        if state is None:
+            self._merge_path.unlink(missing_ok=True)
+            merge_head.unlink(missing_ok=True)
+            return
+        _atomic_write(self._merge_path, (json.dumps(state, indent=1) + "\n").encode())
+        _atomic_write(merge_head, (state["theirs"] + "\n").encode())
+
+    def merge(
+        self,
+        source: str,
+        actor: str,
+        *,
+        strategy: str | None = None,
+        no_ff: bool = False,
+        message: str | None = None,
+    ) -> MergeOutcome:
+        """Merge ``source`` into the checked-out branch.
+
+        Clean merges and fast-forwards update the work tree. With conflicts, the merged files (conflict
+        markers in bodies) are written to the work tree, the merge state is kept in ``.gvcs/``, and
+        the branch does not move until :meth:`continue_merge`.
+        """
+        if self.merge_state() is not None:
+            raise Refused("a merge is in progress: resolve it (gvcs merge --continue) or gvcs merge --abort")
+        self.require_clean("merge")
+        if self.commit_id is None:
+            raise Refused("nothing to merge into: the branch has no commits yet")
+        outcome = self.repo.merge(
+            self.branch,
+            source,
+            actor=actor,
+            expected_head=self.commit_id,
+            strategy=strategy,
+            no_ff=no_ff,
+            message=message,
+        )
+        if outcome.status in ("fast-forward", "merged") and outcome.commit is not None:
+            self.checkout(self.branch, outcome.commit)
+        elif outcome.status == "conflicts":
+            self._write_conflicted(source, outcome, message)
+        return outcome
+
+    def _write_conflicted(self, source: str, outcome: MergeOutcome, message: str | None) -> None:
+        preview = outcome.preview
+        written: dict[str, str | None] = {}
+        for diff in self.repo.snapshots.diff(self.tree, preview.result.tree):
+            if diff.new is None:
+                self._remove(diff.path)
+            else:
+                self.write(diff.path, self.repo.read_blob(diff.new))
+            written[diff.path] = diff.new
+        conflicts = [c.to_json() for c in preview.result.conflicts]
+        for c in conflicts:
+            c["written"] = written.get(c["path"], self.repo.snapshots.blob_id(preview.result.tree, c["path"]))
+            c["resolved"] = False
+        self._save_merge(
+            {
+                "version": 1,
+                "source": source,
+                "theirs": preview.theirs,
+                "base_tree": preview.base_tree,
+                "message": message or f"Merge {source} into {self.branch}",
+                "conflicts": conflicts,
+            }
+        )
+
+    def conflicts(self) -> list[dict[str, Any]]:
+        """The conflicts of the merge in progress, each with ``resolved`` brought up to date.
+
+        A conflict counts as resolved once ``gvcs resolve`` settled it, or once its file was edited
+        and holds no conflict markers.
+        """
+        state = self.merge_state()
+        if state is None:
+            raise Refused("no merge in progress")
+        out = []
+        for c in state["conflicts"]:
+            data = self.read(c["path"])
+            blob = None if data is None else hash_object("blob", data)
+            edited = blob != c.get("written") and not _has_markers(data)
+            out.append({**c, "resolved": bool(c.get("resolved")) or edited})
+        return out
+
+    def resolve(self, path: str, *, side: str | None = None, data: bytes | None = None) -> None:
+        """Settle one conflicted file with ``side`` (ours, theirs, union) or with ``data``."""
+        state = self.merge_state()
+        if state is None:
+            raise Refused("no merge in progress")
+        matching = [c for c in state["conflicts"] if c["path"] == path]
+        if not matching:
+            raise NotFound(f"{path} has no conflict in this merge (see gvcs conflicts)")
+        if data is None:
+            data = self._side(path, side or "ours", state)
+        if data is None:
+            self._remove(path)
+        else:
+            kind, item = path_kind(path)
+            if kind == "page" and item:
+                Page.parse(item, data, path)
+            self.write(path, data)
+        for c in matching:
+            c["resolved"] = True
+        self._save_merge(state)
+
+    def _side(self, path: str, side: str, state: dict[str, Any]) -> bytes | None:
+        from .merge.contents import merge_file
+
+        ours = self.repo.snapshots.read(self.tree, path) if self.tree else None
+        theirs_tree = self.repo.commits.get(state["theirs"]).tree
+        theirs = self.repo.snapshots.read(theirs_tree, path)
+        if side == "ours":
+            return ours
+        if side == "theirs":
+            return theirs
+        if side != "union":
+            raise BadInput(f"unknown side {side!r}: use ours, theirs or union")
+        base = self.repo.snapshots.read(state["base_tree"], path) if state.get("base_tree") else None
+        return merge_file(path, base, ours, theirs, "union")[0]
+
+    def continue_merge(self, actor: str, message: str | None = None) -> CommitResult:
+        """Commit the resolved merge (two parents, kind ``merge``); refused while conflicts remain."""
+        state = self.merge_state()
+        if state is None:
+            raise Refused("no merge in progress")
+        open_ = [c["path"] for c in self.conflicts() if not c["resolved"]]
+        marked = [p for p in self.scan() if _has_markers(self.read(p))]
+        if open_ or marked:
+            shown = ", ".join(sorted(set(open_ + marked))[:3])
+            raise Refused(f"unresolved conflicts remain ({shown}): edit them or use gvcs resolve")
+        result = self._commit(message or state["message"], actor, (ObjectId(state["theirs"]),), "merge")
+        self._save_merge(None)
+        return result
+
+    def abort_merge(self) -> None:
+        """Put every file back as the checked-out commit has it and forget the merge."""
+        if self.merge_state() is None:
+            raise Refused("no merge in progress")
+        tree = self.tree
+        for change in self.status():
+            data = self.repo.snapshots.read(tree, change.path) if tree else None
+            if data is None:
+                self._remove(change.path)
+            else:
+                self.write(change.path, data)
+                blob = self.repo.snapshots.blob_id(tree, change.path) if tree else None
+                if blob is not None:
+                    self._files[change.path] = self._stat_entry(change.path, blob)
+        self.save_state()
+        self._save_merge(None)
+
     def _remove(self, path: str) -> None:
         target = self.file_path(path)
         target.unlink(missing_ok=True)
@@ -384,6 +566,11 @@ class WorkTree:
             except OSError:
                 break
             parent = parent.parent
+
+
+def _has_markers(data: bytes | None) -> bool:
+    """Whether a file still holds git-style conflict markers."""
+    return data is not None and any(line.startswith((b"<<<<<<< ", b">>>>>>> ")) for line in data.split(b"\n"))
 
 
 def _delete(cs: ChangeSet, kind: str, item: str | None, path: str) -> None:

@@ -1,0 +1,118 @@
+"""``gvcs merge``, ``conflicts`` and ``resolve`` through real subprocesses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .conftest import Gvcs, ok, one_line_error
+
+DARK, RAN, HID = (
+    "The vault was dark.\n\nThe fox waited.\n",
+    "The vault was dark.\n\nThe fox ran.\n",
+    "The vault was dark.\n\nThe fox hid.\n",
+)
+MARKERS = "<<<<<<< ours\nThe fox ran.\n||||||| base\nThe fox waited.\n=======\nThe fox hid.\n>>>>>>> theirs"
+PAGE = "---\ntitle: Second\nfollows: [opening]\nalternate_of: null\ntags: []\nglyphs: []\n---\n{body}"
+
+
+def write_second(story: Path, body: str) -> None:
+    (story / "pages" / "second.md").write_text(PAGE.format(body=body))
+
+
+def diverge(gvcs: Gvcs, story: Path, ours: str, theirs: str) -> None:
+    """``side`` sets the second page's body to ``theirs``; ``main`` to ``ours``."""
+    write_second(story, DARK)
+    ok(gvcs("commit", "-m", "Base", actor="mara", cwd=story))
+    ok(gvcs("switch", "-c", "side", cwd=story))
+    write_second(story, theirs)
+    ok(gvcs("commit", "-m", "Theirs", actor="bot", cwd=story))
+    ok(gvcs("switch", "main", cwd=story))
+    write_second(story, ours)
+    ok(gvcs("commit", "-m", "Ours", actor="mara", cwd=story))
+
+
+def log_json(gvcs: Gvcs, story: Path) -> list[dict[str, object]]:
+    result: list[dict[str, object]] = json.loads(ok(gvcs("log", "--json", cwd=story)).out)
+    return result
+
+
+def test_a_clean_merge_commits_with_two_parents(gvcs: Gvcs, story: Path) -> None:
+    diverge(
+        gvcs, story, "The vault was very dark.\n\nThe fox waited.\n", "The vault was dark.\n\nThe fox hid.\n"
+    )
+    result = ok(gvcs("merge", "side", actor="mara", cwd=story))
+    assert "Merged side into main" in result.out
+    head = log_json(gvcs, story)[0]
+    assert head["kind"] == "merge" and len(head["parents"]) == 2  # type: ignore[arg-type]
+    assert (
+        "very dark" in (story / "pages/second.md").read_text()
+        and "hid" in (story / "pages/second.md").read_text()
+    )
+    assert ok(gvcs("status", cwd=story)).out.endswith("nothing to commit, work tree clean\n")
+
+
+def test_a_conflict_stops_with_markers_and_abort_restores_everything(gvcs: Gvcs, story: Path) -> None:
+    diverge(gvcs, story, RAN, HID)
+    before = (story / "pages/second.md").read_bytes()
+    head = log_json(gvcs, story)[0]["id"]
+    result = gvcs("merge", "side", actor="mara", cwd=story)
+    assert result.code == 1 and "content" in result.out and "pages/second.md" in result.out
+    text = (story / "pages/second.md").read_text()
+    assert (
+        "<<<<<<< ours\nThe fox ran.\n||||||| base\nThe fox waited.\n=======\nThe fox hid.\n>>>>>>> theirs"
+        in text
+    )
+    assert (story / ".gvcs" / "MERGE_HEAD").is_file()
+    assert "unresolved conflicts" in one_line_error(gvcs("commit", "-m", "x", actor="mara", cwd=story), 1)
+    assert "a merge is in progress" in one_line_error(gvcs("merge", "side", actor="mara", cwd=story), 1)
+    ok(gvcs("merge", "--abort", cwd=story))
+    assert (story / "pages/second.md").read_bytes() == before
+    assert not (story / ".gvcs" / "MERGE_HEAD").exists()
+    assert log_json(gvcs, story)[0]["id"] == head
+
+
+def test_resolve_then_continue(gvcs: Gvcs, story: Path) -> None:
+    diverge(gvcs, story, RAN, HID)
+    assert gvcs("merge", "side", actor="mara", cwd=story).code == 1
+    listed = json.loads(ok(gvcs("conflicts", "--json", cwd=story)).out)
+    assert [(c["kind"], c["page"], c["resolved"]) for c in listed] == [("content", "second", False)]
+    assert listed[0]["regions"] == [
+        {"base": "The fox waited.", "ours": "The fox ran.", "theirs": "The fox hid."}
+    ]
+    ok(gvcs("resolve", "second", "--theirs", cwd=story))
+    assert json.loads(ok(gvcs("conflicts", "--json", cwd=story)).out)[0]["resolved"] is True
+    ok(gvcs("merge", "--continue", actor="mara", cwd=story))
+    head = log_json(gvcs, story)[0]
+    assert head["kind"] == "merge" and head["subject"] == "Merge side into main"
+    assert "The fox hid." in (story / "pages/second.md").read_text()
+
+
+def test_editing_out_the_markers_resolves_and_commit_concludes_the_merge(gvcs: Gvcs, story: Path) -> None:
+    diverge(gvcs, story, RAN, HID)
+    assert gvcs("merge", "side", actor="mara", cwd=story).code == 1
+    write_second(story, "The vault was dark.\n\nThe fox ran, then hid.\n")
+    ok(gvcs("commit", "-m", "Merge: the fox does both", actor="mara", cwd=story))
+    head = log_json(gvcs, story)[0]
+    assert head["kind"] == "merge" and len(head["parents"]) == 2  # type: ignore[arg-type]
+
+
+def test_strategy_fast_forward_and_no_ff(gvcs: Gvcs, story: Path) -> None:
+    diverge(gvcs, story, RAN, HID)
+    ok(gvcs("merge", "side", "--strategy", "union", actor="mara", cwd=story))
+    assert "The fox ran.\n\nThe fox hid." in (story / "pages/second.md").read_text()
+    ok(gvcs("switch", "-c", "later", cwd=story))
+    write_second(story, "The end.\n")
+    ok(gvcs("commit", "-m", "Later", actor="mara", cwd=story))
+    ok(gvcs("switch", "main", cwd=story))
+    assert "Fast-forward" in ok(gvcs("merge", "later", actor="mara", cwd=story)).out
+    assert "Already up to date." in ok(gvcs("merge", "later", actor="mara", cwd=story)).out
+
+
+def test_bad_merge_inputs(gvcs: Gvcs, story: Path) -> None:
+    assert "unknown revision" in one_line_error(gvcs("merge", "nope", actor="mara", cwd=story), 2)
+    assert "no merge in progress" in one_line_error(gvcs("merge", "--continue", actor="mara", cwd=story), 1)
+    assert "no merge in progress" in one_line_error(gvcs("conflicts", cwd=story), 1)
+    one_line_error(gvcs("resolve", "second", cwd=story), 2)
+    write_second(story, "Uncommitted.\n")
+    assert "uncommitted" in one_line_error(gvcs("merge", "main", actor="mara", cwd=story), 1)
