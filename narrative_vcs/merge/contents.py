@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import BadInput
-from ..objects import Actor, Page, Story, _yaml_dump
+from ..objects import Actor, Glyph, Page, Story, _yaml_dump
 from .text import TextConflict, TextMerge, merge_text
 from .values import MISSING, Conflicted, Outcome, counter, mapping, scalar, set3
 
@@ -167,7 +167,7 @@ def merge_page(
         follows=tuple(set3(start.follows, ours.follows, theirs.follows)),
         alternate_of=alternate_of,
         tags=tuple(set3(start.tags, ours.tags, theirs.tags)),
-        glyphs=tuple(set3(start.glyphs, ours.glyphs, theirs.glyphs)),
+        glyphs=_merge_glyphs(start.glyphs, ours.glyphs, theirs.glyphs, pick),
         extra=tuple(sorted(extra.items())),
     )
     if (not conflicts and body.clean) or strategy is not None:
@@ -185,6 +185,25 @@ def merge_page(
         tuple(body.conflicts),
         tuple(conflicts),
     )
+
+
+def _merge_glyphs(
+    base: tuple[Glyph, ...],
+    ours: tuple[Glyph, ...],
+    theirs: tuple[Glyph, ...],
+    pick: Callable[[str, Outcome[Any]], Any],
+) -> tuple[Glyph, ...]:
+    """Glyphs keyed by id: placed or removed like a set, each one's rotation a scalar."""
+    ids = set3([g.id for g in base], [g.id for g in ours], [g.id for g in theirs])
+    rotation = {
+        side: {g.id: g.rotation for g in glyphs} for side, glyphs in (("b", base), ("o", ours), ("t", theirs))
+    }
+    out = []
+    for glyph_id in ids:
+        b, o, t = (rotation[side].get(glyph_id, MISSING) for side in "bot")
+        turned = pick(f"glyphs.{glyph_id}", scalar(b, o, t))
+        out.append(Glyph(glyph_id, o if turned is MISSING else (t if turned is MISSING else turned)))
+    return tuple(out)
 
 
 def _unsettled(body: TextMerge, strategy: str | None) -> str:

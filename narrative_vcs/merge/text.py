@@ -24,7 +24,8 @@ __all__ = ["STRATEGIES", "TextConflict", "TextMerge", "merge_text", "split_parag
 STRATEGIES = ("ours", "theirs", "union")
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+# A sentence ends at . ! ? or … , possibly followed by a closing quote or bracket, then whitespace.
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?\u2026])|(?<=[.!?\u2026][\"'\u201d\u2019)\]]))\s+")
 
 
 def split_paragraphs(text: str) -> list[str]:
@@ -33,8 +34,9 @@ def split_paragraphs(text: str) -> list[str]:
 
 
 def split_sentences(paragraph: str) -> list[str]:
-    """A paragraph's sentences (the whitespace after a sentence end is dropped, one space rejoins)."""
-    return [s for s in _SENTENCE_END.split(paragraph) if s]
+    """A paragraph's sentences, each with its inner whitespace collapsed to single spaces, so that a
+    reflowed paragraph (line breaks moved) has the same sentences as before."""
+    return [" ".join(s.split()) for s in _SENTENCE_END.split(paragraph) if s.strip()]
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,12 @@ def _merge_region(base: list[str], ours: list[str], theirs: list[str]) -> list[s
     """A region both sides changed: paragraph by paragraph when it lines up, else by sentences."""
     if len(base) == len(ours) == len(theirs):
         return [_merge_paragraph(b, o, t) for b, o, t in zip(base, ours, theirs, strict=True)]
-    merged = _merge_tokens(_tokens(base), _tokens(ours), _tokens(theirs))
+    disjoint = _merge_disjoint(base, ours, theirs)
+    if disjoint is not None:
+        return list[str | TextConflict](disjoint)
+    # Sentence by sentence only while both sides still hold text here: a side that deleted the
+    # paragraphs the other side edited is a conflict, not a merge of what is left.
+    merged = _merge_tokens(_tokens(base), _tokens(ours), _tokens(theirs)) if ours and theirs else None
     if merged is not None:
         return list[str | TextConflict](split_paragraphs(_untokens(merged)))
     return [TextConflict(_join(base).rstrip("\n"), _join(ours).rstrip("\n"), _join(theirs).rstrip("\n"))]
@@ -183,14 +190,47 @@ def _merge_tokens(base: list[str], ours: list[str], theirs: list[str]) -> list[s
             out.extend(theirs[region[1] : region[2]])
         else:
             _, z0, z1, a0, a1, b0, b1 = region  # type: ignore[misc]
-            zs, os_, ts = base[z0:z1], ours[a0:a1], theirs[b0:b1]
-            if not (len(zs) == len(os_) == len(ts)):
+            merged = _merge_disjoint(base[z0:z1], ours[a0:a1], theirs[b0:b1])
+            if merged is None:
                 return None
-            for z, o, t in zip(zs, os_, ts, strict=True):
-                if o == t or t == z:
-                    out.append(o)
-                elif o == z:
-                    out.append(t)
-                else:
-                    return None
+            out.extend(merged)
+    return out
+
+
+Hunk = tuple[int, int, tuple[str, ...]]
+
+
+def _hunks(base: Sequence[str], side: Sequence[str]) -> list[Hunk]:
+    """The changes of ``side`` against ``base``: (start, end) in base and the tokens put there."""
+    import difflib
+
+    matcher = difflib.SequenceMatcher(a=base, b=side, autojunk=False)
+    return [(i1, i2, tuple(side[j1:j2])) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"]
+
+
+def _clash(a: Hunk, b: Hunk) -> bool:
+    """Whether two changes touch the same tokens (or insert at the same place) differently."""
+    if a == b:
+        return False
+    (a1, a2, _), (b1, b2, _) = a, b
+    if a1 < b2 and b1 < a2:  # their base ranges overlap
+        return True
+    if a1 == a2 == b1 == b2:  # both insert at one place
+        return True
+    return (a1 == a2 and b1 < a1 < b2) or (b1 == b2 and a1 < b1 < a2)
+
+
+def _merge_disjoint(base: Sequence[str], ours: Sequence[str], theirs: Sequence[str]) -> list[str] | None:
+    """Both sides' changes applied when they touch different tokens, even next to each other (where
+    diff3 declares a conflict); None when they clash."""
+    mine, other = _hunks(base, ours), _hunks(base, theirs)
+    if any(_clash(a, b) for a in mine for b in other):
+        return None
+    out: list[str] = []
+    at = 0
+    for start, end, tokens in sorted(set(mine) | set(other)):
+        out.extend(base[at:start])
+        out.extend(tokens)
+        at = max(at, end)
+    out.extend(base[at:])
     return out

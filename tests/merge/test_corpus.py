@@ -20,21 +20,7 @@ BY_NAME = {case.name: case for case in CASES}
 
 #: Cases gvcs gets wrong today, each with the defect of the engine behind it. The tests of these cases are
 #: strict xfails: when the engine is fixed they pass, fail as XPASS, and the entry must go.
-KNOWN_DEFECTS: dict[str, str] = {
-    "front-same-glyph-rotated-differently": (
-        "wrong clean merge: glyphs merge as a set of (id, rotation) pairs, so the owl glyph turned to 180 "
-        "on one side and 270 on the other comes out twice, once at each rotation, instead of a field conflict"
-    ),
-    "prose-reflowed-paragraph-with-sentence-edit": (
-        "needless conflict: a closing quote after a full stop ('spindle.\" Somewhere') is not a sentence "
-        "end, and a sentence whose only change is a line break turned into a space counts as changed, so the "
-        "reflow and the edit meet in one 'sentence'"
-    ),
-    "prose-sentence-deleted-and-neighbour-edited": (
-        "needless conflict: a sentence deleted next to a sentence edited are adjacent changes of different "
-        "lengths, which the sentence-level diff3 declares a conflict (as a line diff3 does for lines)"
-    ),
-}
+KNOWN_DEFECTS: dict[str, str] = {}
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="needs the git command")
 
@@ -101,7 +87,6 @@ def test_gvcs_wrong_clean_merges_are_only_known_defects(summary: dict[str, Any])
 
 
 @needs_git
-@pytest.mark.xfail(strict=True, reason=KNOWN_DEFECTS["front-same-glyph-rotated-differently"])
 def test_gvcs_makes_no_wrong_clean_merge(summary: dict[str, Any]) -> None:
     assert summary["tools"]["gvcs"]["wrong"] == 0
 
