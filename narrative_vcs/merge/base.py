@@ -2,12 +2,13 @@
 
 The commit DAG is held in memory as a rustworkx graph of commit ids (edges point from a child to its
 parents) and grows incrementally: only commits not yet in the graph are read. A common ancestor is a
-best one when no child of it is itself a common ancestor; that is the set ``git merge-base --all``
-prints, found in time linear in the commits read.
+best one when no other common ancestor descends from it; that is the set ``git merge-base --all``
+prints.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
     import rustworkx
 
 __all__ = ["CommitGraph"]
+
+_OURS, _THEIRS, _STALE = 1, 2, 4
+_BOTH = _OURS | _THEIRS
 
 
 class CommitGraph:
@@ -69,10 +73,42 @@ class CommitGraph:
         """The best common ancestors of ``a`` and ``b`` (empty for unrelated histories), sorted.
 
         One base is the usual case; a criss-cross history has several, which a merge combines into
-        a virtual base.
+        a virtual base. Found as git finds them: commits are painted from both sides, newest first,
+        until every commit still queued is below a common one, so only the commits between the two
+        heads and their bases are visited, not the whole history.
         """
-        common = self.ancestors(a) & self.ancestors(b)
-        graph, index = self._graph, self._index
-        # Edges run child -> parent, so a commit's predecessors in the graph are its children.
-        best = [c for c in common if not any(graph[i] in common for i in graph.predecessor_indices(index[c]))]
-        return sorted(best)
+        if a == b:
+            return [a]
+        candidates = self._paint_down(a, b)
+        if len(candidates) > 1:
+            candidates = self._remove_redundant(candidates)
+        return sorted(candidates)
+
+    def _paint_down(self, a: ObjectId, b: ObjectId) -> list[ObjectId]:
+        get = self._commits.get
+        flags: dict[ObjectId, int] = {a: _OURS, b: _THEIRS}
+        queue = [(-get(a).time, 0, a), (-get(b).time, 1, b)]
+        heapq.heapify(queue)
+        counter = 2
+        found: list[ObjectId] = []
+        while any(not flags[oid] & _STALE for _, _, oid in queue):
+            _, _, oid = heapq.heappop(queue)
+            mark = flags[oid] & (_BOTH | _STALE)
+            if mark == _BOTH:
+                if oid not in found:
+                    found.append(oid)
+                mark |= _STALE  # everything below a common ancestor is no better than it
+            for parent in get(oid).parents:
+                old = flags.get(parent, 0)
+                if old & mark == mark:
+                    continue
+                flags[parent] = old | mark
+                heapq.heappush(queue, (-get(parent).time, counter, parent))
+                counter += 1
+        # A candidate another candidate's paint reached is one of its ancestors: not a best base.
+        return [oid for oid in found if not flags[oid] & _STALE]
+
+    def _remove_redundant(self, candidates: list[ObjectId]) -> list[ObjectId]:
+        # Rare (criss-cross histories): drop a candidate that is an ancestor of another one, using the
+        # DAG rather than commit times, which writers' clocks may skew.
+        return [c for c in candidates if not any(c != d and self.is_ancestor(c, d) for d in candidates)]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["STRATEGIES", "TextConflict", "TextMerge", "merge_text", "split_paragraphs", "split_sentences"]
 
@@ -106,17 +107,24 @@ def _join(paragraphs: Sequence[str]) -> str:
     return body + "\n" if body else ""
 
 
+def _merge3(base: Sequence[str], ours: Sequence[str], theirs: Sequence[str]) -> Any:
+    # Patience diff (Breezy's, with a compiled core) instead of difflib: paragraphs and sentences are
+    # nearly all unique, where it is linear-ish; difflib took seconds on a 5,000-paragraph page.
+    import merge3
+    from patiencediff import PatienceSequenceMatcher
+
+    return merge3.Merge3(base, ours, theirs, sequence_matcher=PatienceSequenceMatcher)  # type: ignore[arg-type]
+
+
 def merge_text(base: str, ours: str, theirs: str) -> TextMerge:
     """Merge two edits of ``base``. Equal sides, or a side that did not change, give the other as is."""
     if ours == theirs or theirs == base:
         return TextMerge(tuple(split_paragraphs(ours)), whole=ours)
     if ours == base:
         return TextMerge(tuple(split_paragraphs(theirs)), whole=theirs)
-    import merge3
-
     b, o, t = split_paragraphs(base), split_paragraphs(ours), split_paragraphs(theirs)
     parts: list[str | TextConflict] = []
-    for region in merge3.Merge3(b, o, t).merge_regions():
+    for region in _merge3(b, o, t).merge_regions():
         kind = region[0]
         if kind in ("unchanged", "same", "a"):
             source = b if kind == "unchanged" else o
@@ -177,10 +185,8 @@ def _untokens(tokens: list[str]) -> str:
 
 def _merge_tokens(base: list[str], ours: list[str], theirs: list[str]) -> list[str] | None:
     """A sentence-level three-way merge; None if both sides changed the same sentences differently."""
-    import merge3
-
     out: list[str] = []
-    for region in merge3.Merge3(base, ours, theirs).merge_regions():
+    for region in _merge3(base, ours, theirs).merge_regions():
         kind = region[0]
         if kind == "unchanged":
             out.extend(base[region[1] : region[2]])
@@ -202,9 +208,9 @@ Hunk = tuple[int, int, tuple[str, ...]]
 
 def _hunks(base: Sequence[str], side: Sequence[str]) -> list[Hunk]:
     """The changes of ``side`` against ``base``: (start, end) in base and the tokens put there."""
-    import difflib
+    from patiencediff import PatienceSequenceMatcher
 
-    matcher = difflib.SequenceMatcher(a=base, b=side, autojunk=False)
+    matcher = PatienceSequenceMatcher(None, base, side)
     return [(i1, i2, tuple(side[j1:j2])) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"]
 
 
