@@ -8,7 +8,7 @@ from typing import Any
 
 from .common import Context, emit_json, out
 
-__all__ = ["cmd_merge", "cmd_conflicts", "cmd_resolve"]
+__all__ = ["cmd_merge", "cmd_conflicts", "cmd_resolve", "cmd_rebase", "cmd_cherry_pick", "cmd_revert"]
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
@@ -90,6 +90,50 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rebase(args: argparse.Namespace) -> int:
+    """``gvcs rebase ONTO``: replay the current branch's own commits on top of ONTO."""
+    ctx = Context(args)
+    worktree = ctx.worktree
+    worktree.require_clean("rebase")
+    new = ctx.repo.rebase(worktree.branch, args.onto, actor=ctx.actor(), expected_head=_head(worktree))
+    target = ctx.repo.branch_head(worktree.branch)
+    worktree.checkout(worktree.branch, target)
+    out(f"Rebased {len(new)} commit(s) of {worktree.branch} onto {args.onto}; now at {(target or '')[:10]}")
+    return 0
+
+
+def cmd_cherry_pick(args: argparse.Namespace) -> int:
+    """``gvcs cherry-pick REV``: apply one commit's change on the current branch."""
+    ctx = Context(args)
+    worktree = ctx.worktree
+    worktree.require_clean("cherry-pick")
+    oid = ctx.repo.cherry_pick(worktree.branch, args.rev, actor=ctx.actor(), expected_head=_head(worktree))
+    worktree.checkout(worktree.branch, oid)
+    out(f"[{worktree.branch} {oid[:10]}] {ctx.repo.commits.get(oid).subject}")
+    return 0
+
+
+def cmd_revert(args: argparse.Namespace) -> int:
+    """``gvcs revert REV``: a new commit that undoes REV's change."""
+    ctx = Context(args)
+    worktree = ctx.worktree
+    worktree.require_clean("revert")
+    oid = ctx.repo.revert(worktree.branch, args.rev, actor=ctx.actor(), expected_head=_head(worktree))
+    worktree.checkout(worktree.branch, oid)
+    out(f"[{worktree.branch} {oid[:10]}] {ctx.repo.commits.get(oid).subject}")
+    return 0
+
+
+def _head(worktree: Any) -> Any:
+    from narrative_vcs.errors import Refused
+
+    if worktree.commit_id is None:
+        raise Refused("the current branch has no commits yet")
+    if worktree.merge_state() is not None:
+        raise Refused("a merge is in progress: finish it (gvcs merge --continue) or gvcs merge --abort")
+    return worktree.commit_id
+
+
 def add_commands(sub: Any, command: Any, json_flag: Any) -> None:
     """Register the merge commands on the ``gvcs`` parser."""
     p = command(sub, "merge", "merging:cmd_merge", "merge a branch into the current one")
@@ -109,3 +153,10 @@ def add_commands(sub: Any, command: Any, json_flag: Any) -> None:
     for name in ("ours", "theirs", "union"):
         side.add_argument(f"--{name}", dest="side", action="store_const", const=name)
     p.add_argument("--file", metavar="F", help="take the resolved content from file F")
+
+    p = command(sub, "rebase", "merging:cmd_rebase", "replay the current branch's commits on top of ONTO")
+    p.add_argument("onto", metavar="ONTO")
+    p = command(sub, "cherry-pick", "merging:cmd_cherry_pick", "apply one commit's change here")
+    p.add_argument("rev", metavar="REV")
+    p = command(sub, "revert", "merging:cmd_revert", "make a commit that undoes REV")
+    p.add_argument("rev", metavar="REV")

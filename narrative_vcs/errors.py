@@ -5,6 +5,8 @@ Exit codes follow the architecture: 1 for a refusal or a conflict, 2 for bad inp
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "BadInput",
     "BranchMoved",
@@ -12,6 +14,7 @@ __all__ = [
     "GvcsError",
     "InvalidFile",
     "NotFound",
+    "MergeConflicts",
     "NothingToCommit",
     "Refused",
 ]
@@ -57,13 +60,29 @@ class BranchMoved(Refused):
 
     code = "CONFLICT"
 
-    def __init__(self, ref: str, expected: str | None, actual: str | None) -> None:
+    def __init__(
+        self, ref: str, expected: str | None, actual: str | None, paths: list[str] | None = None
+    ) -> None:
         exp = expected[:12] if expected else "nothing"
         act = actual[:12] if actual else "nothing"
-        super().__init__(f"branch moved: {ref} is at {act}, expected {exp}; nothing was changed")
+        both = f"; both changed {', '.join(paths)}" if paths else ""
+        super().__init__(f"branch moved: {ref} is at {act}, expected {exp}{both}; nothing was changed")
         self.ref = ref
         self.expected = expected
         self.actual = actual
+        self.paths = list(paths or [])
+
+
+class MergeConflicts(Refused):
+    """Replaying a change (cherry-pick, revert, rebase) met conflicts; nothing was changed."""
+
+    code = "CONFLICT"
+
+    def __init__(self, what: str, conflicts: list[Any]) -> None:
+        paths = sorted({c.path for c in conflicts})
+        shown = ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "")
+        super().__init__(f"{what}: conflicts in {shown}; nothing was changed")
+        self.conflicts = conflicts
 
 
 class NothingToCommit(Refused):

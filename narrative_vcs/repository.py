@@ -20,6 +20,7 @@ from .errors import (
     CorruptObject,
     GvcsError,
     InvalidFile,
+    MergeConflicts,
     NotFound,
     NothingToCommit,
 )
@@ -711,11 +712,14 @@ class Repository:
 
     def merge_bases(self, a: str, b: str) -> list[ObjectId]:
         """The best common ancestors of two revisions (several in a criss-cross history), sorted."""
+        return self._commit_graph().merge_bases(self.resolve(a), self.resolve(b))
+
+    def _commit_graph(self) -> CommitGraph:
         if self._graph is None:
             from .merge.base import CommitGraph
 
             self._graph = CommitGraph(self.commits)
-        return self._graph.merge_bases(self.resolve(a), self.resolve(b))
+        return self._graph
 
     def merge_preview(self, ours: str, theirs: str, *, strategy: str | None = None) -> MergePreview:
         """What merging ``theirs`` into ``ours`` gives, without changing anything.
@@ -736,6 +740,134 @@ class Repository:
         ours_tree, theirs_tree = self.commits.get(ours_id).tree, self.commits.get(theirs_id).tree
         result = merge_trees(self.snapshots, base_tree, ours_tree, theirs_tree, strategy)
         return MergePreview(ours_id, theirs_id, bases, up_to_date, fast_forward, result, base_tree)
+
+    # --- replaying commits: cherry-pick, revert, rebase, independent change sets ---------------------
+
+    def cherry_pick(
+        self, branch: str, rev: str, *, actor: str, expected_head: ObjectId, timestamp: int | None = None
+    ) -> ObjectId:
+        """Apply the change a commit made (against its first parent) on top of ``branch``."""
+        info = self.commit_info(rev)
+        parent_tree = self.commits.get(info.parents[0]).tree if info.parents else None
+        facts = {"Gvcs-Cherry-Picked-From": info.id}
+        return self._replay(
+            branch, parent_tree, info.tree, actor, expected_head, info.message, info.kind, facts, timestamp
+        )
+
+    def revert(
+        self, branch: str, rev: str, *, actor: str, expected_head: ObjectId, timestamp: int | None = None
+    ) -> ObjectId:
+        """Undo the change a commit made, on top of ``branch`` (kind ``revert``)."""
+        info = self.commit_info(rev)
+        parent_tree = self.commits.get(info.parents[0]).tree if info.parents else EMPTY_TREE
+        message = f'Revert "{info.subject}"\n\nThis reverts commit {info.id}.'
+        facts = {"Gvcs-Reverts": info.id}
+        return self._replay(
+            branch, info.tree, parent_tree, actor, expected_head, message, "revert", facts, timestamp
+        )
+
+    def rebase(
+        self, branch: str, onto: str, *, actor: str, expected_head: ObjectId, timestamp: int | None = None
+    ) -> list[ObjectId]:
+        """Replay the commits of ``branch`` that ``onto`` lacks on top of ``onto``, oldest first.
+
+        All or nothing: if one commit does not apply cleanly, :class:`MergeConflicts` is raised and the
+        branch stays where it was. Commits that touch pages ``onto`` did not change commute and never
+        conflict. Merge commits on the branch are left out, as ``git rebase`` does. Returns the new ids.
+        """
+        ref = branch_ref(branch)
+        current = self.refs.get(ref)
+        if current != expected_head:
+            raise BranchMoved(ref, expected_head, current)
+        target = self.resolve(onto)
+        behind = self._commit_graph().ancestors(target)
+        todo: list[CommitInfo] = []
+        for info in self.commits.walk([current], first_parent=True):
+            if info.id in behind:
+                break
+            if len(info.parents) == 1:
+                todo.append(info)
+        head, new = target, []
+        for info in reversed(todo):
+            parent_tree = self.commits.get(info.parents[0]).tree
+            tree = self._replayed_tree(parent_tree, info.tree, self.commits.get(head).tree, info.id)
+            author = self._author(tree, ChangeSet(), info.actor)
+            facts = dict(info.trailers)
+            with self.objects.batch():
+                commit = self._commit_object(tree, (head,), author, info.message, facts, timestamp)
+                head = self.objects.put("commit", commit.serialise())
+            new.append(head)
+        if new or head != current:
+            self.refs.set_if_equals(ref, current, head, message=f"rebase onto {onto}")
+        return new
+
+    def commit_independent(
+        self, branch: str, changes: ChangeSet, *, expected_head: ObjectId | None, **kwargs: Any
+    ) -> tuple[ObjectId, bool]:
+        """Commit ``changes`` with ``expected_head``; if the branch moved, commit on the new head when
+        nothing that moved touches a file the change set writes (the changes commute).
+
+        Returns the new commit and whether it was applied on a newer head. Raises
+        :class:`BranchMoved` naming the overlapping files otherwise.
+        """
+        ref = branch_ref(branch)
+        for _ in range(100):  # other writers may keep moving the branch; each retry re-checks
+            current = self.refs.get(ref)
+            if current == expected_head:
+                try:
+                    return self.commit(branch, changes, expected_head=expected_head, **kwargs), False
+                except BranchMoved:
+                    continue
+            if current is None or expected_head is None:
+                raise BranchMoved(ref, expected_head, current)
+            old_tree, new_tree = self.commits.get(expected_head).tree, self.commits.get(current).tree
+            moved = {d.path for d in self.diff_trees(old_tree, new_tree)}
+            overlap = sorted(moved & set(changes.paths()))
+            if overlap:
+                raise BranchMoved(ref, expected_head, current, overlap)
+            try:
+                return self.commit(branch, changes, expected_head=current, **kwargs), True
+            except BranchMoved:
+                continue
+        raise BranchMoved(ref, expected_head, self.refs.get(ref))
+
+    def _replay(
+        self,
+        branch: str,
+        base_tree: ObjectId | None,
+        new_tree: ObjectId,
+        actor: str,
+        expected_head: ObjectId,
+        message: str,
+        kind: str,
+        facts: Mapping[str, str],
+        timestamp: int | None,
+    ) -> ObjectId:
+        ref = branch_ref(branch)
+        current = self.refs.get(ref)
+        if current != expected_head:
+            raise BranchMoved(ref, expected_head, current)
+        head_tree = self.commits.get(current).tree
+        tree = self._replayed_tree(base_tree, new_tree, head_tree, message.split("\n", 1)[0])
+        if tree == head_tree:
+            raise NothingToCommit("nothing to commit: the change is already there")
+        author = self._author(tree, ChangeSet(), actor)
+        all_facts = {"Gvcs-Actor": actor, "Gvcs-Kind": _check_kind(kind), **facts}
+        with self.objects.batch():
+            commit = self._commit_object(tree, (current,), author, message, all_facts, timestamp)
+            oid = self.objects.put("commit", commit.serialise())
+        self._move(ref, current, oid, author, commit)
+        return oid
+
+    def _replayed_tree(
+        self, base_tree: ObjectId | None, new_tree: ObjectId, onto_tree: ObjectId, what: str
+    ) -> ObjectId:
+        from .merge.snapshot import merge_trees
+
+        result = merge_trees(self.snapshots, base_tree, onto_tree, new_tree)
+        if not result.clean:
+            raise MergeConflicts(what, result.conflicts)
+        return result.tree
 
     def _virtual_base(self, bases: Sequence[ObjectId]) -> ObjectId | None:
         from .merge.snapshot import merge_trees
@@ -916,6 +1048,7 @@ class Repository:
 
 
 # --- helpers --------------------------------------------------------------------------------------
+
 
 _KIND = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 

@@ -116,3 +116,24 @@ def test_bad_merge_inputs(gvcs: Gvcs, story: Path) -> None:
     one_line_error(gvcs("resolve", "second", cwd=story), 2)
     write_second(story, "Uncommitted.\n")
     assert "uncommitted" in one_line_error(gvcs("merge", "main", actor="mara", cwd=story), 1)
+
+
+def test_rebase_cherry_pick_and_revert(gvcs: Gvcs, story: Path) -> None:
+    ok(gvcs("switch", "-c", "side", cwd=story))
+    ok(gvcs("page", "new", "coda", "--title", "Coda", "--follows", "second", cwd=story))
+    ok(gvcs("commit", "-m", "Add a coda", actor="bot", cwd=story))
+    ok(gvcs("switch", "main", cwd=story))
+    write_second(story, "Main's second page.\n")
+    ok(gvcs("commit", "-m", "Main edit", actor="mara", cwd=story))
+    ok(gvcs("switch", "side", cwd=story))
+    assert "Rebased 1 commit(s) of side onto main" in ok(gvcs("rebase", "main", actor="bot", cwd=story)).out
+    assert "Main's second page." in (story / "pages/second.md").read_text()
+    assert (story / "pages/coda.md").is_file()
+    ok(gvcs("switch", "main", cwd=story))
+    ok(gvcs("cherry-pick", "side", actor="mara", cwd=story))
+    assert (story / "pages/coda.md").is_file()
+    assert 'Revert "Add a coda"' in ok(gvcs("revert", "HEAD", actor="mara", cwd=story)).out
+    assert not (story / "pages/coda.md").exists()
+    assert log_json(gvcs, story)[0]["kind"] == "revert"
+    write_second(story, "Dirty.\n")
+    assert "uncommitted" in one_line_error(gvcs("revert", "HEAD", actor="mara", cwd=story), 1)
