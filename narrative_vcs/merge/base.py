@@ -33,6 +33,10 @@ class CommitGraph:
         self._commits = commits
         self._graph: rustworkx.PyDiGraph[ObjectId, None] = rx.PyDiGraph(multigraph=False)
         self._index: dict[ObjectId, int] = {}
+        # Runs of history without forks or merges, valid until the graph grows: each node in a run ->
+        # (the run's id, its depth in the run; deeper is older), and run id -> the node below the run.
+        self._runs: dict[int, tuple[int, int]] = {}
+        self._ends: dict[int, int] = {}
 
     def __contains__(self, oid: object) -> bool:
         return oid in self._index
@@ -43,6 +47,9 @@ class CommitGraph:
     def add(self, heads: Iterable[ObjectId]) -> None:
         """Read every commit reachable from ``heads`` that the graph does not hold yet."""
         pending = [oid for oid in heads if oid not in self._index]
+        if pending:
+            self._runs.clear()  # new commits may fork off the middle of a known run
+            self._ends.clear()
         for oid in pending:
             self._node(oid)
         while pending:
@@ -85,28 +92,69 @@ class CommitGraph:
         return sorted(candidates)
 
     def _paint_down(self, a: ObjectId, b: ObjectId) -> list[ObjectId]:
-        get = self._commits.get
-        flags: dict[ObjectId, int] = {a: _OURS, b: _THEIRS}
-        queue = [(-get(a).time, 0, a), (-get(b).time, 1, b)]
+        self.add([a, b])
+        graph, time = self._graph, self._time
+        start_a, start_b = self._index[a], self._index[b]
+        flags: dict[int, int] = {start_a: _OURS, start_b: _THEIRS}
+        queue = [(-time(start_a), start_a), (-time(start_b), start_b)]
         heapq.heapify(queue)
-        counter = 2
-        found: list[ObjectId] = []
-        while any(not flags[oid] & _STALE for _, _, oid in queue):
-            _, _, oid = heapq.heappop(queue)
-            mark = flags[oid] & (_BOTH | _STALE)
+        found: list[int] = []
+        while any(not flags[node] & _STALE for _, node in queue):
+            _, node = heapq.heappop(queue)
+            mark = flags[node] & (_BOTH | _STALE)
             if mark == _BOTH:
-                if oid not in found:
-                    found.append(oid)
+                if node not in found:
+                    found.append(node)
                 mark |= _STALE  # everything below a common ancestor is no better than it
-            for parent in get(oid).parents:
+            for parent in graph.successor_indices(node):
+                parent = self._jump(parent, (start_a, start_b))
                 old = flags.get(parent, 0)
                 if old & mark == mark:
                     continue
                 flags[parent] = old | mark
-                heapq.heappush(queue, (-get(parent).time, counter, parent))
-                counter += 1
+                heapq.heappush(queue, (-time(parent), parent))
         # A candidate another candidate's paint reached is one of its ancestors: not a best base.
-        return [oid for oid in found if not flags[oid] & _STALE]
+        return [graph[node] for node in found if not flags[node] & _STALE]
+
+    def _time(self, node: int) -> int:
+        return self._commits.get(self._graph[node]).time
+
+    def _jump(self, node: int, starts: tuple[int, int]) -> int:
+        """Where painting that reaches ``node`` goes on: past the run of history with no forks and no
+        merges (one child, one parent) that ``node`` is in, or to a start commit inside that run.
+
+        Painting passes such a run unchanged, so it jumps over it: a merge base far below two
+        branches costs the forks and merges in between, not every commit.
+        """
+        if node not in self._runs and not self._simple(node):
+            return node
+        if node not in self._runs:
+            self._record_run(node)
+        run, depth = self._runs[node]
+        inside = [
+            (self._runs[s][1], s)
+            for s in starts
+            if s in self._runs and self._runs[s][0] == run and self._runs[s][1] >= depth
+        ]
+        return min(inside)[1] if inside else self._ends[run]
+
+    def _simple(self, node: int) -> bool:
+        return self._graph.in_degree(node) == 1 and self._graph.out_degree(node) == 1
+
+    def _record_run(self, top: int) -> None:
+        """Walk down from ``top`` until the run ends or joins a run already recorded."""
+        path, node = [], top
+        while self._simple(node) and node not in self._runs:
+            path.append(node)
+            node = self._graph.successor_indices(node)[0]
+        if node in self._runs:  # the lower part was recorded from a node further down
+            run, depth = self._runs[node]
+            for k, above in enumerate(reversed(path), start=1):
+                self._runs[above] = (run, depth - k)
+        else:
+            self._ends[top] = node
+            for k, member in enumerate(path):
+                self._runs[member] = (top, k)
 
     def _remove_redundant(self, candidates: list[ObjectId]) -> list[ObjectId]:
         # Rare (criss-cross histories): drop a candidate that is an ancestor of another one, using the
