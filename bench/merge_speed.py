@@ -83,7 +83,8 @@ def merge_base(root: Path, commits: int, branches: int, runs: int) -> dict[str, 
         changes = ChangeSet().upsert_page(_edit_paragraph(page, 0, f"b{b}"))
         repo.commit(name, changes, actor=actor, message=f"Branch {b}", expected_head=fork)
     pairs = [(f"b{rng.randrange(branches)}", f"b{rng.randrange(branches)}") for _ in range(runs)]
-    repo.merge_bases("b0", "b1")  # builds the DAG: the warm state a server keeps
+    for b in range(branches):  # the warm state a server keeps: every branch in the commit DAG
+        repo.merge_bases("b0", f"b{b}")
     times = [time_call(functools.partial(repo.merge_bases, a, b)) for a, b in pairs]
     git_dir = root / ".gvcs"
     git_times = [time_command(["git", f"--git-dir={git_dir}", "merge-base", "--all", a, b]) for a, b in pairs]

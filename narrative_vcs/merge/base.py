@@ -33,10 +33,12 @@ class CommitGraph:
         self._commits = commits
         self._graph: rustworkx.PyDiGraph[ObjectId, None] = rx.PyDiGraph(multigraph=False)
         self._index: dict[ObjectId, int] = {}
-        # Runs of history without forks or merges, valid until the graph grows: each node in a run ->
-        # (the run's id, its depth in the run; deeper is older), and run id -> the node below the run.
+        # Runs of history without forks or merges: each node in a run -> (the run's id, its depth in
+        # the run; deeper is older), run id -> the node below the run, run id -> its nodes. A run is
+        # forgotten when a new commit forks off one of its nodes.
         self._runs: dict[int, tuple[int, int]] = {}
         self._ends: dict[int, int] = {}
+        self._members: dict[int, list[int]] = {}
 
     def __contains__(self, oid: object) -> bool:
         return oid in self._index
@@ -47,9 +49,6 @@ class CommitGraph:
     def add(self, heads: Iterable[ObjectId]) -> None:
         """Read every commit reachable from ``heads`` that the graph does not hold yet."""
         pending = [oid for oid in heads if oid not in self._index]
-        if pending:
-            self._runs.clear()  # new commits may fork off the middle of a known run
-            self._ends.clear()
         for oid in pending:
             self._node(oid)
         while pending:
@@ -57,7 +56,17 @@ class CommitGraph:
             for parent in self._commits.get(oid).parents:
                 if parent not in self._index:
                     pending.append(parent)
+                else:
+                    self._forget_run(self._index[parent])  # a new child may split its run
                 self._graph.add_edge(self._index[oid], self._node(parent), None)
+
+    def _forget_run(self, node: int) -> None:
+        entry = self._runs.get(node)
+        if entry is None:
+            return
+        for member in self._members.pop(entry[0], []):
+            self._runs.pop(member, None)
+        self._ends.pop(entry[0], None)
 
     def _node(self, oid: ObjectId) -> int:
         index = self._index.get(oid)
@@ -151,8 +160,10 @@ class CommitGraph:
             run, depth = self._runs[node]
             for k, above in enumerate(reversed(path), start=1):
                 self._runs[above] = (run, depth - k)
+            self._members[run].extend(path)
         else:
             self._ends[top] = node
+            self._members[top] = path
             for k, member in enumerate(path):
                 self._runs[member] = (top, k)
 
