@@ -104,21 +104,20 @@ def cmd_rebase(args: argparse.Namespace) -> int:
 
 def cmd_cherry_pick(args: argparse.Namespace) -> int:
     """``gvcs cherry-pick REV``: apply one commit's change on the current branch."""
-    ctx = Context(args)
-    worktree = ctx.worktree
-    worktree.require_clean("cherry-pick")
-    oid = ctx.repo.cherry_pick(worktree.branch, args.rev, actor=ctx.actor(), expected_head=_head(worktree))
-    worktree.checkout(worktree.branch, oid)
-    out(f"[{worktree.branch} {oid[:10]}] {ctx.repo.commits.get(oid).subject}")
-    return 0
+    return _replay(args, "cherry-pick")
 
 
 def cmd_revert(args: argparse.Namespace) -> int:
     """``gvcs revert REV``: a new commit that undoes REV's change."""
+    return _replay(args, "revert")
+
+
+def _replay(args: argparse.Namespace, action: str) -> int:
     ctx = Context(args)
     worktree = ctx.worktree
-    worktree.require_clean("revert")
-    oid = ctx.repo.revert(worktree.branch, args.rev, actor=ctx.actor(), expected_head=_head(worktree))
+    worktree.require_clean(action)
+    replay = ctx.repo.cherry_pick if action == "cherry-pick" else ctx.repo.revert
+    oid = replay(worktree.branch, args.rev, actor=ctx.actor(), expected_head=_head(worktree))
     worktree.checkout(worktree.branch, oid)
     out(f"[{worktree.branch} {oid[:10]}] {ctx.repo.commits.get(oid).subject}")
     return 0
