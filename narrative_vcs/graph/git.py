@@ -193,22 +193,19 @@ class GitObjectStore(ObjectStore):
 
     def __iter__(self) -> Iterator[ObjectId]:
         # An object may sit in several packs (and loose too) until the packer merges them.
-        found = dict.fromkeys(ObjectId(str(oid)) for oid in self.repo.odb)
+        found = dict.fromkeys(ObjectId(oid) for oid in self._reader.iter_ids())
         found.update(dict.fromkeys(getattr(self._local, "pending", None) or ()))
         return iter(list(found))
 
     def resolve_prefix(self, prefix: str) -> list[ObjectId]:
+        prefix = prefix.lower()
+        if len(prefix) < 4 or not _HEX.issuperset(prefix):
+            return super().resolve_prefix(prefix)  # refuses it
         if len(prefix) >= 40:
             return [ObjectId(prefix)] if self.has(ObjectId(prefix)) else []
-        import pygit2
-
-        try:
-            obj = self.repo.git_object_lookup_prefix(prefix)
-        except ValueError:  # libgit2: ambiguous
-            return super().resolve_prefix(prefix)
-        except (KeyError, pygit2.GitError):
-            return []
-        return [] if obj is None else [ObjectId(str(obj.id))]
+        found = self._reader.with_prefix(prefix)
+        found.update(oid for oid in getattr(self._local, "pending", None) or () if oid.startswith(prefix))
+        return sorted(ObjectId(oid) for oid in found)
 
     # --- automatic packing ------------------------------------------------------------------------
 
@@ -355,7 +352,7 @@ class GitObjectStore(ObjectStore):
         import pygit2
 
         if everything:
-            wanted = list(dict.fromkeys(str(oid) for oid in self.repo.odb))
+            wanted = list(self)
         else:
             ids = [p.parent.name + p.name for p in loose]
             wanted = list(dict.fromkeys([*ids, *(h for _, base in packs for h in _pack_ids(base))]))

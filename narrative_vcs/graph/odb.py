@@ -16,6 +16,7 @@ import mmap
 import os
 import zlib
 from collections import OrderedDict
+from collections.abc import Iterator
 
 from ..errors import CorruptObject, NotFound
 
@@ -89,6 +90,27 @@ class _Pack:
             else:
                 return mid
         return None
+
+    def with_prefix(self, prefix: str) -> list[str]:
+        """The ids in this pack that start with the hex ``prefix`` (at least 2 digits)."""
+        idx, names = self.idx, self.names
+        low = bytes.fromhex(prefix.ljust(40, "0"))
+        lo, hi = self._bucket_range(low[0])
+        while lo < hi:  # the first name >= low
+            mid = (lo + hi) // 2
+            if idx[names + 20 * mid : names + 20 * mid + 20] < low:
+                lo = mid + 1
+            else:
+                hi = mid
+        found = []
+        end = self._bucket_range(low[0])[1]
+        while lo < end:
+            name = idx[names + 20 * lo : names + 20 * lo + 20].hex()
+            if not name.startswith(prefix):
+                break
+            found.append(name)
+            lo += 1
+        return found
 
     def _offset(self, index: int | None) -> int:
         if index is None:
@@ -213,6 +235,41 @@ class ObjectReader:
                 break
         self._packs = packs
         return changed
+
+    def iter_ids(self) -> Iterator[str]:
+        """Every object id, loose and packed; an object in several places comes once per place.
+
+        Loose objects are listed first and packs after: a packer puts its new pack in place
+        before it deletes the loose objects it holds, so an object moving meanwhile is seen in
+        one place or the other. A pack's files stay readable after a packer deletes them
+        because they are memory-mapped.
+        """
+        loose: list[str] = []
+        for d in os.listdir(self.objects_dir):
+            if len(d) == 2:
+                try:
+                    loose.extend(d + n for n in os.listdir(f"{self.objects_dir}/{d}") if len(n) == 38)
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+        self.rescan()
+        yield from loose
+        for pack in list(self._packs.values()):
+            idx = pack.idx
+            for i in range(pack.count):
+                start = pack.names + 20 * i
+                yield idx[start : start + 20].hex()
+
+    def with_prefix(self, prefix: str) -> set[str]:
+        """Every object id starting with the hex ``prefix`` (at least 2 digits)."""
+        try:
+            names = os.listdir(f"{self.objects_dir}/{prefix[:2]}")
+        except FileNotFoundError:
+            names = []
+        found = {prefix[:2] + n for n in names if len(n) == 38 and n.startswith(prefix[2:])}
+        self.rescan()
+        for pack in list(self._packs.values()):
+            found.update(pack.with_prefix(prefix))
+        return found
 
     def add_pack(self, idx_path: str) -> None:
         """Open a pack this process has just written, without listing the pack directory."""

@@ -143,6 +143,25 @@ def test_objects_read_back_from_a_full_pack(git_dir: Path, story: dict[str, Obje
     git_cli(git_dir, "fsck", "--strict", "--no-dangling")
 
 
+def test_listing_and_prefixes_see_loose_and_packed_objects_while_a_packer_runs(
+    git_dir: Path, story: dict[str, ObjectId]
+) -> None:
+    store = GitObjectStore(git_dir)
+    loose = store.put("blob", b"a loose object")
+    everything = set(store)
+    assert loose in everything and len(everything) > 20
+    assert store.pack_count() > 1
+    reader = GitObjectStore(git_dir)
+    listing = iter(reader)  # the listing is taken when iteration starts
+    first = next(listing)
+    assert store.pack(full=True) > 0  # deletes every pack the reader had open
+    assert {first, *listing} == everything
+    assert set(reader) == everything == set(GitObjectStore(git_dir))
+    for oid in list(everything)[:50]:
+        assert reader.resolve_prefix(oid[:8]) == [oid]
+        assert reader.resolve_prefix(oid[:39]) == [oid]
+
+
 def test_automatic_packing_in_process(tmp_path: Path) -> None:
     from narrative_vcs.graph.git import init_git_dir
 
