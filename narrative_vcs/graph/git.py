@@ -352,7 +352,7 @@ class GitObjectStore(ObjectStore):
         import pygit2
 
         if everything:
-            wanted = list(self)
+            wanted: list[str] = list(self)
         else:
             ids = [p.parent.name + p.name for p in loose]
             wanted = list(dict.fromkeys([*ids, *(h for _, base in packs for h in _pack_ids(base))]))
