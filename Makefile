@@ -3,8 +3,13 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# Neo4j 5.26 Community on loopback (scripts/neo4j; README, "Neo4j"). `make unit` starts it before pytest and
+# exports its URI as GVCS_TEST_NEO4J_URI. Under CI=true it must start and is stopped after the tests;
+# locally a failure to start only skips the Neo4j tests, and the server stays up (`scripts/neo4j stop`).
+NEO4J  := scripts/neo4j
+IS_CI  := $(filter true TRUE True 1 yes,$(CI))
 
-.PHONY: demo test lint typecheck unit bench bench-quick clean
+.PHONY: demo test lint typecheck unit services bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,8 +32,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
-	$(BIN)/pytest
+services:
+	@$(NEO4J) start || { \
+	  if [ -n "$(IS_CI)" ]; then echo "make: Neo4j did not start, and CI=$(CI) needs it" >&2; exit 1; fi; \
+	  echo "make: warning: Neo4j did not start; the Neo4j tests will be skipped (retry: $(NEO4J) start)" >&2; }
+
+unit: $(STAMP) services
+	@if $(NEO4J) status >/dev/null; then export GVCS_TEST_NEO4J_URI="$$($(NEO4J) url)"; fi; \
+	echo "GVCS_TEST_NEO4J_URI=$${GVCS_TEST_NEO4J_URI-} $(BIN)/pytest"; \
+	status=0; $(BIN)/pytest || status=$$?; \
+	$(if $(IS_CI),$(NEO4J) stop || true;) \
+	exit $$status
 
 # Benchmarks (bench/README.md): about 10 minutes; `make bench BENCH_QUICK=1` or `make bench-quick`: under a minute.
 bench: $(STAMP)

@@ -49,6 +49,7 @@ def build_parser() -> Parser:
     _setup_commands(sub)
     _history_commands(sub)
     _maintenance_commands(sub)
+    _remote_commands(sub)
     from .merging import add_commands
 
     add_commands(sub, _command, _json)
@@ -59,6 +60,13 @@ def _setup_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     p = _command(sub, "init", "story:cmd_init", "create a story repository")
     p.add_argument("path", nargs="?", default=".", metavar="DIR")
     p.add_argument("--title", default=None, help="the story's title (default: from the directory name)")
+    p.add_argument(
+        "--store",
+        default=None,
+        metavar="URI",
+        help="where the history lives: git (the default, in DIR/.gvcs) or neo4j://user:pass@host:7687[/db]"
+        " (default: $GVCS_STORE)",
+    )
 
     p = _command(sub, "actor", "story:cmd_actor_list", "add or list actors (people and agents)")
     actor = p.add_subparsers(dest="actor_command", metavar="<add|list>", parser_class=Parser)
@@ -144,6 +152,22 @@ def _history_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     p.add_argument("page", metavar="PAGE")
     p.add_argument("--rev", default="HEAD")
     _json(p)
+    _graph_command(sub)
+
+
+def _graph_command(sub: argparse._SubParsersAction[Parser]) -> None:
+    p = _command(sub, "graph", "graph_export:cmd_graph", "export the page graph (or commit DAG) for Gephi")
+    p.add_argument("rev", nargs="?", default="HEAD", metavar="REV")
+    p.add_argument(
+        "--format",
+        choices=("graphml", "gexf", "dot", "json"),
+        default=None,
+        help="output format (default: graphml)",
+    )
+    p.add_argument("--commits", action="store_true", help="the commit DAG instead of the page graph")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="with --commits: the newest N")
+    p.add_argument("-o", "--output", default=None, metavar="FILE", help="write FILE (default: stdout)")
+    p.add_argument("--json", action="store_true", help="the same as --format json")
 
 
 def _diff_options(p: argparse.ArgumentParser) -> None:
@@ -159,6 +183,44 @@ def _maintenance_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     p = _command(sub, "demo", "story:cmd_demo", "create a sample story repository to explore")
     p.add_argument("path", nargs="?", default="demo-story", metavar="DIR")
     p.add_argument("--force", action="store_true", help="recreate DIR if it holds a previous demo")
+
+
+def _remote_commands(sub: argparse._SubParsersAction[Parser]) -> None:
+    p = _command(sub, "remote", "remote:cmd_remote_list", "add, list or remove remotes (other stores)")
+    p.add_argument("-v", "--verbose", action="store_true", help="show where each remote is")
+    _json(p)
+    remote = p.add_subparsers(dest="remote_command", metavar="<add|remove|list>", parser_class=Parser)
+    a = remote.add_parser("add", help="name another store: a neo4j:// URI or a repository directory")
+    a.set_defaults(target="remote:cmd_remote_add")
+    a.add_argument("name", metavar="NAME")
+    a.add_argument("location", metavar="URI")
+    a = remote.add_parser("remove", help="forget a remote and its remote-tracking refs")
+    a.set_defaults(target="remote:cmd_remote_remove")
+    a.add_argument("name", metavar="NAME")
+    a = remote.add_parser("list", help="list the remotes")
+    a.set_defaults(target="remote:cmd_remote_list")
+    a.add_argument("-v", "--verbose", action="store_true", help="show where each remote is")
+    _json(a)
+
+    p = _command(sub, "push", "remote:cmd_push", "send a branch's missing history to a remote")
+    p.add_argument("remote", metavar="NAME")
+    p.add_argument("branch", nargs="?", default=None, metavar="BRANCH", help="default: the current branch")
+    p.add_argument(
+        "-f", "--force", action="store_true", help="replace the remote's branch even if it diverged"
+    )
+    _json(p)
+
+    p = _command(sub, "pull", "remote:cmd_pull", "fetch a remote's branch and fast-forward or merge it")
+    p.add_argument("remote", metavar="NAME")
+    p.add_argument("branch", nargs="?", default=None, metavar="BRANCH", help="default: the current branch")
+    _json(p)
+
+    p = _command(sub, "clone", "remote:cmd_clone", "copy a story (every branch) into a new repository")
+    p.add_argument(
+        "location", metavar="URI", help="neo4j://user:pass@host:7687[/db] or a repository directory"
+    )
+    p.add_argument("directory_name", nargs="?", default=None, metavar="DIR")
+    _json(p)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -178,8 +240,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import logging
+
     from narrative_vcs.errors import GvcsError
 
+    # Libraries' warnings (the Neo4j driver announcing a retry) are not for the terminal; errors are
+    # reported by the command as one line.
+    logging.getLogger("neo4j").addHandler(logging.NullHandler())
+    logging.getLogger("neo4j").propagate = False
     module_name, _, func_name = str(args.target).partition(":")
     try:
         import importlib

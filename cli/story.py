@@ -4,6 +4,7 @@ switch, tag, fsck, gc and demo."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ __all__ = [
 
 def cmd_init(args: argparse.Namespace) -> int:
     """``gvcs init [DIR] [--title T]``: an empty repository and an uncommitted story.yaml."""
-    from narrative_vcs.graph.factory import init_repository
+    from narrative_vcs.graph.factory import init_repository, redact
     from narrative_vcs.objects import Story
     from narrative_vcs.worktree import WorkTree
 
@@ -42,12 +43,16 @@ def cmd_init(args: argparse.Namespace) -> int:
     root = (ctx.cwd / args.path).resolve()
     title = args.title or _title_from(root.name)
     story = Story(title)  # validate before anything is created
-    repo = init_repository(root)
+    store = args.store or os.environ.get("GVCS_STORE") or None
+    repo = init_repository(root, store=store)
     worktree = WorkTree(root, repo)
     if not worktree.exists(Story.PATH):
         worktree.write(Story.PATH, story.serialise())
     worktree.save_state()
-    out(f"Initialised an empty gvcs repository in {root / '.gvcs'}")
+    if store in (None, "git"):
+        out(f"Initialised an empty gvcs repository in {root / '.gvcs'}")
+    else:
+        out(f"Initialised an empty gvcs repository in {root}, its history in {redact(str(store))}")
     out(f"Wrote story.yaml (title: {story.title}). Next: gvcs actor add ID --name NAME")
     return 0
 

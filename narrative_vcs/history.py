@@ -218,6 +218,9 @@ class Commits:
     #: Commits read from the objects after which a process loads the cache file: a short log
     #: (`log -n 20`) never pays for loading it.
     LOAD_AFTER = 2000
+    #: Commits read one by one after which a backend that lists its commits (Neo4j) is asked for all of
+    #: them at once, and from then on only for the new ones.
+    LIST_AFTER = 50
     #: New commits a walk must have parsed before it rewrites the cache file.
     SAVE_AFTER = 1000
     CACHE_NAME = "gvcs-commit-cache"
@@ -230,6 +233,10 @@ class Commits:
         self._rows: dict[str, CommitRow] | None = None  # the cache file's rows, once loaded
         self._fresh: dict[str, CommitRow] = {}  # rows parsed from objects since the load
         self._reads = 0
+        # Commit objects listed by the backend (not parsed until asked for) and the listing's watermark.
+        self._listed: dict[ObjectId, bytes] | None = None
+        self._watermark = 0
+        self._can_list = True
 
     def get(self, oid: ObjectId) -> CommitInfo:
         info = self._cache.get(oid)
@@ -239,11 +246,40 @@ class Commits:
         if row is not None:
             info = CommitInfo.lazy(oid, *row)  # type: ignore[arg-type]
         else:
-            info = self._read(oid)
+            data = self._from_listing(oid)
+            info = self._read(oid) if data is None else self._parse(oid, data)
         cache = self._cache
         cache[oid] = info
         if len(cache) > self._cache_size:
             del cache[next(iter(cache))]  # the oldest entry: dicts keep insertion order
+        return info
+
+    def _from_listing(self, oid: ObjectId) -> bytes | None:
+        """The commit's object from the backend's listing of commits, refreshed with only new commits."""
+        if not self._can_list or (self._listed is None and self._reads < self.LIST_AFTER):
+            return None
+        listed = self._listed
+        data = listed.get(oid) if listed is not None else None
+        if data is not None:
+            return data
+        found = self.store.commit_headers(self._watermark)
+        if found is None:
+            self._can_list = False
+            return None
+        new, self._watermark = found
+        if listed is None:
+            listed = self._listed = {}
+        listed.update(new)
+        return listed.get(oid)
+
+    @staticmethod
+    def _parse(oid: ObjectId, data: bytes) -> CommitInfo:
+        info = _quick_info(oid, data)
+        if info is None:
+            try:
+                info = CommitInfo.from_commit(oid, Commit.parse(data))
+            except CorruptObject as exc:
+                raise CorruptObject(f"commit {oid}: {exc}") from None
         return info
 
     def _read(self, oid: ObjectId) -> CommitInfo:

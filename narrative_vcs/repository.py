@@ -351,7 +351,7 @@ class Repository:
             if oid is None:
                 raise NotFound(f"{rev}: the current branch {self.head_branch()!r} has no commits yet")
             return oid
-        for ref in (base, HEADS + base, TAGS + base):
+        for ref in (base, HEADS + base, TAGS + base, "refs/remotes/" + base):
             if ref.startswith("refs/") and not any(c in ref for c in " ~^:?*[\\") and ".." not in ref:
                 oid = self.refs.get(RefName(ref))
                 if oid is not None:

@@ -57,6 +57,16 @@ class ObjectStore(ABC):
         with self.batch():
             return [self.put(t, d) for t, d in objects]
 
+    def get_many(self, oids: Iterable[ObjectId]) -> dict[ObjectId, tuple[str, bytes]]:
+        """Several objects at once (one round trip on a server backend); missing ones are left out."""
+        out: dict[ObjectId, tuple[str, bytes]] = {}
+        for oid in oids:
+            try:
+                out[oid] = self.get(oid)
+            except NotFound:
+                continue
+        return out
+
     def missing(self, oids: Iterable[ObjectId]) -> set[ObjectId]:
         """The ids among ``oids`` that are not stored."""
         return {oid for oid in oids if not self.has(oid)}
@@ -67,6 +77,13 @@ class ObjectStore(ABC):
         if len(prefix) < 4 or not set(prefix) <= HEX:
             raise BadInput(f"object id prefix {prefix!r} must be at least 4 hex digits")
         return sorted(oid for oid in self if oid.startswith(prefix))
+
+    def commit_headers(self, after: int) -> tuple[list[tuple[ObjectId, bytes]], int] | None:
+        """The commit objects stored after the watermark ``after`` (0: from the first) and the new
+        watermark, oldest first; None when the backend cannot list commits in the order they were
+        stored. A history reader that keeps the watermark fetches only the commits that are new.
+        """
+        return None
 
     def cache_file(self, name: str) -> CacheFile | None:
         """A place to keep derived data (for example parsed commit headers) between processes.

@@ -25,6 +25,7 @@ from narrative_vcs.refs import MemoryRefStore, RefStore
 from narrative_vcs.repository import ChangeSet, Repository
 from narrative_vcs.store import MemoryObjectStore, ObjectStore
 from narrative_vcs.types import ObjectId
+from tests import services
 
 GIT = shutil.which("git")
 
@@ -43,6 +44,17 @@ def memory_backend() -> Iterator[Backend]:
 
 
 @pytest.fixture
+def neo4j_backend(neo4j_uri: str) -> Iterator[Backend]:
+    """The real Neo4j server of ``scripts/neo4j``, emptied for each test (one story per database)."""
+    from narrative_vcs.graph.neo4j import open_neo4j
+
+    objects, refs = open_neo4j(neo4j_uri)
+    objects.server.clear()
+    yield Backend("neo4j", objects, refs)
+    objects.close()
+
+
+@pytest.fixture
 def git_backend(tmp_path: Path) -> Iterator[Backend]:
     git_dir = tmp_path / "store.git"
     init_git_dir(git_dir)
@@ -53,7 +65,7 @@ def git_backend(tmp_path: Path) -> Iterator[Backend]:
 
 
 #: Every backend of the shared suite, by fixture name.
-BACKENDS = ["memory_backend", "git_backend"]
+BACKENDS = ["memory_backend", "git_backend", "neo4j_backend"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -193,3 +205,21 @@ def _no_packer(git_dir: Path) -> Iterator[None]:
 def git_cli() -> object:
     """``git_cli(git_dir, *args, input=None, check=True)``: run real git on a store, return stdout."""
     return _git
+
+
+# --- services ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def neo4j_uri() -> str:
+    """The URI of the Neo4j server that ``make test`` starts (``GVCS_TEST_NEO4J_URI``).
+
+    Without a server the test is skipped, except under ``CI=true``, where it fails: CI must run them.
+    """
+    uri = services.neo4j_uri()
+    if uri is None:
+        problem = services.neo4j_problem()
+        if services.in_ci():
+            pytest.fail(f"Neo4j is needed under CI=true: {problem}", pytrace=False)
+        pytest.skip("Neo4j is not running: scripts/neo4j start")
+    return uri

@@ -1,0 +1,94 @@
+"""``gvcs graph``: the page graph of a revision (or with ``--commits`` the commit DAG) as GraphML, GEXF,
+DOT or JSON, for Gephi, Graphviz and other tools.
+
+With ``-o FILE`` the graph is written to a temporary file beside FILE and renamed over it at the end, so
+an error (an unknown revision, a full disk) never leaves a half-written FILE behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .common import Context
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+__all__ = ["cmd_graph"]
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    """``gvcs graph [REV] [--format F] [--commits [--limit N]] [-o FILE]``."""
+    from narrative_vcs.errors import BadInput
+    from narrative_vcs.export import commit_graph, page_graph
+
+    ctx = Context(args)
+    fmt = _format(args)
+    if args.limit is not None and not args.commits:
+        raise BadInput("--limit works only with --commits")
+    if args.limit is not None and args.limit < 0:
+        raise BadInput("--limit must not be negative")
+    graph: nx.Graph[str]
+    if args.commits:
+        graph = commit_graph(ctx.repo, args.rev, args.limit)
+    else:
+        graph = page_graph(ctx.repo, args.rev)
+    if args.output is None or args.output == "-":
+        from narrative_vcs.export import write_graph
+
+        sys.stdout.flush()
+        write_graph(graph, fmt, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    else:
+        _write_file(graph, fmt, ctx.cwd / args.output, args.output)
+    return 0
+
+
+def _format(args: argparse.Namespace) -> str:
+    from narrative_vcs.errors import BadInput
+
+    if args.json:
+        if args.format not in (None, "json"):
+            raise BadInput(f"--json cannot be combined with --format {args.format}")
+        return "json"
+    return str(args.format or "graphml")
+
+
+def _write_file(graph: nx.Graph[str], fmt: str, path: Path, shown: str) -> None:
+    """Write atomically: a temporary file in the same directory, renamed over ``path`` once complete."""
+    from narrative_vcs.errors import BadInput
+    from narrative_vcs.export import write_graph
+
+    if path.is_dir():
+        raise BadInput(f"cannot write {shown}: it is a directory")
+    try:
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise BadInput(f"cannot write {shown}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as out:
+            write_graph(graph, fmt, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temp, _file_mode(path))
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def _file_mode(path: Path) -> int:
+    """The mode of the file being replaced, or what a new file gets under the umask."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask

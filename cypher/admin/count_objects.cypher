@@ -1,0 +1,2 @@
+MATCH (o:Object)
+RETURN count(o) AS objects

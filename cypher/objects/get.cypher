@@ -1,0 +1,2 @@
+MATCH (o:Object {id: $id})
+RETURN o.type AS type, o.data AS data

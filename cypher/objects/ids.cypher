@@ -1,0 +1,2 @@
+MATCH (o:Object)
+RETURN o.id AS id

@@ -1,0 +1,58 @@
+// The objects of a batch and the graph of the commits among them, in one statement.
+// Commits get numbers in the order they are stored (Commit.seq). The counter stays locked until the
+// transaction ends, so commits become visible in the order of their numbers: a reader that saw number
+// n has seen every commit below it.
+CALL () {
+  UNWIND $objects AS row
+  MERGE (o:Object {id: row.id})
+    ON CREATE SET o.type = row.type, o.data = row.data
+}
+MERGE (k:Counter {name: 'commit'})
+  ON CREATE SET k.value = 0
+SET k.value = k.value + size($commits)
+WITH k.value - size($commits) AS first
+CALL () {
+  UNWIND $actors AS a
+  MERGE (n:Actor {id: a.id})
+  SET n.name = a.name, n.kind = a.kind, n.archetype = a.archetype
+}
+CALL (first) {
+  UNWIND range(0, size($commits) - 1) AS i
+  WITH $commits[i] AS c, first + i + 1 AS seq
+  MERGE (n:Commit {id: c.id})
+    ON CREATE SET
+      n.seq = seq,
+      n.short_id = substring(c.id, 0, 10),
+      n.tree = c.tree,
+      n.subject = c.subject,
+      n.message = c.message,
+      n.actor = c.actor,
+      n.kind = c.kind,
+      n.time = c.time,
+      n.timestamp = datetime({epochSeconds: c.time}),
+      n.event_id = c.event_id
+  MERGE (a:Actor {id: c.actor})
+    ON CREATE SET a.name = c.actor_name
+  MERGE (n)-[:AUTHORED_BY]->(a)
+  WITH n, c
+  UNWIND range(0, size(c.parents) - 1) AS p
+  MATCH (parent:Commit {id: c.parents[p]})
+  MERGE (n)-[:PARENT {order: p}]->(parent)
+}
+CALL () {
+  UNWIND $versions AS v
+  MERGE (p:Page {id: v.page})
+  SET p.title = v.title
+  MERGE (pv:PageVersion {id: v.id})
+    ON CREATE SET pv.page = v.page, pv.blob = v.blob, pv.title = v.title, pv.words = v.words, pv.tags = v.tags
+  MERGE (pv)-[:VERSION_OF]->(p)
+  FOREACH (target IN v.follows | MERGE (t:Page {id: target}) MERGE (pv)-[:FOLLOWS]->(t))
+  FOREACH (target IN v.alternate_of | MERGE (t:Page {id: target}) MERGE (pv)-[:ALTERNATE_OF]->(t))
+  FOREACH (target IN v.links | MERGE (t:Page {id: target}) MERGE (pv)-[:LINKS_TO]->(t))
+}
+CALL () {
+  UNWIND $changes AS ch
+  MATCH (c:Commit {id: ch.commit})
+  MATCH (v:PageVersion {id: ch.version})
+  MERGE (c)-[:CHANGED {op: ch.op}]->(v)
+}

@@ -1,0 +1,3 @@
+MATCH (r:Ref {ref: $ref})
+OPTIONAL MATCH (e:RefLogEntry {ref: $ref})
+DETACH DELETE r, e

@@ -1,0 +1,2 @@
+MATCH (r:Ref {ref: $ref})
+RETURN r.target AS target

@@ -1,0 +1,2 @@
+MATCH (s:SymbolicRef {name: $name})
+RETURN s.target AS target

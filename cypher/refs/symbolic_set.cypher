@@ -1,0 +1,2 @@
+MERGE (s:SymbolicRef {name: $name})
+SET s.target = $target

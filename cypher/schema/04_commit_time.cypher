@@ -1,0 +1,1 @@
+CREATE INDEX commit_time IF NOT EXISTS FOR (c:Commit) ON (c.time)

@@ -1,0 +1,1 @@
+CREATE CONSTRAINT symbolic_ref IF NOT EXISTS FOR (s:SymbolicRef) REQUIRE s.name IS UNIQUE

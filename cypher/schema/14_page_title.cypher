@@ -1,0 +1,1 @@
+CREATE INDEX page_title IF NOT EXISTS FOR (p:Page) ON (p.title)

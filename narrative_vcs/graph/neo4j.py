@@ -1,0 +1,685 @@
+"""The Neo4j backend: git objects, refs and a readable projection of the story in one Neo4j database.
+
+Objects are ``(:Object {id, type, data})`` nodes under their git ids, so history moves between this
+store and the embedded git store as a copy of missing objects, ids unchanged. Refs are ``(:Ref)`` nodes
+(also labelled ``:Branch`` or ``:Tag``) whose compare-and-swap runs in one transaction that first takes
+the ref's write lock, then compares, then writes, so concurrent writers never lose an update.
+
+Next to the objects, every transaction that stores commits also writes the graph people read in Cypher
+and Bloom (docs/architecture.md, section 3): ``Commit``, ``Actor``, ``Page`` and ``PageVersion`` nodes
+with ``PARENT``, ``AUTHORED_BY``, ``CHANGED``, ``VERSION_OF``, ``FOLLOWS``, ``ALTERNATE_OF`` and
+``LINKS_TO``; a ref update moves ``(:Branch)-[:HEAD]->(:Commit)`` and the branch's ``HAS_PAGE`` edges
+to the page versions its head holds, in the same transaction as the update.
+
+Commits carry a ``seq`` number in the order they were stored; history readers fetch only the commits
+past the last number they saw (:meth:`Neo4jObjectStore.commit_headers`), and the history algorithms
+(log order, ancestry, merge-base) run on the in-memory commit DAG, never on Cypher path queries.
+
+Every Cypher statement lives in the ``cypher`` package, one per file.
+"""
+
+from __future__ import annotations
+
+import builtins
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+from ..errors import BadInput, BranchMoved, CorruptObject, GvcsError, NotFound
+from ..objects import Actor, Commit, Page, hash_object, parse_trailers
+from ..refs import HEADS, TAGS, ReflogEntry, RefStore
+from ..snapshot import Snapshots
+from ..store import HEX, OBJECT_TYPES, ObjectStore
+from ..types import ZERO_ID, ObjectId, RefName
+
+if TYPE_CHECKING:
+    import neo4j
+
+__all__ = [
+    "Neo4jLocation",
+    "Neo4jObjectStore",
+    "Neo4jRefStore",
+    "Neo4jServer",
+    "open_neo4j",
+    "parse_neo4j_uri",
+]
+
+SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
+
+
+class Unavailable(GvcsError):
+    """The Neo4j server cannot be reached or refused the credentials."""
+
+    exit_code = 1
+    code = "UNAVAILABLE"
+
+
+@dataclass(frozen=True)
+class Neo4jLocation:
+    """Where a story lives: a Bolt address, credentials and a database (None: the server's default)."""
+
+    address: str  # scheme://host:port, as the driver takes it
+    user: str
+    password: str
+    database: str | None
+
+    def __str__(self) -> str:
+        """The location without the password."""
+        db = f"/{self.database}" if self.database else ""
+        return f"{self.address.split('://', 1)[0]}://{self.user}@{self.address.split('://', 1)[1]}{db}"
+
+
+def parse_neo4j_uri(uri: str) -> Neo4jLocation:
+    """``neo4j://user:pass@host:7687[/db]`` (or ``bolt://``) as a :class:`Neo4jLocation`."""
+    parts = urlsplit(uri)
+    if parts.scheme not in SCHEMES:
+        raise BadInput(f"not a Neo4j URI: {uri!r} (expected neo4j://user:password@host:7687[/database])")
+    try:
+        port = parts.port or 7687
+    except ValueError:
+        raise BadInput(f"bad port in Neo4j URI {uri!r}") from None
+    if not parts.hostname:
+        raise BadInput(f"no host in Neo4j URI {uri!r}")
+    database = parts.path.strip("/") or None
+    if database is not None and (not database.replace("-", "").replace(".", "").isalnum() or "/" in database):
+        raise BadInput(f"bad database name {database!r} in Neo4j URI")
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    # gvcs talks to one server directly: routing (neo4j://) would cost a round trip per session
+    # against a Community server, which has no cluster to route in.
+    scheme = parts.scheme.replace("neo4j", "bolt")
+    return Neo4jLocation(
+        f"{scheme}://{host}:{port}",
+        unquote(parts.username or "neo4j"),
+        unquote(parts.password or ""),
+        database,
+    )
+
+
+def _statement(name: str) -> str:
+    from cypher import statement
+
+    return statement(name)
+
+
+class Neo4jServer:
+    """One driver for one database, shared by the object and ref stores of a repository."""
+
+    def __init__(self, location: Neo4jLocation) -> None:
+        import neo4j
+
+        self.location = location
+        self._neo4j = neo4j
+        try:
+            self.driver = neo4j.GraphDatabase.driver(
+                location.address,
+                auth=(location.user, location.password),
+                max_connection_pool_size=50,
+                connection_acquisition_timeout=60,
+                connection_timeout=10,
+                # Transient errors (a deadlock between writers) are retried for this long.
+                max_transaction_retry_time=15,
+            )
+        except (ValueError, neo4j.exceptions.ConfigurationError) as exc:
+            raise BadInput(f"bad Neo4j URI: {exc}") from None
+        self._schema_done = False
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _session(self) -> neo4j.Session:
+        return self.driver.session(database=self.location.database)
+
+    def _call(self, mode: str, work: Callable[[neo4j.ManagedTransaction], Any]) -> Any:
+        exceptions = self._neo4j.exceptions
+        try:
+            with self._session() as session:
+                if mode == "write":
+                    return session.execute_write(work)
+                return session.execute_read(work)
+        except exceptions.AuthError as exc:
+            raise Unavailable(f"Neo4j at {self.location} refused the credentials: {exc.message}") from None
+        except exceptions.ServiceUnavailable:
+            raise Unavailable(f"Neo4j is not reachable at {self.location} (is the server running?)") from None
+        except exceptions.ClientError as exc:
+            if exc.code and "DatabaseNotFound" in exc.code:
+                raise Unavailable(
+                    f"Neo4j at {self.location} has no database {self.location.database!r}"
+                ) from None
+            raise
+
+    def write(self, work: Callable[[neo4j.ManagedTransaction], Any]) -> Any:
+        """Run ``work`` in a managed write transaction (retried by the driver on transient errors)."""
+        self.ensure_schema()
+        return self._call("write", work)
+
+    def read(self, work: Callable[[neo4j.ManagedTransaction], Any]) -> Any:
+        self.ensure_schema()
+        return self._call("read", work)
+
+    def query(self, name: str, /, **params: Any) -> list[dict[str, Any]]:
+        """The records of one read statement, as dicts."""
+
+        def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
+            return [r.data() for r in tx.run(_statement(name), params)]
+
+        return self.read(work)  # type: ignore[no-any-return]
+
+    def ensure_schema(self) -> None:
+        """Create the constraints and indexes of ``cypher/schema`` (IF NOT EXISTS) once per process."""
+        if self._schema_done:
+            return
+        with self._lock:
+            if self._schema_done:
+                return
+            from cypher import schema_statements
+
+            try:  # fail at once, not after the driver's retries, when nothing listens there
+                self.driver.verify_connectivity()
+            except self._neo4j.exceptions.AuthError as exc:
+                raise Unavailable(
+                    f"Neo4j at {self.location} refused the credentials: {exc.message}"
+                ) from None
+            except (self._neo4j.exceptions.ServiceUnavailable, OSError):
+                raise Unavailable(
+                    f"Neo4j is not reachable at {self.location} (is the server running?)"
+                ) from None
+            for _name, text in schema_statements():
+
+                def create(tx: neo4j.ManagedTransaction, text: str = text) -> None:
+                    tx.run(text).consume()
+
+                self._call("write", create)
+            self._schema_done = True
+
+    def clear(self) -> None:
+        """Delete every node of the database (tests, and ``gvcs init --store ... --force``)."""
+        exceptions = self._neo4j.exceptions
+        try:
+            with self._session() as session:
+                session.run(_statement("admin/clear")).consume()  # CALL IN TRANSACTIONS needs auto-commit
+        except exceptions.ServiceUnavailable:
+            raise Unavailable(f"Neo4j is not reachable at {self.location} (is the server running?)") from None
+
+    def verify(self) -> None:
+        """Raise :class:`Unavailable` unless the server answers."""
+        self.query("admin/count_objects")
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.driver.close()
+
+
+def open_neo4j(uri: str) -> tuple[Neo4jObjectStore, Neo4jRefStore]:
+    """The object and ref stores of the story at ``uri``, sharing one driver."""
+    server = Neo4jServer(parse_neo4j_uri(uri))
+    objects = Neo4jObjectStore(server)
+    return objects, Neo4jRefStore(server, objects)
+
+
+# --- objects ------------------------------------------------------------------------------------------
+
+
+class Neo4jObjectStore(ObjectStore):
+    """Git objects as ``(:Object)`` nodes, with the story's projection written beside them.
+
+    Objects never change, so reads are cached in memory. ``batch()`` holds puts and writes them, with
+    the projection of the commits among them, in one transaction when the batch ends.
+    """
+
+    def __init__(self, server: Neo4jServer, cache_size: int = 100_000) -> None:
+        self.server = server
+        self._cache: OrderedDict[ObjectId, tuple[str, bytes]] = OrderedDict()
+        self._cache_size = cache_size
+        self._local = threading.local()
+
+    # reads
+
+    def _remember(self, oid: ObjectId, obj: tuple[str, bytes]) -> None:
+        cache = self._cache
+        cache[oid] = obj
+        if len(cache) > self._cache_size:
+            cache.popitem(last=False)
+
+    def _pending(self) -> dict[ObjectId, tuple[str, bytes]] | None:
+        return getattr(self._local, "pending", None)  # type: ignore[no-any-return]
+
+    def get(self, oid: ObjectId) -> tuple[str, bytes]:
+        pending = self._pending()
+        if pending is not None and oid in pending:
+            return pending[oid]
+        found = self._cache.get(oid)
+        if found is not None:
+            return found
+        rows = self.server.query("objects/get", id=str(oid))
+        if not rows:
+            raise NotFound(f"object {oid} not found")
+        obj = (str(rows[0]["type"]), bytes(rows[0]["data"]))
+        if hash_object(*obj) != oid:
+            raise CorruptObject(f"object {oid} in Neo4j does not hash to its id")
+        self._remember(oid, obj)
+        return obj
+
+    def get_many(self, oids: Iterable[ObjectId]) -> dict[ObjectId, tuple[str, bytes]]:
+        """Several objects in one round trip; missing ones are left out."""
+        out: dict[ObjectId, tuple[str, bytes]] = {}
+        wanted: list[str] = []
+        for oid in oids:
+            found = self._cache.get(oid)
+            if found is not None:
+                out[oid] = found
+            else:
+                wanted.append(str(oid))
+        for start in range(0, len(wanted), 5000):
+            for row in self.server.query("objects/get_many", ids=wanted[start : start + 5000]):
+                oid = ObjectId(row["id"])
+                obj = (str(row["type"]), bytes(row["data"]))
+                if hash_object(*obj) != oid:
+                    raise CorruptObject(f"object {oid} in Neo4j does not hash to its id")
+                out[oid] = obj
+                self._remember(oid, obj)
+        return out
+
+    def has(self, oid: ObjectId) -> bool:
+        if len(oid) != 40 or not HEX.issuperset(oid):
+            return False
+        pending = self._pending()
+        if (pending is not None and oid in pending) or oid in self._cache:
+            return True
+        return not self.missing([oid])
+
+    def missing(self, oids: Iterable[ObjectId]) -> set[ObjectId]:
+        pending = self._pending() or {}
+        wanted = [str(o) for o in dict.fromkeys(oids) if o not in pending and o not in self._cache]
+        absent = set(wanted)
+        for start in range(0, len(wanted), 10_000):
+            for row in self.server.query("objects/existing", ids=wanted[start : start + 10_000]):
+                absent.discard(row["id"])
+        return {ObjectId(o) for o in absent}
+
+    def __iter__(self) -> Iterator[ObjectId]:
+        found = dict.fromkeys(ObjectId(r["id"]) for r in self.server.query("objects/ids"))
+        found.update(dict.fromkeys(self._pending() or ()))
+        return iter(list(found))
+
+    def resolve_prefix(self, prefix: str) -> list[ObjectId]:
+        prefix = prefix.lower()
+        if len(prefix) < 4 or not HEX.issuperset(prefix):
+            return super().resolve_prefix(prefix)  # refuses it
+        found = {ObjectId(r["id"]) for r in self.server.query("objects/prefix", prefix=prefix)}
+        found.update(oid for oid in self._pending() or () if oid.startswith(prefix))
+        return sorted(found)
+
+    def commit_headers(self, after: int) -> tuple[list[tuple[ObjectId, bytes]], int]:
+        """The commit objects stored after watermark ``after``, oldest first, and the new watermark."""
+        rows = self.server.query("history/commits_after", after=after)
+        if not rows:
+            return [], after
+        return [(ObjectId(r["id"]), bytes(r["data"])) for r in rows], int(rows[-1]["seq"])
+
+    # writes
+
+    def put(self, obj_type: str, data: bytes) -> ObjectId:
+        if obj_type not in OBJECT_TYPES:
+            raise BadInput(f"unknown object type {obj_type!r}")
+        data = bytes(data)
+        oid = hash_object(obj_type, data)
+        pending = self._pending()
+        if pending is not None:
+            pending.setdefault(oid, (obj_type, data))
+        elif oid not in self._cache:
+            self._flush({oid: (obj_type, data)})
+        return oid
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        if self._pending() is not None:  # nested: the outermost batch writes
+            yield
+            return
+        pending: dict[ObjectId, tuple[str, bytes]] = {}
+        self._local.pending = pending
+        try:
+            yield
+            self._local.pending = None
+            if pending:
+                self._flush(pending)
+        finally:
+            self._local.pending = None
+
+    def _flush(self, objects: dict[ObjectId, tuple[str, bytes]]) -> None:
+        """Write ``objects`` and the projection of the commits among them in one transaction."""
+
+        def get(oid: ObjectId) -> tuple[str, bytes]:  # the projection reads trees of this batch too
+            found = objects.get(oid)
+            return found if found is not None else self.get(oid)
+
+        projection = Projection(Snapshots(_Reader(get)), get)
+        for oid, (obj_type, data) in objects.items():
+            if obj_type == "commit":
+                projection.add_commit(oid, data)
+        rows = [{"id": str(oid), "type": t, "data": d} for oid, (t, d) in objects.items()]
+
+        def work(tx: neo4j.ManagedTransaction) -> None:
+            if projection.commits:
+                tx.run(_statement("projection/write"), objects=rows, **projection.parameters()).consume()
+            else:
+                tx.run(_statement("objects/put"), objects=rows).consume()
+
+        self.server.write(work)
+        for oid, obj in objects.items():
+            self._remember(oid, obj)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+class _Reader(ObjectStore):
+    """A read-only view through a function, for reading the trees of a batch not yet written."""
+
+    def __init__(self, get: Callable[[ObjectId], tuple[str, bytes]]) -> None:
+        self._get = get
+
+    def get(self, oid: ObjectId) -> tuple[str, bytes]:
+        return self._get(oid)
+
+    def put(self, obj_type: str, data: bytes) -> ObjectId:
+        raise NotImplementedError("read-only")
+
+    def has(self, oid: ObjectId) -> bool:
+        try:
+            self.get(oid)
+        except NotFound:
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[ObjectId]:
+        raise NotImplementedError("read-only")
+
+
+# --- the projection -----------------------------------------------------------------------------------
+
+
+def version_id(page_id: str, blob: ObjectId) -> str:
+    """The id of a page version: the page and its blob (two pages may hold equal bytes)."""
+    return f"{page_id}@{blob}"
+
+
+class Projection:
+    """The graph rows for a set of new commits: commits, actors, page versions and what changed."""
+
+    def __init__(self, snapshots: Snapshots, get: Callable[[ObjectId], tuple[str, bytes]]) -> None:
+        self._snapshots = snapshots
+        self._get = get
+        self.commits: list[dict[str, Any]] = []
+        self.versions: dict[str, dict[str, Any]] = {}
+        self.changes: list[dict[str, Any]] = []
+        self.actors: dict[str, dict[str, Any]] = {}
+        self._trees: dict[ObjectId, ObjectId] = {}  # commit -> tree, for parents in this projection
+
+    def _tree_of(self, commit: ObjectId) -> ObjectId | None:
+        tree = self._trees.get(commit)
+        if tree is not None:
+            return tree
+        try:
+            obj_type, data = self._get(commit)
+        except NotFound:
+            return None  # history cut short: project the commit as if it had no parent
+        return Commit.parse(data).tree if obj_type == "commit" else None
+
+    def add_commit(self, oid: ObjectId, data: bytes) -> None:
+        commit = Commit.parse(data)
+        self._trees[oid] = commit.tree
+        text, trailers = parse_trailers(commit.message)
+        actor = trailers.get("Gvcs-Actor") or commit.author.email.split("@", 1)[0]
+        self.commits.append(
+            {
+                "id": str(oid),
+                "tree": str(commit.tree),
+                "parents": [str(p) for p in commit.parents],
+                "subject": text.split("\n", 1)[0],
+                "message": text.rstrip("\n"),
+                "actor": actor,
+                "actor_name": commit.author.name,
+                "kind": trailers.get("Gvcs-Kind", "edit"),
+                "time": commit.committer.time,
+                "event_id": trailers.get("Gvcs-Event-Id"),
+            }
+        )
+        parent_tree = self._tree_of(commit.parents[0]) if commit.parents else None
+        try:
+            changes = self._snapshots.diff(parent_tree, commit.tree)
+        except (NotFound, CorruptObject):
+            return  # a commit of a tree this store does not hold (a shallow copy): no page changes
+        for change in changes:
+            top, _, name = change.path.partition("/")
+            if top == "pages" and name.endswith(".md") and "/" not in name:
+                self._page_change(oid, name.removesuffix(".md"), change.old, change.new)
+            elif top == "actors" and name.endswith(".yaml") and "/" not in name and change.new:
+                self._actor(name.removesuffix(".yaml"), change.new)
+
+    def _page_change(
+        self, commit: ObjectId, page_id: str, old: ObjectId | None, new: ObjectId | None
+    ) -> None:
+        if new is None:
+            assert old is not None
+            self._version(page_id, old)
+            self.changes.append({"commit": str(commit), "version": version_id(page_id, old), "op": "delete"})
+            return
+        self._version(page_id, new)
+        op = "add" if old is None else "modify"
+        self.changes.append({"commit": str(commit), "version": version_id(page_id, new), "op": op})
+
+    def _version(self, page_id: str, blob: ObjectId) -> None:
+        key = version_id(page_id, blob)
+        if key in self.versions:
+            return
+        try:
+            page = Page.parse(page_id, self._get(blob)[1])
+        except (GvcsError, UnicodeDecodeError):
+            # A page file gvcs cannot read still has a version; it just has no links to show.
+            self.versions[key] = _version_row(key, page_id, blob, page_id, 0, [], [], [], [])
+            return
+        self.versions[key] = _version_row(
+            key,
+            page_id,
+            blob,
+            page.title,
+            len(page.body.split()),
+            list(page.tags),
+            list(page.follows),
+            [page.alternate_of] if page.alternate_of else [],
+            [link for link in page.links() if link != page_id],
+        )
+
+    def _actor(self, actor_id: str, blob: ObjectId) -> None:
+        try:
+            actor = Actor.parse(actor_id, self._get(blob)[1])
+        except (GvcsError, UnicodeDecodeError):
+            return
+        self.actors[actor_id] = {
+            "id": actor_id,
+            "name": actor.name,
+            "kind": actor.kind,
+            "archetype": actor.archetype,
+        }
+
+    def parameters(self) -> dict[str, Any]:
+        """The parameters of ``projection/write``."""
+        return {
+            "commits": self.commits,
+            "actors": list(self.actors.values()),
+            "versions": list(self.versions.values()),
+            "changes": self.changes,
+        }
+
+
+def _version_row(
+    key: str,
+    page_id: str,
+    blob: ObjectId,
+    title: str,
+    words: int,
+    tags: list[str],
+    follows: list[str],
+    alternate_of: list[str],
+    links: list[str],
+) -> dict[str, Any]:
+    return {
+        "id": key,
+        "page": page_id,
+        "blob": str(blob),
+        "title": title,
+        "words": words,
+        "tags": tags,
+        "follows": follows,
+        "alternate_of": alternate_of,
+        "links": links,
+    }
+
+
+# --- refs ---------------------------------------------------------------------------------------------
+
+
+class Neo4jRefStore(RefStore):
+    """Refs as ``(:Ref)`` nodes; every update is a compare-and-swap inside one write transaction."""
+
+    def __init__(self, server: Neo4jServer, objects: Neo4jObjectStore | None = None) -> None:
+        self.server = server
+        self._objects = objects
+        self._snapshots = Snapshots(objects) if objects is not None else None
+
+    def _resolve(self, name: RefName) -> RefName:
+        target = self.get_symbolic(name)
+        return target if target is not None else name
+
+    def get(self, name: RefName) -> ObjectId | None:
+        rows = self.server.query("refs/get", ref=str(self._resolve(name)))
+        return ObjectId(rows[0]["target"]) if rows else None
+
+    def set_if_equals(
+        self, name: RefName, old: ObjectId | None, new: ObjectId, *, who: str = "", message: str = ""
+    ) -> None:
+        name = self._resolve(name)
+        removed, added = self._page_changes(name, old, new)
+        params: dict[str, Any] = {
+            "ref": name,
+            "new": new,
+            "who": who,
+            "time": int(time.time()),
+            "message": message,
+            "removed": removed,
+            "added": added,
+        }
+
+        def work(tx: neo4j.ManagedTransaction) -> None:
+            if old is None:
+                current = self._current(tx, name)
+                if current is not None:
+                    raise BranchMoved(name, old, current)
+                clash = tx.run(_statement("refs/conflicting"), ref=name).single()
+                if clash is not None:
+                    raise BadInput(f"{name} cannot be created: {clash['ref']} exists")
+                labels = (
+                    ["Ref", "Branch"]
+                    if name.startswith(HEADS)
+                    else ["Ref", "Tag"]
+                    if name.startswith(TAGS)
+                    else ["Ref"]
+                )
+                tx.run(
+                    _statement("refs/create"), labels=labels, name=_short(name), old=ZERO_ID, **params
+                ).consume()
+                return
+            row = tx.run(_statement("refs/move"), **params).single()
+            current = None if row is None else ObjectId(row["current"])
+            if current != old:
+                raise BranchMoved(name, old, current)  # rolls the transaction back
+
+        try:
+            self.server.write(work)
+        except self.server._neo4j.exceptions.ConstraintError:
+            # Another writer created the ref between our check and our create.
+            raise BranchMoved(name, old, self.get(name)) from None
+
+    @staticmethod
+    def _current(tx: neo4j.ManagedTransaction, name: RefName) -> ObjectId | None:
+        row = tx.run(_statement("refs/get"), ref=name).single()
+        return None if row is None else ObjectId(row["target"])
+
+    def _page_changes(
+        self, name: RefName, old: ObjectId | None, new: ObjectId
+    ) -> tuple[list[str], list[str]]:
+        """The page versions a branch stops and starts holding when it moves from ``old`` to ``new``."""
+        if self._objects is None or self._snapshots is None or not name.startswith(HEADS):
+            return [], []
+        try:
+            old_tree = Commit.parse(self._objects.get(old)[1]).tree if old else None
+            obj_type, data = self._objects.get(new)
+            if obj_type != "commit":
+                return [], []
+            new_tree = Commit.parse(data).tree
+        except (NotFound, CorruptObject):
+            return [], []
+        removed: list[str] = []
+        added: list[str] = []
+        for change in self._snapshots.diff(old_tree, new_tree):
+            top, _, file = change.path.partition("/")
+            if top != "pages" or not file.endswith(".md") or "/" in file:
+                continue
+            page_id = file.removesuffix(".md")
+            if change.old is not None:
+                removed.append(version_id(page_id, change.old))
+            if change.new is not None:
+                added.append(version_id(page_id, change.new))
+        return removed, added
+
+    def remove_if_equals(
+        self, name: RefName, old: ObjectId | None, *, who: str = "", message: str = ""
+    ) -> None:
+        name = self._resolve(name)
+
+        def work(tx: neo4j.ManagedTransaction) -> None:
+            if tx.run(_statement("refs/lock"), ref=name).single() is None:
+                raise NotFound(f"ref {name} does not exist")
+            current = self._current(tx, name)
+            if old is not None and current != old:
+                raise BranchMoved(name, old, current)
+            tx.run(_statement("refs/delete"), ref=name).consume()
+
+        self.server.write(work)
+
+    def list(self, prefix: str = "refs/") -> dict[RefName, ObjectId]:
+        rows = self.server.query("refs/list", prefix=prefix)
+        return {RefName(r["ref"]): ObjectId(r["target"]) for r in rows}
+
+    def reflog(self, name: RefName) -> builtins.list[ReflogEntry]:
+        rows = self.server.query("refs/log", ref=str(self._resolve(name)))
+        return [
+            ReflogEntry(ObjectId(r["old"]), ObjectId(r["new"]), r["who"], int(r["time"]), r["message"])
+            for r in rows
+        ]
+
+    def get_symbolic(self, name: RefName) -> RefName | None:
+        if name.startswith("refs/"):
+            return None
+        rows = self.server.query("refs/symbolic_get", name=str(name))
+        return RefName(rows[0]["target"]) if rows else None
+
+    def set_symbolic(self, name: RefName, target: RefName) -> None:
+        self.server.write(
+            lambda tx: tx.run(_statement("refs/symbolic_set"), name=str(name), target=str(target)).consume()
+        )
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def _short(name: str) -> str:
+    for prefix in (HEADS, TAGS):
+        if name.startswith(prefix):
+            return name[len(prefix) :]
+    return name

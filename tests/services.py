@@ -1,0 +1,86 @@
+"""The external services of the tests: the Neo4j server that ``make test`` starts with ``scripts/neo4j``.
+
+``make test`` exports ``GVCS_TEST_NEO4J_URI`` (``scripts/neo4j url``, e.g.
+``neo4j://neo4j:neo4j@127.0.0.1:7687``) when the server is up; a plain ``pytest`` run outside CI
+falls back to the server of ``scripts/neo4j url`` if it answers. The ``neo4j_uri`` fixture of
+``tests/conftest.py`` hands the URI to the tests; without a server it skips them locally and fails them
+under ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+URI_VARIABLE = "GVCS_TEST_NEO4J_URI"
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "neo4j"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+@dataclass(frozen=True)
+class Neo4jAddress:
+    """A ``neo4j://user:pass@host:port[/database]`` URI taken apart for the official driver."""
+
+    uri: str  # scheme://host:port, without credentials or database
+    host: str
+    port: int
+    auth: tuple[str, str] | None
+    database: str | None
+
+
+def parse_neo4j_uri(uri: str) -> Neo4jAddress:
+    parts = urlsplit(uri)
+    if parts.scheme not in ("neo4j", "bolt", "neo4j+s", "bolt+s", "neo4j+ssc", "bolt+ssc"):
+        raise ValueError(f"not a Neo4j URI: {uri!r}")
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port or 7687
+    auth = (unquote(parts.username), unquote(parts.password or "")) if parts.username else None
+    database = parts.path.strip("/") or None
+    netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return Neo4jAddress(f"{parts.scheme}://{netloc}", host, port, auth, database)
+
+
+def _configured_uri() -> str | None:
+    """``GVCS_TEST_NEO4J_URI``; outside CI, else the URI of ``scripts/neo4j url``."""
+    uri = os.environ.get(URI_VARIABLE)
+    if uri or in_ci():
+        return uri
+    try:
+        result = subprocess.run(
+            [sys.executable, str(SCRIPT), "url"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if result.returncode != 0:
+        return None
+    return result.stdout.strip() or None
+
+
+def neo4j_problem() -> str | None:
+    """Why the Neo4j of the tests cannot be used, or None if it answers."""
+    uri = _configured_uri()
+    if not uri:
+        return f"{URI_VARIABLE} is not set (make test sets it when scripts/neo4j start succeeded)"
+    try:
+        address = parse_neo4j_uri(uri)
+    except ValueError as error:
+        return f"{URI_VARIABLE}: {error}"
+    try:
+        with socket.create_connection((address.host, address.port), timeout=5):
+            pass
+    except OSError as error:
+        return f"Neo4j does not answer on {address.host}:{address.port} ({error})"
+    return None
+
+
+def neo4j_uri() -> str | None:
+    """The URI of the test server if it is known (see ``_configured_uri``) and answers, else None."""
+    return _configured_uri() if neo4j_problem() is None else None
