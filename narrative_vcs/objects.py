@@ -407,18 +407,32 @@ class Story:
 # --- git trees ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
 class TreeEntry:
-    name: str
-    mode: str
-    oid: ObjectId
-    #: The entry as git serialises it inside a tree (derived; kept to make tree writes cheap).
-    record: bytes = field(default=b"", compare=False, repr=False)
+    """One entry of a git tree (immutable by convention: trees are rebuilt, never edited in place).
 
-    def __post_init__(self) -> None:
-        if not self.record:
-            record = self.mode.encode() + b" " + self.name.encode() + b"\0" + bytes.fromhex(self.oid)
-            object.__setattr__(self, "record", record)
+    A plain slotted class rather than a frozen dataclass: a frozen dataclass's ``__init__`` costs
+    twice as much, and pushing or diffing a large history parses millions of entries.
+    """
+
+    __slots__ = ("mode", "name", "oid", "record")
+
+    def __init__(self, name: str, mode: str, oid: ObjectId, record: bytes = b"") -> None:
+        self.name = name
+        self.mode = mode
+        self.oid = oid
+        #: The entry as git serialises it inside a tree (derived; kept to make tree writes cheap).
+        self.record = record or mode.encode() + b" " + name.encode() + b"\0" + bytes.fromhex(oid)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TreeEntry):
+            return NotImplemented
+        return (self.name, self.mode, self.oid) == (other.name, other.mode, other.oid)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.mode, self.oid))
+
+    def __repr__(self) -> str:
+        return f"TreeEntry(name={self.name!r}, mode={self.mode!r}, oid={self.oid!r})"
 
     @property
     def is_tree(self) -> bool:

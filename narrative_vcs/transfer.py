@@ -11,6 +11,7 @@ The destination's ref moves last, by compare-and-swap against the value read at 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .errors import BranchMoved, NotFound, Refused
@@ -103,15 +104,25 @@ def copy_branch(
     commits = missing_commits(source, head, destination)
     objects = 0
     done = 0
-    for start in range(0, len(commits), BATCH_COMMITS):
-        chunk = commits[start : start + BATCH_COMMITS]
-        with destination.objects.batch():
-            for obj_type, data in _objects_of(source, chunk):
-                destination.objects.put(obj_type, data)
-                objects += 1
-        done += len(chunk)
-        if progress is not None:
-            progress(done, len(commits))
+    # One batch is written (by a second thread: a server works meanwhile) while the next is read.
+    # Batches are written one after another, in order, so the destination stays closed under
+    # parents at every moment.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gvcs-transfer") as writer:
+        pending: Future[None] | None = None
+        for start in range(0, len(commits), BATCH_COMMITS):
+            chunk = commits[start : start + BATCH_COMMITS]
+            batch = list(_objects_of(source, chunk))
+            objects += len(batch)
+            if pending is not None:
+                pending.result()
+                done += BATCH_COMMITS
+                if progress is not None:
+                    progress(done, len(commits))
+            pending = writer.submit(_write, destination, batch)
+        if pending is not None:
+            pending.result()
+            if progress is not None:
+                progress(len(commits), len(commits))
     try:
         destination.refs.set_if_equals(target, old, head, who="gvcs transfer", message=f"transfer: {branch}")
     except BranchMoved as exc:
@@ -120,6 +131,12 @@ def copy_branch(
         destination.set_head_branch(branch)  # a store that had no story yet: HEAD names its first branch
     destination.objects.maintain()
     return TransferResult(target, old, head, len(commits), objects)
+
+
+def _write(destination: Repository, batch: list[tuple[str, bytes]]) -> None:
+    with destination.objects.batch():
+        for obj_type, data in batch:
+            destination.objects.put(obj_type, data)
 
 
 def _objects_of(source: Repository, commits: list[CommitInfo]) -> Iterator[tuple[str, bytes]]:

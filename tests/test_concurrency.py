@@ -70,7 +70,7 @@ def start_writer(root: Path, name: str, count: int, go: Path) -> subprocess.Pope
         text=True,
     )
     # a hung writer is killed, so the test fails instead of hanging
-    watchdog = threading.Timer(120, proc.kill)
+    watchdog = threading.Timer(300, proc.kill)
     watchdog.daemon = True
     watchdog.start()
     assert proc.stdout is not None
@@ -201,3 +201,44 @@ def test_two_repository_objects_in_one_process_see_each_other(tmp_path: Path, di
         )
     Writer(two, start_time=1_800_000_100).page("b", "B")
     assert one.list_pages() == ["a", "b"]
+
+
+# --- Neo4j ----------------------------------------------------------------------------------------
+
+
+def test_twenty_writers_on_one_neo4j_branch_lose_no_update(tmp_path: Path, neo4j_uri: str) -> None:
+    """20 processes commit to one branch of a story that lives only in the real Neo4j server."""
+    from narrative_vcs.graph.factory import init_repository
+    from narrative_vcs.graph.neo4j import open_neo4j
+
+    objects, _refs = open_neo4j(neo4j_uri)
+    objects.server.clear()
+    objects.close()
+    root = tmp_path / "story"
+    first = init_repository(root, store=neo4j_uri)
+    setup = Writer(first).setup()
+    first.close()
+    writers, commits_each = 20, 3
+    go = tmp_path / "go"
+    procs = [start_writer(root, f"writer-{n}", commits_each, go) for n in range(writers)]
+    go.touch()
+    acknowledged: dict[str, list[ObjectId]] = {}
+    for n, proc in enumerate(procs):
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        acknowledged[f"writer-{n}"] = [ObjectId(x) for x in out.split() if OID_LINE.fullmatch(x)]
+        assert len(acknowledged[f"writer-{n}"]) == commits_each
+    repo = open_repository(root)
+    history = first_parent_line(repo)
+    assert_each_once([oid for acks in acknowledged.values() for oid in acks], history)
+    assert len(history) == 1 + writers * commits_each and history[-1] == setup
+    for name, acks in acknowledged.items():
+        positions = [history.index(oid) for oid in acks]
+        assert positions == sorted(positions, reverse=True)
+        assert repo.read_page(name).body == f"Version {commits_each - 1} by {name}.\n"
+    # the reflog is one chain: every update started from the value the one before it wrote
+    log = repo.refs.reflog(RefName("refs/heads/main"))
+    assert len(log) == 1 + writers * commits_each
+    assert all(later.old == earlier.new for earlier, later in itertools.pairwise(log))
+    assert repo.fsck().ok
+    repo.close()

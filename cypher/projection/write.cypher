@@ -1,16 +1,17 @@
 // The objects of a batch and the graph of the commits among them, in one statement.
-// Commits get numbers in the order they are stored (Commit.seq). The counter stays locked until the
+// The counter is locked first, so writers of commits take their locks in one order and never deadlock
+// one another. Commits get numbers in the order they are stored (Commit.seq). The counter stays locked until the
 // transaction ends, so commits become visible in the order of their numbers: a reader that saw number
 // n has seen every commit below it.
+MERGE (k:Counter {name: 'commit'})
+  ON CREATE SET k.value = 0
+SET k.value = k.value + size($commits)
+WITH k.value - size($commits) AS first
 CALL () {
   UNWIND $objects AS row
   MERGE (o:Object {id: row.id})
     ON CREATE SET o.type = row.type, o.data = row.data
 }
-MERGE (k:Counter {name: 'commit'})
-  ON CREATE SET k.value = 0
-SET k.value = k.value + size($commits)
-WITH k.value - size($commits) AS first
 CALL () {
   UNWIND $actors AS a
   MERGE (n:Actor {id: a.id})

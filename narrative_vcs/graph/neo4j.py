@@ -122,11 +122,12 @@ class Neo4jServer:
                 connection_acquisition_timeout=60,
                 connection_timeout=10,
                 # Transient errors (a deadlock between writers) are retried for this long.
-                max_transaction_retry_time=15,
+                max_transaction_retry_time=60,
             )
         except (ValueError, neo4j.exceptions.ConfigurationError) as exc:
             raise BadInput(f"bad Neo4j URI: {exc}") from None
         self._schema_done = False
+        self._connected = False
         self._lock = threading.Lock()
         self._closed = False
 
@@ -157,36 +158,43 @@ class Neo4jServer:
         return self._call("write", work)
 
     def read(self, work: Callable[[neo4j.ManagedTransaction], Any]) -> Any:
-        self.ensure_schema()
+        self._connect()
         return self._call("read", work)
 
     def query(self, name: str, /, **params: Any) -> list[dict[str, Any]]:
         """The records of one read statement, as dicts."""
 
         def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
-            return [r.data() for r in tx.run(_statement(name), params)]
+            result = tx.run(_statement(name), params)
+            keys = result.keys()
+            # Not Record.data(): it rebuilds every value (bytes into lists of ints) in Python.
+            return [dict(zip(keys, values, strict=True)) for values in result.values()]
 
         return self.read(work)  # type: ignore[no-any-return]
 
+    def _connect(self) -> None:
+        """Check once that the server answers: fail at once, not after the driver's retries."""
+        if self._connected:
+            return
+        try:
+            self.driver.verify_connectivity()
+        except self._neo4j.exceptions.AuthError as exc:
+            raise Unavailable(f"Neo4j at {self.location} refused the credentials: {exc.message}") from None
+        except (self._neo4j.exceptions.ServiceUnavailable, OSError):
+            raise Unavailable(f"Neo4j is not reachable at {self.location} (is the server running?)") from None
+        self._connected = True
+
     def ensure_schema(self) -> None:
-        """Create the constraints and indexes of ``cypher/schema`` (IF NOT EXISTS) once per process."""
+        """Create the constraints and indexes of ``cypher/schema`` (IF NOT EXISTS), once per process
+        that writes: readers do not need them."""
         if self._schema_done:
             return
+        self._connect()
         with self._lock:
             if self._schema_done:
                 return
             from cypher import schema_statements
 
-            try:  # fail at once, not after the driver's retries, when nothing listens there
-                self.driver.verify_connectivity()
-            except self._neo4j.exceptions.AuthError as exc:
-                raise Unavailable(
-                    f"Neo4j at {self.location} refused the credentials: {exc.message}"
-                ) from None
-            except (self._neo4j.exceptions.ServiceUnavailable, OSError):
-                raise Unavailable(
-                    f"Neo4j is not reachable at {self.location} (is the server running?)"
-                ) from None
             for _name, text in schema_statements():
 
                 def create(tx: neo4j.ManagedTransaction, text: str = text) -> None:
@@ -236,6 +244,8 @@ class Neo4jObjectStore(ObjectStore):
         self._cache: OrderedDict[ObjectId, tuple[str, bytes]] = OrderedDict()
         self._cache_size = cache_size
         self._local = threading.local()
+        # Parsed trees for the projection, kept across batches (a batch's parents are in the last one).
+        self._snapshots = Snapshots(_Reader(self._get_flushing), cache_size=20_000)
 
     # reads
 
@@ -314,6 +324,11 @@ class Neo4jObjectStore(ObjectStore):
         found.update(oid for oid in self._pending() or () if oid.startswith(prefix))
         return sorted(found)
 
+    def _get_flushing(self, oid: ObjectId) -> tuple[str, bytes]:
+        flushing = getattr(self._local, "flushing", None)
+        found = flushing.get(oid) if flushing is not None else None
+        return found if found is not None else self.get(oid)
+
     def commit_headers(self, after: int) -> tuple[list[tuple[ObjectId, bytes]], int]:
         """The commit objects stored after watermark ``after``, oldest first, and the new watermark."""
         rows = self.server.query("history/commits_after", after=after)
@@ -353,14 +368,14 @@ class Neo4jObjectStore(ObjectStore):
     def _flush(self, objects: dict[ObjectId, tuple[str, bytes]]) -> None:
         """Write ``objects`` and the projection of the commits among them in one transaction."""
 
-        def get(oid: ObjectId) -> tuple[str, bytes]:  # the projection reads trees of this batch too
-            found = objects.get(oid)
-            return found if found is not None else self.get(oid)
-
-        projection = Projection(Snapshots(_Reader(get)), get)
-        for oid, (obj_type, data) in objects.items():
-            if obj_type == "commit":
-                projection.add_commit(oid, data)
+        self._local.flushing = objects  # the projection reads the trees of this batch too
+        try:
+            projection = Projection(self._snapshots, self._get_flushing)
+            for oid, (obj_type, data) in objects.items():
+                if obj_type == "commit":
+                    projection.add_commit(oid, data)
+        finally:
+            self._local.flushing = None
         rows = [{"id": str(oid), "type": t, "data": d} for oid, (t, d) in objects.items()]
 
         def work(tx: neo4j.ManagedTransaction) -> None:

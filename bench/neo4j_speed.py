@@ -1,0 +1,231 @@
+"""The Neo4j backend's figures, against the real server of ``scripts/neo4j``:
+
+1. push of a long history (default 100,000 commits on a 10,000-page story) from the embedded store into
+   an empty Neo4j database (goal: >= 1,000 commits/s); the same history pushed by ``git push`` into an
+   empty bare repository is timed in the same run as the baseline;
+2. ``gvcs log --oneline`` over that history in a work tree whose store is the Neo4j database (a new
+   process each run; goal: <= 1 s), against a plain Cypher variable-length traversal of the same
+   history (``[:PARENT*]`` from the branch head), as a ratio;
+3. merge-base of two branches on the Neo4j backend, warm (the commit DAG in memory, as a server keeps
+   it; goal: <= 50 ms), with a fresh commit on one side before each run so the DAG refresh is included.
+
+The database is emptied first: use a server of its own (``GVCS_BENCH_NEO4J_URI``, default the URI of
+``scripts/neo4j url``).
+
+    python -m bench.neo4j_speed [--commits N] [--pages N] [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from narrative_vcs.graph.factory import open_repository, open_store, save_config
+from narrative_vcs.objects import Page
+from narrative_vcs.repository import ChangeSet, Repository
+from narrative_vcs.transfer import copy_branch
+
+from .generate import StoryGenerator, build_history
+from .util import ROOT, gvcs_command, median, quick, time_command, write_result
+
+GOAL_PUSH = 1000.0
+GOAL_LOG = 1.0
+GOAL_MERGE_BASE = 0.050
+
+TRAVERSAL = """
+MATCH (:Branch {name: $branch})-[:HEAD]->(head:Commit)
+MATCH (head)-[:PARENT*0..]->(c:Commit)
+RETURN DISTINCT c.short_id AS id, c.subject AS subject
+"""
+
+
+def server_uri() -> str:
+    uri = os.environ.get("GVCS_BENCH_NEO4J_URI")
+    if uri:
+        return uri
+    found = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "neo4j"), "url"], capture_output=True, text=True, check=False
+    )
+    if found.returncode != 0 or not found.stdout.strip():
+        raise SystemExit("bench.neo4j_speed: no Neo4j server (scripts/neo4j start)")
+    return found.stdout.strip()
+
+
+def git_push_seconds(source: Path, tmp: Path) -> float:
+    bare = tmp / "baseline.git"
+    subprocess.run(["git", "init", "--quiet", "--bare", str(bare)], check=True)
+    start = time.perf_counter()
+    subprocess.run(
+        ["git", f"--git-dir={source / '.gvcs'}", "push", "--quiet", str(bare), "main"],
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - start
+
+
+def push(source_root: Path, uri: str) -> tuple[dict[str, Any], Repository]:
+    source = open_repository(source_root)
+    target = open_store(uri)
+    target.objects.server.clear()  # type: ignore[attr-defined]
+    start = time.perf_counter()
+    result = copy_branch(source, target, "main")
+    seconds = time.perf_counter() - start
+    source.close()
+    return {
+        "commits": result.commits,
+        "objects": result.objects,
+        "seconds": seconds,
+        "commits_per_second": result.commits / seconds,
+    }, target
+
+
+def log_runs(uri: str, tmp: Path, runs: int) -> dict[str, Any]:
+    work = tmp / "neo4j-worktree"
+    (work / ".gvcs").mkdir(parents=True)
+    save_config(work, {"store": uri})
+    gvcs = gvcs_command()
+    assert gvcs is not None
+    argv = [*gvcs, "-C", str(work), "log", "--oneline"]
+    lines = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.count("\n")
+    gvcs_times = [time_command(argv) for _ in range(runs)]
+    import neo4j
+
+    from narrative_vcs.graph.neo4j import parse_neo4j_uri
+
+    location = parse_neo4j_uri(uri)
+    cypher_times: list[float] = []
+    rows = 0
+    with neo4j.GraphDatabase.driver(location.address, auth=(location.user, location.password)) as driver:
+        for _ in range(runs):
+            start = time.perf_counter()
+            with driver.session(database=location.database) as session:
+                records = session.execute_read(lambda tx: list(tx.run(TRAVERSAL, branch="main")))
+            cypher_times.append(time.perf_counter() - start)
+            rows = len(records)
+    return {
+        "log_lines": lines,
+        "cypher_rows": rows,
+        "gvcs_seconds": gvcs_times,
+        "median_gvcs_seconds": median(gvcs_times),
+        "cypher_seconds": cypher_times,
+        "median_cypher_seconds": median(cypher_times),
+        "ratio_gvcs_to_cypher": median(gvcs_times) / median(cypher_times),
+        "goal_met": median(gvcs_times) <= GOAL_LOG,
+    }
+
+
+def merge_base_runs(target: Repository, runs: int) -> dict[str, Any]:
+    head = target.branch_head("main")
+    assert head is not None
+    fork = target.resolve("main~50")
+    target.create_branch("side", fork)
+    when = 1_900_000_000
+    side = fork
+    for i in range(20):
+        when += 60
+        side = target.commit(
+            "side",
+            ChangeSet().upsert_page(Page(f"side-{i}", f"Side {i}", f"A side page {i}.")),
+            actor=_any_actor(target),
+            message=f"side {i}",
+            expected_head=side,
+            timestamp=when,
+        )
+    start = time.perf_counter()
+    first = target.merge_bases("main", "side")
+    cold = time.perf_counter() - start
+    assert first == [fork], (first, fork)
+    times: list[float] = []
+    for i in range(runs):
+        when += 60
+        side = target.commit(
+            "side",
+            ChangeSet().upsert_page(Page(f"more-{i}", f"More {i}", "Another.")),
+            actor=_any_actor(target),
+            message=f"more {i}",
+            expected_head=side,
+            timestamp=when,
+        )
+        start = time.perf_counter()
+        bases = target.merge_bases("main", "side")
+        times.append(time.perf_counter() - start)
+        assert bases == [fork]
+    return {
+        "first_seconds": cold,
+        "seconds": times,
+        "median_seconds": median(times),
+        "goal_met": median(times) <= GOAL_MERGE_BASE,
+    }
+
+
+def _any_actor(repo: Repository) -> str:
+    return sorted(a.id for a in repo.list_actors("main"))[0]
+
+
+def run(commits: int, pages: int, runs: int) -> dict[str, Any]:
+    uri = server_uri()
+    with tempfile.TemporaryDirectory(prefix="gvcs-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        root = tmp / "story"
+        start = time.perf_counter()
+        build_history(root, StoryGenerator(seed=7, pages=pages), commits)
+        build = time.perf_counter() - start
+        baseline = git_push_seconds(root, tmp)
+        pushed, target = push(root, uri)
+        try:
+            logs = log_runs(uri, tmp, runs)
+            bases = merge_base_runs(target, max(runs, 5))
+        finally:
+            target.close()
+    pushed |= {
+        "git_push_seconds": baseline,
+        "ratio_gvcs_to_git_push": pushed["seconds"] / baseline,
+        "goal_met": pushed["commits_per_second"] >= GOAL_PUSH,
+    }
+    return {
+        "commits": commits,
+        "pages": pages,
+        "runs": runs,
+        "build_seconds": build,
+        "push": pushed,
+        "log": logs,
+        "merge_base": bases,
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    commits, pages, runs = (2_000, 500, 3) if quick() else (100_000, 10_000, 5)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--commits", type=int, default=commits)
+    parser.add_argument("--pages", type=int, default=pages)
+    parser.add_argument("--runs", type=int, default=runs)
+    args = parser.parse_args(argv)
+    result = run(args.commits, args.pages, args.runs)
+    path = write_result("neo4j_speed", result)
+    p, lg, mb = result["push"], result["log"], result["merge_base"]
+    print(
+        f"push {p['commits']} commits ({p['objects']} objects) into Neo4j: {p['seconds']:.1f}s, "
+        f"{p['commits_per_second']:.0f} commits/s (goal >= {GOAL_PUSH:.0f}); "
+        f"git push {p['git_push_seconds']:.1f}s"
+    )
+    print(
+        f"log --oneline on Neo4j, {lg['log_lines']} commits: gvcs {lg['median_gvcs_seconds']:.3f}s "
+        f"(goal <= {GOAL_LOG:.0f}s), Cypher [:PARENT*] traversal {lg['median_cypher_seconds']:.3f}s, "
+        f"ratio {lg['ratio_gvcs_to_cypher']:.2f}x"
+    )
+    print(
+        f"merge-base on Neo4j, warm: {mb['median_seconds'] * 1000:.1f} ms "
+        f"(goal <= {GOAL_MERGE_BASE * 1000:.0f} ms); "
+        f"first call {mb['first_seconds'] * 1000:.0f} ms  -> {path}"
+    )
+    return result
+
+
+if __name__ == "__main__":
+    main()
