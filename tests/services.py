@@ -15,7 +15,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 URI_VARIABLE = "GVCS_TEST_NEO4J_URI"
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "neo4j"
@@ -37,15 +37,22 @@ class Neo4jAddress:
 
 
 def parse_neo4j_uri(uri: str) -> Neo4jAddress:
-    parts = urlsplit(uri)
-    if parts.scheme not in ("neo4j", "bolt", "neo4j+s", "bolt+s", "neo4j+ssc", "bolt+ssc"):
-        raise ValueError(f"not a Neo4j URI: {uri!r}")
-    host = parts.hostname or "127.0.0.1"
-    port = parts.port or 7687
-    auth = (unquote(parts.username), unquote(parts.password or "")) if parts.username else None
-    database = parts.path.strip("/") or None
-    netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    return Neo4jAddress(f"{parts.scheme}://{netloc}", host, port, auth, database)
+    """The URI as the backend reads it (:func:`narrative_vcs.graph.neo4j.parse_neo4j_uri`), for the driver."""
+    from narrative_vcs.errors import BadInput
+    from narrative_vcs.graph.neo4j import parse_neo4j_uri as parse
+
+    try:
+        location = parse(uri)
+    except BadInput as error:
+        raise ValueError(str(error)) from None
+    parts = urlsplit(location.address)
+    return Neo4jAddress(
+        location.address,
+        parts.hostname or "127.0.0.1",
+        parts.port or 7687,
+        (location.user, location.password),
+        location.database,
+    )
 
 
 def _configured_uri() -> str | None:

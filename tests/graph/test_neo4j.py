@@ -1,0 +1,192 @@
+"""The Neo4j backend against the real server: the projection people read, compare-and-swap inside a
+transaction, incremental commit listing, and where its Cypher lives.
+
+The shared backend suite (tests/test_store.py, test_refs.py, test_repository.py, ...) runs on this
+backend too through the ``neo4j_backend`` fixture; these tests cover what only Neo4j has.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from narrative_vcs.errors import BadInput, BranchMoved
+from narrative_vcs.graph.neo4j import Neo4jObjectStore, parse_neo4j_uri
+from narrative_vcs.objects import Page
+from narrative_vcs.repository import ChangeSet, Repository
+from narrative_vcs.types import RefName
+
+from ..conftest import Backend, Writer
+
+pytestmark = pytest.mark.neo4j
+
+ROOT = Path(__file__).resolve().parents[2]
+MAIN = RefName("refs/heads/main")
+
+
+@pytest.fixture
+def neo(neo4j_backend: Backend) -> Repository:
+    repo = Repository(neo4j_backend.objects, neo4j_backend.refs)
+    repo.set_head_branch("main")
+    return repo
+
+
+def rows(repo: Repository, cypher: str, **params: Any) -> list[dict[str, Any]]:
+    store = repo.objects
+    assert isinstance(store, Neo4jObjectStore)
+    with store.server.driver.session(database=store.server.location.database) as session:
+        return session.execute_read(lambda tx: [r.data() for r in tx.run(cypher, params)])
+
+
+def test_commits_pages_and_links_are_projected(neo: Repository) -> None:
+    w = Writer(neo)
+    first = w.setup(pages=[Page("prologue", "Prologue", "It begins.")])
+    second = w.page("vault", "The door. See [[prologue]].", title="The Vault", follows=("prologue",))
+    commits = rows(
+        neo,
+        "MATCH (c:Commit)-[:AUTHORED_BY]->(a:Actor) OPTIONAL MATCH (c)-[p:PARENT]->(parent) "
+        "RETURN c.id AS id, c.subject AS subject, c.kind AS kind, a.id AS actor, a.name AS name, "
+        "parent.id AS parent, p.order AS order ORDER BY c.seq",
+    )
+    assert [(r["id"], r["parent"], r["order"]) for r in commits] == [(first, None, None), (second, first, 0)]
+    assert commits[1]["subject"] == "Write vault" and commits[1]["actor"] == "ada"
+    assert commits[1]["name"] == "Ada Lovelace" and commits[1]["kind"] == "edit"
+    links = rows(
+        neo,
+        "MATCH (:Commit {id: $id})-[ch:CHANGED]->(v:PageVersion)-[r]->(p:Page) "
+        "RETURN ch.op AS op, v.title AS title, type(r) AS type, p.id AS page ORDER BY type, page",
+        id=second,
+    )
+    assert [(r["op"], r["type"], r["page"]) for r in links] == [
+        ("add", "FOLLOWS", "prologue"),
+        ("add", "LINKS_TO", "prologue"),
+        ("add", "VERSION_OF", "vault"),
+    ]
+    assert {r["title"] for r in links} == {"The Vault"}
+
+
+def test_a_branch_holds_its_heads_page_versions_and_follows_its_moves(neo: Repository) -> None:
+    w = Writer(neo)
+    w.setup(pages=[Page("a", "A", "One."), Page("b", "B", "Two.")])
+    neo.create_branch("side")
+    w.page("a", "One, revised.", branch="side")
+    w.commit(ChangeSet().delete_page("b"), message="Cut b", branch="side")
+
+    def held(branch: str) -> dict[str, str]:
+        found = rows(
+            neo,
+            "MATCH (:Branch {name: $b})-[:HAS_PAGE]->(v:PageVersion) RETURN v.page AS page, v.blob AS blob",
+            b=branch,
+        )
+        return {r["page"]: r["blob"] for r in found}
+
+    for branch in ("main", "side"):
+        expected = {
+            p: neo.snapshots.blob_id(neo.tree_of(branch), f"pages/{p}.md") for p in neo.list_pages(branch)
+        }
+        assert held(branch) == expected
+    assert set(held("side")) == {"a"} and set(held("main")) == {"a", "b"}
+    head = rows(neo, "MATCH (:Branch {name: 'side'})-[:HEAD]->(c:Commit) RETURN c.subject AS s")
+    assert head == [{"s": "Cut b"}]
+    deleted = rows(neo, "MATCH (c:Commit)-[:CHANGED {op: 'delete'}]->(v) RETURN c.subject AS s, v.page AS p")
+    assert deleted == [{"s": "Cut b", "p": "b"}]
+
+
+def test_a_stale_compare_and_swap_changes_nothing(neo: Repository) -> None:
+    w = Writer(neo)
+    first = w.setup(pages=[Page("a", "A", "One.")])
+    second = w.page("a", "Two.")
+    stale = w.page("a", "Three.")
+    log_before = neo.refs.reflog(MAIN)
+    with pytest.raises(BranchMoved):
+        neo.refs.set_if_equals(MAIN, second, first)  # expects second; the branch is at `stale`
+    assert neo.refs.get(MAIN) == stale
+    assert neo.refs.reflog(MAIN) == log_before
+    head = rows(neo, "MATCH (:Branch {name: 'main'})-[:HEAD]->(c:Commit) RETURN c.id AS id")
+    assert head == [{"id": stale}]
+    with pytest.raises(BranchMoved):
+        neo.refs.add_if_new(MAIN, first)
+    with pytest.raises(BadInput, match="exists"):
+        neo.refs.add_if_new(RefName("refs/heads/main/sub"), first)
+
+
+def test_commit_listing_returns_only_new_commits(neo: Repository) -> None:
+    w = Writer(neo)
+    first = w.setup()
+    listed, mark = neo.objects.commit_headers(0)  # type: ignore[misc]
+    assert [oid for oid, _ in listed] == [first]
+    second = w.page("a", "One.")
+    third = w.page("b", "Two.")
+    newer, later = neo.objects.commit_headers(mark)  # type: ignore[misc]
+    assert [oid for oid, _ in newer] == [second, third] and later > mark
+    assert neo.objects.commit_headers(later) == ([], later)  # type: ignore[misc]
+
+
+def test_history_reads_new_commits_incrementally(neo4j_backend: Backend, neo4j_uri: str) -> None:
+    writer_repo = Repository(neo4j_backend.objects, neo4j_backend.refs)
+    writer_repo.set_head_branch("main")
+    w = Writer(writer_repo)
+    w.setup()
+    for i in range(60):
+        w.page(f"p{i}", f"Page {i}.")
+    # A second reader (another server process would be the same) walks, then sees new commits only.
+    from narrative_vcs.graph.neo4j import open_neo4j
+
+    objects, refs = open_neo4j(neo4j_uri)
+    try:
+        reader = Repository(objects, refs)
+        calls: list[int] = []
+        listing = objects.commit_headers
+
+        def counting(after: int) -> tuple[list[Any], int]:
+            found = listing(after)
+            calls.append(len(found[0]))
+            return found
+
+        objects.commit_headers = counting  # type: ignore[method-assign]
+        assert len(list(reader.walk(["main"]))) == 61
+        w.page("late", "Late.")
+        assert len(list(reader.walk(["main"]))) == 62
+        assert reader.merge_bases("main", "main~3") == [reader.resolve("main~3")]
+        assert calls[0] == 61 and calls[-1] == 1  # the second listing read the one new commit
+    finally:
+        objects.close()
+
+
+def test_uri_forms() -> None:
+    loc = parse_neo4j_uri("neo4j://alice:s%40cret@db.example:7690/stories")
+    assert (loc.address, loc.user, loc.password, loc.database) == (
+        "bolt://db.example:7690",
+        "alice",
+        "s@cret",
+        "stories",
+    )
+    assert str(loc) == "bolt://alice@db.example:7690/stories"  # no password in messages
+    assert parse_neo4j_uri("bolt://h").address == "bolt://h:7687"
+    for bad in ("http://h:7687", "neo4j://:7687", "neo4j://h:99999", "neo4j://h/a/b"):
+        with pytest.raises(BadInput):
+            parse_neo4j_uri(bad)
+
+
+def test_every_statement_lives_in_the_cypher_package() -> None:
+    source = (ROOT / "narrative_vcs" / "graph" / "neo4j.py").read_text(encoding="utf-8")
+    names = set(re.findall(r'_statement\(\s*f?"([a-z_/{}]+)"', source))
+    assert names, "no statements found"
+    for name in names:
+        for expanded in [name] if "{" not in name else []:
+            assert (ROOT / "cypher" / f"{expanded}.cypher").is_file(), expanded
+    # no Cypher keywords in string literals of the backend: statements are loaded, never built
+    for keyword in ("MATCH (", "MERGE (", "CREATE (", "UNWIND $"):
+        assert keyword not in source, keyword
+
+
+def test_gvcs_statements_never_walk_history_in_cypher() -> None:
+    """History algorithms run on the in-memory DAG; only the examples for people may walk paths."""
+    for path in (ROOT / "cypher").rglob("*.cypher"):
+        if path.parent.name in ("queries",):
+            continue
+        text = re.sub(r"//.*", "", path.read_text(encoding="utf-8"))
+        assert not re.search(r"\[[^\]]*\*[^\]]*\]", text), f"{path.name}: variable-length path"
