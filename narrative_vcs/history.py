@@ -224,6 +224,7 @@ class Commits:
     #: New commits a walk must have parsed before it rewrites the cache file.
     SAVE_AFTER = 1000
     CACHE_NAME = "gvcs-commit-cache"
+    LISTING_NAME = "gvcs-commit-listing"
 
     def __init__(self, store: ObjectStore, cache_size: int = 200_000, *, persistent: bool = True) -> None:
         self.store = store
@@ -237,6 +238,7 @@ class Commits:
         self._listed: dict[ObjectId, bytes] | None = None
         self._watermark = 0
         self._can_list = True
+        self._listing_loaded = False
 
     def get(self, oid: ObjectId) -> CommitInfo:
         info = self._cache.get(oid)
@@ -246,31 +248,80 @@ class Commits:
         if row is not None:
             info = CommitInfo.lazy(oid, *row)  # type: ignore[arg-type]
         else:
-            data = self._from_listing(oid)
-            info = self._read(oid) if data is None else self._parse(oid, data)
+            info = self._listed_info(oid) or self._read(oid)
         cache = self._cache
         cache[oid] = info
         if len(cache) > self._cache_size:
             del cache[next(iter(cache))]  # the oldest entry: dicts keep insertion order
         return info
 
-    def _from_listing(self, oid: ObjectId) -> bytes | None:
-        """The commit's object from the backend's listing of commits, refreshed with only new commits."""
-        if not self._can_list or (self._listed is None and self._reads < self.LIST_AFTER):
+    def _listed_info(self, oid: ObjectId) -> CommitInfo | None:
+        """The commit from the backend's listing of commits, refreshed with only the new commits.
+
+        A process keeps the headers it listed, with the listing's watermark, in a cache file of the
+        backend (when it has one): the next process lists only the commits stored since.
+        """
+        if not self._can_list:
             return None
-        listed = self._listed
-        data = listed.get(oid) if listed is not None else None
-        if data is not None:
-            return data
-        found = self.store.commit_headers(self._watermark)
-        if found is None:
-            self._can_list = False
-            return None
-        new, self._watermark = found
-        if listed is None:
-            listed = self._listed = {}
-        listed.update(new)
-        return listed.get(oid)
+        if self._listed is None:
+            if self.persistent and not self._listing_loaded:
+                self._listing_loaded = True
+                if self._load_listing():  # a listing kept by an earlier process: use it at once
+                    self._listed = {}
+                    row = self._rows.get(oid) if self._rows is not None else None
+                    if row is not None:
+                        return CommitInfo.lazy(oid, *row)  # type: ignore[arg-type]
+            if self._listed is None and self._reads < self.LIST_AFTER:
+                return None
+            self._listed = {}
+        data = self._listed.get(oid)
+        if data is None:
+            found = self.store.commit_headers(self._watermark)
+            if found is None:
+                self._can_list = False
+                return None
+            new, self._watermark = found
+            self._listed.update(new)
+            if self.persistent and len(new) >= self.SAVE_AFTER:
+                self._save_listing()
+            data = self._listed.get(oid)
+        return None if data is None else self._parse(oid, data)
+
+    def _load_listing(self) -> bool:
+        cache = self.store.cache_file(self.LISTING_NAME)
+        data = cache.read() if cache is not None else None
+        if not data:
+            return False
+        try:
+            watermark, rows = marshal.loads(data)
+        except (EOFError, ValueError, TypeError):
+            return False
+        if not isinstance(watermark, int) or not isinstance(rows, dict):
+            return False
+        self._rows = {**rows, **(self._rows or {})}
+        self._watermark = watermark
+        return True
+
+    def _save_listing(self) -> None:
+        cache = self.store.cache_file(self.LISTING_NAME)
+        if cache is None or self._listed is None:
+            return
+        rows = dict(self._rows or {})
+        for oid, data in self._listed.items():
+            if oid not in rows:
+                info = self._parse(oid, data)
+                if info._raw:
+                    rows[oid] = (
+                        info.tree,
+                        info.parents,
+                        info.actor_name,
+                        info._email,
+                        info.time,
+                        info.offset,
+                        info._raw,
+                    )
+        self._rows = rows
+        cache.write(marshal.dumps((self._watermark, rows)))
 
     @staticmethod
     def _parse(oid: ObjectId, data: bytes) -> CommitInfo:

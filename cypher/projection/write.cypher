@@ -31,7 +31,8 @@ CALL (first) {
       n.kind = c.kind,
       n.time = c.time,
       n.timestamp = datetime({epochSeconds: c.time}),
-      n.event_id = c.event_id
+      n.event_id = c.event_id,
+      n.raw = c.raw
   MERGE (a:Actor {id: c.actor})
     ON CREATE SET a.name = c.actor_name
   MERGE (n)-[:AUTHORED_BY]->(a)

@@ -79,17 +79,17 @@ def open_repository(root: Path) -> Repository:
         return _open(git_dir)
     store = load_config(root).get("store") if (git_dir / CONFIG_FILE).is_file() else None
     if isinstance(store, str) and store != "git":
-        return open_store(store)
+        return open_store(store, cache_dir=git_dir)
     raise NotFound(f"not a gvcs repository: {root}")
 
 
-def open_store(uri: str) -> Repository:
+def open_store(uri: str, cache_dir: Path | None = None) -> Repository:
     """The repository of a store named by a URI: ``neo4j://user:pass@host:7687[/db]`` or ``bolt://``."""
     if not uri.startswith(("neo4j", "bolt")):
         raise BadInput(f"unknown store {uri!r}: use 'git' or neo4j://user:password@host:7687[/database]")
     from .neo4j import open_neo4j
 
-    objects, refs = open_neo4j(uri)
+    objects, refs = open_neo4j(uri, cache_dir)
     return Repository(objects, refs)
 
 

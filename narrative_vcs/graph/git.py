@@ -202,7 +202,7 @@ class GitObjectStore(ObjectStore):
         self._writes += 1
 
     def cache_file(self, name: str) -> CacheFile | None:
-        return _FileCache(self.git_dir / name)
+        return FileCache(self.git_dir / name)
 
     def has(self, oid: ObjectId) -> bool:
         if len(oid) != 40 or not _HEX.issuperset(oid):
@@ -639,8 +639,8 @@ def _is_locked(path: Path) -> bool:
         return not locked
 
 
-class _FileCache:
-    """A cache file in the git directory, replaced whole (temp file + rename) on each write."""
+class FileCache:
+    """A cache file (in the git directory), replaced whole (temp file + rename) on each write."""
 
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -27,6 +27,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
@@ -34,7 +35,7 @@ from ..errors import BadInput, BranchMoved, CorruptObject, GvcsError, NotFound
 from ..objects import Actor, Commit, Page, hash_object, parse_trailers
 from ..refs import HEADS, TAGS, ReflogEntry, RefStore
 from ..snapshot import Snapshots
-from ..store import HEX, OBJECT_TYPES, ObjectStore
+from ..store import HEX, OBJECT_TYPES, CacheFile, ObjectStore
 from ..types import ZERO_ID, ObjectId, RefName
 
 if TYPE_CHECKING:
@@ -222,10 +223,13 @@ class Neo4jServer:
             self.driver.close()
 
 
-def open_neo4j(uri: str) -> tuple[Neo4jObjectStore, Neo4jRefStore]:
-    """The object and ref stores of the story at ``uri``, sharing one driver."""
+def open_neo4j(uri: str, cache_dir: Path | None = None) -> tuple[Neo4jObjectStore, Neo4jRefStore]:
+    """The object and ref stores of the story at ``uri``, sharing one driver.
+
+    ``cache_dir``: where to keep derived data between processes (a work tree's ``.gvcs``), if anywhere.
+    """
     server = Neo4jServer(parse_neo4j_uri(uri))
-    objects = Neo4jObjectStore(server)
+    objects = Neo4jObjectStore(server, cache_dir=cache_dir)
     return objects, Neo4jRefStore(server, objects)
 
 
@@ -239,8 +243,9 @@ class Neo4jObjectStore(ObjectStore):
     the projection of the commits among them, in one transaction when the batch ends.
     """
 
-    def __init__(self, server: Neo4jServer, cache_size: int = 100_000) -> None:
+    def __init__(self, server: Neo4jServer, cache_size: int = 100_000, cache_dir: Path | None = None) -> None:
         self.server = server
+        self._cache_dir = cache_dir  # where derived data (the commit listing) is kept between processes
         self._cache: OrderedDict[ObjectId, tuple[str, bytes]] = OrderedDict()
         self._cache_size = cache_size
         self._local = threading.local()
@@ -324,6 +329,13 @@ class Neo4jObjectStore(ObjectStore):
         found.update(oid for oid in self._pending() or () if oid.startswith(prefix))
         return sorted(found)
 
+    def cache_file(self, name: str) -> CacheFile | None:
+        if self._cache_dir is None:
+            return None
+        from .git import FileCache
+
+        return FileCache(self._cache_dir / name)
+
     def _get_flushing(self, oid: ObjectId) -> tuple[str, bytes]:
         flushing = getattr(self._local, "flushing", None)
         found = flushing.get(oid) if flushing is not None else None
@@ -331,10 +343,11 @@ class Neo4jObjectStore(ObjectStore):
 
     def commit_headers(self, after: int) -> tuple[list[tuple[ObjectId, bytes]], int]:
         """The commit objects stored after watermark ``after``, oldest first, and the new watermark."""
-        rows = self.server.query("history/commits_after", after=after)
-        if not rows:
-            return [], after
-        return [(ObjectId(r["id"]), bytes(r["data"])) for r in rows], int(rows[-1]["seq"])
+        found: list[tuple[ObjectId, bytes]] = []
+        for chunk in self.server.query("history/commits_after", after=after):
+            found.extend(zip(chunk["ids"], chunk["raws"], strict=True))
+            after = max(after, int(chunk["last"]))
+        return found, after
 
     # writes
 
@@ -462,6 +475,7 @@ class Projection:
                 "kind": trailers.get("Gvcs-Kind", "edit"),
                 "time": commit.committer.time,
                 "event_id": trailers.get("Gvcs-Event-Id"),
+                "raw": data,
             }
         )
         parent_tree = self._tree_of(commit.parents[0]) if commit.parents else None

@@ -269,8 +269,11 @@ def test_a_story_that_lives_only_in_neo4j(gvcs: Gvcs, tmp_path: Path, empty_neo4
     assert (root / "pages" / "side-note.md").is_file()
     assert ok(gvcs("fsck", cwd=root)).code == 0
 
-    # .gvcs holds the settings and the work tree's state; the history is in Neo4j
-    assert sorted(p.name for p in (root / ".gvcs").iterdir()) == ["gvcs-worktree.json", "gvcs.json"]
+    # .gvcs holds the settings and the work tree's state (and maybe caches): no git store, no objects
+    inside = {p.name: p for p in (root / ".gvcs").iterdir()}
+    assert {"gvcs.json", "gvcs-worktree.json"} <= set(inside), inside
+    assert not set(inside) & {"HEAD", "objects", "refs", "packed-refs", "config", "logs"}, inside
+    assert all(p.is_file() for p in inside.values()), inside
     assert json.loads((root / ".gvcs" / "gvcs.json").read_text())["store"] == uri
     there = neo4j_repo(uri)
     try:
@@ -489,11 +492,18 @@ def test_remote_add_refuses_bad_names_and_locations(gvcs: Gvcs, story: Path, tmp
     assert ok(gvcs("remote", cwd=story)).out == ""
 
 
-def test_push_to_an_unknown_remote(gvcs: Gvcs, story: Path) -> None:
+def test_push_to_an_unknown_or_unreachable_remote(gvcs: Gvcs, story: Path) -> None:
     error = one_line_error(gvcs("push", "nowhere", cwd=story), 2)
     assert "no remote 'nowhere'" in error and "gvcs remote add" in error
     assert "no remote 'nowhere'" in one_line_error(gvcs("pull", "nowhere", cwd=story), 2)
     assert ok(gvcs("remote", cwd=story)).out == ""
+    # a remote whose server is down: accepted by remote add, a quick one-line failure at push time
+    ok(gvcs("remote", "add", "dead", UNREACHABLE, cwd=story))
+    started = time.monotonic()
+    assert "not reachable" in one_line_error(gvcs("push", "dead", cwd=story), 1)
+    assert "not reachable" in one_line_error(gvcs("pull", "dead", cwd=story), 1)
+    assert time.monotonic() - started < 30
+    assert "unknown revision" in one_line_error(gvcs("log", "dead/main", cwd=story), 2)
 
 
 def test_clone_refuses_a_non_empty_directory(gvcs: Gvcs, story: Path, tmp_path: Path) -> None:

@@ -190,3 +190,39 @@ def test_gvcs_statements_never_walk_history_in_cypher() -> None:
             continue
         text = re.sub(r"//.*", "", path.read_text(encoding="utf-8"))
         assert not re.search(r"\[[^\]]*\*[^\]]*\]", text), f"{path.name}: variable-length path"
+
+
+def test_a_work_tree_keeps_the_commit_listing_between_processes(
+    neo: Repository, neo4j_uri: str, tmp_path: Path
+) -> None:
+    from narrative_vcs.graph.neo4j import open_neo4j
+    from narrative_vcs.history import Commits
+
+    w = Writer(neo)
+    w.setup()
+    for i in range(1200):
+        w.commit(ChangeSet().upsert_page(Page(f"p{i % 7}", "P", f"Version {i}.")), message=f"c{i}")
+    head = neo.branch_head("main")
+    assert head is not None
+    objects, refs = open_neo4j(neo4j_uri, cache_dir=tmp_path)
+    try:
+        first = [c.id for c in Commits(objects).walk([head])]
+        assert len(first) == 1201 and (tmp_path / Commits.LISTING_NAME).is_file()
+        w.page("late", "Late.")
+        late = neo.branch_head("main")
+        assert late is not None
+        listed: list[int] = []
+        original = objects.commit_headers
+
+        def counting(after: int) -> tuple[list[Any], int]:
+            found = original(after)
+            listed.append(len(found[0]))
+            return found
+
+        objects.commit_headers = counting  # type: ignore[method-assign]
+        again = [c.id for c in Commits(objects).walk([late])]
+        assert again == [late, *first]
+        assert listed == [1]  # the next process listed only the commit stored since
+    finally:
+        objects.close()
+        refs.close()
