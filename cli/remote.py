@@ -149,18 +149,20 @@ def _branch(ctx: Context, given: str | None) -> str:
     return current
 
 
+def _transfer_json(result: TransferResult) -> dict[str, Any]:
+    return {
+        "ref": result.ref,
+        "old": result.old,
+        "new": result.new,
+        "commits": result.commits,
+        "objects": result.objects,
+        "up_to_date": result.up_to_date,
+    }
+
+
 def _report(result: TransferResult, json_out: bool, what: str) -> None:
     if json_out:
-        emit_json(
-            {
-                "ref": result.ref,
-                "old": result.old,
-                "new": result.new,
-                "commits": result.commits,
-                "objects": result.objects,
-                "up_to_date": result.up_to_date,
-            }
-        )
+        emit_json(_transfer_json(result))
     elif result.up_to_date:
         out(f"{what}: everything up to date ({result.ref})")
     else:
@@ -201,9 +203,8 @@ def _track(repo: Repository, remote: str, branch: str, head: Any) -> None:
 
 def cmd_pull(args: argparse.Namespace) -> int:
     """``gvcs pull NAME [BRANCH]``: fetch a remote's branch, then fast-forward or merge it in."""
-    from narrative_vcs.errors import Refused
     from narrative_vcs.graph.factory import redact
-    from narrative_vcs.refs import branch_ref, validate_ref_name
+    from narrative_vcs.refs import validate_ref_name
     from narrative_vcs.transfer import copy_branch
     from narrative_vcs.types import RefName
 
@@ -217,31 +218,54 @@ def cmd_pull(args: argparse.Namespace) -> int:
         result = copy_branch(remote, repo, branch, target=tracking, force=True, progress=_progress("Reading"))
     finally:
         remote.close()
-    _report(result, args.json, f"From {redact(location)}")
-    fetched = result.new
+    if not args.json:
+        _report(result, False, f"From {redact(location)}")
+    status, commit, conflicts = _integrate(ctx, name, branch, result.new)
+    if args.json:
+        emit_json(
+            {
+                "fetch": _transfer_json(result),
+                "status": status,
+                "commit": commit,
+                "conflicts": [c.to_json() for c in conflicts],
+            }
+        )
+    elif status == "up-to-date":
+        out(f"{branch} already contains {name}/{branch}")
+    elif status == "fast-forward":
+        out(f"Fast-forward {branch} to {commit[:10] if commit else ''}")
+    elif status == "merged":
+        out(f"Merged {name}/{branch} into {branch}: {commit[:10] if commit else ''}")
+    else:
+        out(f"Merge of {name}/{branch} into {branch} stopped: {len(conflicts)} conflict(s)")
+        for c in conflicts:
+            out(f"  {c.kind:13} {c.path}: {c.message.split(': ', 1)[-1]}")
+        out("Resolve them, then gvcs merge --continue; or gvcs merge --abort to undo.")
+    return 1 if status == "conflicts" else 0
+
+
+def _integrate(ctx: Context, name: str, branch: str, fetched: Any) -> tuple[str, str | None, list[Any]]:
+    """Bring a fetched head into the local branch: (status, new commit, conflicts)."""
+    from narrative_vcs.errors import Refused
+    from narrative_vcs.refs import branch_ref
+
+    repo = ctx.repo
     local = repo.branch_head(branch)
-    current = repo.head_branch() == branch
     if local == fetched or (local is not None and repo.commits.is_ancestor(fetched, local)):
-        if not args.json:
-            out(f"{branch} already contains {name}/{branch}")
-        return 0
+        return "up-to-date", local, []
+    current = repo.head_branch() == branch
     if local is None or repo.commits.is_ancestor(local, fetched):
+        message = f"pull: fast-forward from {name}"
         if current:
             worktree = ctx.worktree
             worktree.require_clean("pull")
-            repo.refs.set_if_equals(
-                branch_ref(branch), local, fetched, who="gvcs pull", message=f"pull: fast-forward from {name}"
-            )
+            repo.refs.set_if_equals(branch_ref(branch), local, fetched, who="gvcs pull", message=message)
             worktree.checkout(branch, fetched)
         elif local is None:
             repo.create_branch(branch, fetched)
         else:
-            repo.refs.set_if_equals(
-                branch_ref(branch), local, fetched, who="gvcs pull", message=f"pull: fast-forward from {name}"
-            )
-        if not args.json:
-            out(f"Fast-forward {branch} to {fetched[:10]}")
-        return 0
+            repo.refs.set_if_equals(branch_ref(branch), local, fetched, who="gvcs pull", message=message)
+        return "fast-forward", fetched, []
     if not current:
         raise Refused(
             f"{branch} and {name}/{branch} have diverged: switch to {branch} and pull to merge them"
@@ -250,14 +274,8 @@ def cmd_pull(args: argparse.Namespace) -> int:
         f"{name}/{branch}", ctx.actor(), message=f"Merge {name}/{branch} into {branch}"
     )
     if outcome.status == "conflicts":
-        out(f"Merge of {name}/{branch} into {branch} stopped: {len(outcome.conflicts)} conflict(s)")
-        for c in outcome.conflicts:
-            out(f"  {c.kind:13} {c.path}: {c.message.split(': ', 1)[-1]}")
-        out("Resolve them, then gvcs merge --continue; or gvcs merge --abort to undo.")
-        return 1
-    if not args.json:
-        out(f"Merged {name}/{branch} into {branch}: {outcome.commit[:10] if outcome.commit else ''}")
-    return 0
+        return "conflicts", None, list(outcome.conflicts)
+    return "merged", outcome.commit, []
 
 
 def cmd_clone(args: argparse.Namespace) -> int:

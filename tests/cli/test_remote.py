@@ -200,6 +200,13 @@ def test_a_pull_that_conflicts_keeps_the_merge_state(gvcs: Gvcs, story: Path, tm
     assert (third / "pages" / "second.md").read_bytes() == before
     assert not (third / ".gvcs" / "MERGE_HEAD").exists()
     assert head(gvcs, third)["id"] == ours
+    # with --json the whole answer is one JSON document, conflicts included
+    as_json = gvcs("pull", "origin", "--json", actor="bot", cwd=third)
+    assert as_json.code == 1, as_json
+    report = json.loads(as_json.out)
+    assert report["status"] == "conflicts" and report["fetch"]["up_to_date"]
+    assert [c["path"] for c in report["conflicts"]] == ["pages/second.md"]
+    ok(gvcs("merge", "--abort", cwd=third))
 
 
 def test_a_push_to_a_diverged_remote_is_refused_until_forced(gvcs: Gvcs, story: Path, tmp_path: Path) -> None:
