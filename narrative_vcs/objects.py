@@ -156,6 +156,51 @@ def _yaml_load(text: str, path: str, line_offset: int = 0) -> Any:
         raise InvalidFile(path, line, f"invalid YAML: {problem}") from None
 
 
+_FAST_KEY = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def _fast_scalar(text: str) -> tuple[bool, Any]:
+    """A value as the canonical emitter writes it and YAML would read it: (True, value), or (False, None)
+    when only a YAML parser can tell (anything unusual, escapes, numbers, mappings)."""
+    if text == "null":
+        return True, None
+    if text.startswith('"'):
+        if len(text) >= 2 and text.endswith('"') and "\\" not in text and '"' not in text[1:-1]:
+            return True, text[1:-1]
+        return False, None
+    if (
+        (_PLAIN_ID.fullmatch(text) or _PLAIN_TEXT.fullmatch(text))
+        and text.lower() not in _YAML_WORDS
+        and "  " not in text
+    ):
+        return True, text
+    return False, None
+
+
+def _fast_front_matter(lines: list[str]) -> dict[str, Any] | None:
+    """Front matter in the canonical form gvcs writes, read without a YAML parser (it costs most of
+    reading a page); None for anything else, which the YAML parser then reads."""
+    meta: dict[str, Any] = {}
+    for line in lines:
+        key, sep, value = line.partition(": ")
+        if not sep or key in meta or not _FAST_KEY.fullmatch(key):
+            return None
+        if value.startswith("["):
+            if not value.endswith("]"):
+                return None
+            inner = value[1:-1]
+            items = inner.split(", ") if inner else []
+            if not all(_PLAIN_ID.fullmatch(i) and i not in _YAML_WORDS for i in items):
+                return None
+            meta[key] = items
+            continue
+        ok, parsed = _fast_scalar(value)
+        if not ok:
+            return None
+        meta[key] = parsed
+    return meta
+
+
 def _normalise_text(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = text.strip("\n")
@@ -267,7 +312,9 @@ class Page:
             end = next(i for i in range(1, len(lines)) if lines[i].rstrip() == "---")
         except StopIteration:
             raise InvalidFile(path, len(lines), "front matter is not closed by a '---' line") from None
-        meta = _yaml_load("\n".join(lines[1:end]), path, line_offset=1)
+        meta = _fast_front_matter(lines[1:end])
+        if meta is None:
+            meta = _yaml_load("\n".join(lines[1:end]), path, line_offset=1)
         if not isinstance(meta, dict):
             raise InvalidFile(path, 2, "front matter must be a mapping of keys to values")
         return cls._from_meta(page_id, meta, "\n".join(lines[end + 1 :]), path)

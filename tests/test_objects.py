@@ -483,3 +483,53 @@ def test_trailers_are_appended_and_parsed_back() -> None:
 def test_bad_messages_are_refused(message: str, trailers: dict[str, str]) -> None:
     with pytest.raises(BadInput):
         format_message(message, trailers)
+
+
+@FAST
+@given(pages())
+def test_the_fast_front_matter_reader_agrees_with_yaml_on_canonical_pages(page: Page) -> None:
+    import yaml
+
+    from narrative_vcs.objects import _fast_front_matter
+
+    lines = page.serialise().decode().split("\n")
+    front = lines[1 : lines.index("---", 1)]
+    fast = _fast_front_matter(front)
+    if fast is not None:
+        assert fast == yaml.safe_load("\n".join(front))
+
+
+@FAST
+@given(
+    st.lists(
+        st.tuples(
+            extra_keys,
+            st.one_of(
+                titles,
+                tricky_words,
+                st.text(max_size=12),
+                st.lists(st.one_of(ids, tricky_words, st.text(max_size=5)), max_size=3).map(
+                    lambda xs: "[" + ", ".join(xs) + "]"
+                ),
+            ),
+        ),
+        max_size=5,
+    )
+)
+def test_the_fast_front_matter_reader_never_reads_text_differently_from_yaml(
+    items: list[tuple[str, str]],
+) -> None:
+    """Hand-written front matter: where the fast reader answers, YAML gives the same mapping."""
+    import yaml
+
+    from narrative_vcs.objects import _fast_front_matter
+
+    lines = [f"{key}: {value}" for key, value in items]
+    fast = _fast_front_matter(lines)
+    if fast is None:
+        return
+    try:
+        expected = yaml.safe_load("\n".join(lines))
+    except yaml.YAMLError:
+        raise AssertionError(f"the fast reader accepted what YAML refuses: {lines}") from None
+    assert fast == (expected or {})

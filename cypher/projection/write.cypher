@@ -1,8 +1,9 @@
 // The objects of a batch and the graph of the commits among them, in one statement.
 // The counter is locked first, so writers of commits take their locks in one order and never deadlock
-// one another. Commits get numbers in the order they are stored (Commit.seq). The counter stays locked until the
-// transaction ends, so commits become visible in the order of their numbers: a reader that saw number
-// n has seen every commit below it.
+// one another. Commits get numbers in the order they are stored (Commit.seq). The counter stays locked
+// until the transaction ends, so commits become visible in the order of their numbers: a reader that saw
+// number n has seen every commit below it. Nodes this statement creates get relationships with CREATE;
+// nodes stored before are left as they are, so storing a batch twice changes nothing.
 MERGE (k:Counter {name: 'commit'})
   ON CREATE SET k.value = 0
 SET k.value = k.value + size($commits)
@@ -33,28 +34,40 @@ CALL (first) {
       n.timestamp = datetime({epochSeconds: c.time}),
       n.event_id = c.event_id,
       n.raw = c.raw
+  // Relationships only for the commits this statement created (a commit stored before keeps its own).
+  WITH n, c, seq
+  WHERE n.seq = seq
   MERGE (a:Actor {id: c.actor})
     ON CREATE SET a.name = c.actor_name
-  MERGE (n)-[:AUTHORED_BY]->(a)
+  CREATE (n)-[:AUTHORED_BY]->(a)
   WITH n, c
   UNWIND range(0, size(c.parents) - 1) AS p
   MATCH (parent:Commit {id: c.parents[p]})
-  MERGE (n)-[:PARENT {order: p}]->(parent)
+  CREATE (n)-[:PARENT {order: p}]->(parent)
 }
-CALL () {
+CALL (first) {
   UNWIND $versions AS v
   MERGE (p:Page {id: v.page})
   SET p.title = v.title
   MERGE (pv:PageVersion {id: v.id})
-    ON CREATE SET pv.page = v.page, pv.blob = v.blob, pv.title = v.title, pv.words = v.words, pv.tags = v.tags
-  MERGE (pv)-[:VERSION_OF]->(p)
-  FOREACH (target IN v.follows | MERGE (t:Page {id: target}) MERGE (pv)-[:FOLLOWS]->(t))
-  FOREACH (target IN v.alternate_of | MERGE (t:Page {id: target}) MERGE (pv)-[:ALTERNATE_OF]->(t))
-  FOREACH (target IN v.links | MERGE (t:Page {id: target}) MERGE (pv)-[:LINKS_TO]->(t))
+    ON CREATE SET
+      pv.page = v.page,
+      pv.blob = v.blob,
+      pv.title = v.title,
+      pv.words = v.words,
+      pv.tags = v.tags,
+      pv.batch = first
+  WITH p, pv, v
+  WHERE pv.batch = first
+  CREATE (pv)-[:VERSION_OF]->(p)
+  FOREACH (target IN v.follows | MERGE (t:Page {id: target}) CREATE (pv)-[:FOLLOWS]->(t))
+  FOREACH (target IN v.alternate_of | MERGE (t:Page {id: target}) CREATE (pv)-[:ALTERNATE_OF]->(t))
+  FOREACH (target IN v.links | MERGE (t:Page {id: target}) CREATE (pv)-[:LINKS_TO]->(t))
 }
-CALL () {
+CALL (first) {
   UNWIND $changes AS ch
   MATCH (c:Commit {id: ch.commit})
+  WHERE c.seq > first
   MATCH (v:PageVersion {id: ch.version})
-  MERGE (c)-[:CHANGED {op: ch.op}]->(v)
+  CREATE (c)-[:CHANGED {op: ch.op}]->(v)
 }

@@ -209,7 +209,9 @@ class Neo4jServer:
         exceptions = self._neo4j.exceptions
         try:
             with self._session() as session:
-                session.run(_statement("admin/clear")).consume()  # CALL IN TRANSACTIONS needs auto-commit
+                # CALL ... IN TRANSACTIONS needs an auto-commit transaction.
+                session.run(_statement("admin/clear_relationships")).consume()
+                session.run(_statement("admin/clear_nodes")).consume()
         except exceptions.ServiceUnavailable:
             raise Unavailable(f"Neo4j is not reachable at {self.location} (is the server running?)") from None
 
