@@ -207,6 +207,11 @@ def _quick_info(oid: ObjectId, data: bytes) -> CommitInfo | None:
 CommitRow = tuple[str, tuple[str, ...], str, str, int, int, str]
 
 
+def _row(info: CommitInfo) -> CommitRow:
+    """The commit cache's row of a commit read lazily from its object."""
+    return (info.tree, info.parents, info.actor_name, info._email, info.time, info.offset, info._raw)
+
+
 class Commits:
     """Parsed commits (cached; commits never change) and walks over the commit DAG.
 
@@ -311,22 +316,14 @@ class Commits:
             if oid not in rows:
                 info = self._parse(oid, data)
                 if info._raw:
-                    rows[oid] = (
-                        info.tree,
-                        info.parents,
-                        info.actor_name,
-                        info._email,
-                        info.time,
-                        info.offset,
-                        info._raw,
-                    )
+                    rows[oid] = _row(info)
         self._rows = rows
         cache.write(marshal.dumps((self._watermark, rows)))
 
     @staticmethod
     def _parse(oid: ObjectId, data: bytes) -> CommitInfo:
         info = _quick_info(oid, data)
-        if info is None:
+        if info is None:  # anything unusual: the full parser, which also explains what is wrong
             try:
                 info = CommitInfo.from_commit(oid, Commit.parse(data))
             except CorruptObject as exc:
@@ -337,25 +334,12 @@ class Commits:
         obj_type, data = self.store.get(oid)
         if obj_type != "commit":
             raise BadInput(f"{oid[:12]} is a {obj_type}, not a commit")
-        info = _quick_info(oid, data)
-        if info is None:  # anything unusual: the full parser, which also explains what is wrong
-            try:
-                info = CommitInfo.from_commit(oid, Commit.parse(data))
-            except CorruptObject as exc:
-                raise CorruptObject(f"commit {oid}: {exc}") from None
+        info = self._parse(oid, data)
         self._reads += 1
         if self._rows is None and self.persistent and self._reads >= self.LOAD_AFTER:
             self._rows = self._load_rows()
         if self.persistent and info._raw:
-            self._fresh[oid] = (
-                info.tree,
-                info.parents,
-                info.actor_name,
-                info._email,
-                info.time,
-                info.offset,
-                info._raw,
-            )
+            self._fresh[oid] = _row(info)
         return info
 
     def _load_rows(self) -> dict[str, CommitRow]:

@@ -89,18 +89,13 @@ def assert_each_once(acknowledged: list[ObjectId], history: list[ObjectId]) -> N
     assert not missing, f"acknowledged commits lost: {missing}"
 
 
-@pytest.mark.parametrize("writers, commits_each", [(2, 25), (4, 12)])
-def test_concurrent_writers_lose_no_update(
-    tmp_path: Path, disk_repo: Repository, disk_writer: Writer, git_cli: Git, writers: int, commits_each: int
-) -> None:
-    root = tmp_path / "story"
-    setup = disk_writer.setup()
-    go = tmp_path / "go"
+def run_writers(root: Path, go: Path, setup: ObjectId, writers: int, commits_each: int) -> Repository:
+    """Start ``writers`` processes together on ``main``; check nothing acknowledged was lost."""
     procs = [start_writer(root, f"writer-{n}", commits_each, go) for n in range(writers)]
     go.touch()  # every writer is ready: start them together
     acknowledged: dict[str, list[ObjectId]] = {}
     for n, proc in enumerate(procs):
-        out, err = proc.communicate(timeout=120)
+        out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
         acknowledged[f"writer-{n}"] = [ObjectId(x) for x in out.split() if OID_LINE.fullmatch(x)]
         assert len(acknowledged[f"writer-{n}"]) == commits_each
@@ -113,6 +108,16 @@ def test_concurrent_writers_lose_no_update(
         positions = [history.index(oid) for oid in acks]
         assert positions == sorted(positions, reverse=True)
         assert repo.read_page(name).body == f"Version {commits_each - 1} by {name}.\n"
+    return repo
+
+
+@pytest.mark.parametrize("writers, commits_each", [(2, 25), (4, 12)])
+def test_concurrent_writers_lose_no_update(
+    tmp_path: Path, disk_repo: Repository, disk_writer: Writer, git_cli: Git, writers: int, commits_each: int
+) -> None:
+    root = tmp_path / "story"
+    setup = disk_writer.setup()
+    repo = run_writers(root, tmp_path / "go", setup, writers, commits_each)
     assert repo.fsck().ok
     git_cli(root / GVCS_DIR, "fsck", "--strict", "--no-dangling")
 
@@ -219,23 +224,7 @@ def test_twenty_writers_on_one_neo4j_branch_lose_no_update(tmp_path: Path, neo4j
     setup = Writer(first).setup()
     first.close()
     writers, commits_each = 20, 3
-    go = tmp_path / "go"
-    procs = [start_writer(root, f"writer-{n}", commits_each, go) for n in range(writers)]
-    go.touch()
-    acknowledged: dict[str, list[ObjectId]] = {}
-    for n, proc in enumerate(procs):
-        out, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err
-        acknowledged[f"writer-{n}"] = [ObjectId(x) for x in out.split() if OID_LINE.fullmatch(x)]
-        assert len(acknowledged[f"writer-{n}"]) == commits_each
-    repo = open_repository(root)
-    history = first_parent_line(repo)
-    assert_each_once([oid for acks in acknowledged.values() for oid in acks], history)
-    assert len(history) == 1 + writers * commits_each and history[-1] == setup
-    for name, acks in acknowledged.items():
-        positions = [history.index(oid) for oid in acks]
-        assert positions == sorted(positions, reverse=True)
-        assert repo.read_page(name).body == f"Version {commits_each - 1} by {name}.\n"
+    repo = run_writers(root, tmp_path / "go", setup, writers, commits_each)
     # the reflog is one chain: every update started from the value the one before it wrote
     log = repo.refs.reflog(RefName("refs/heads/main"))
     assert len(log) == 1 + writers * commits_each

@@ -41,6 +41,20 @@ def rows(repo: Repository, cypher: str, **params: Any) -> list[dict[str, Any]]:
         return session.execute_read(lambda tx: [r.data() for r in tx.run(cypher, params)])
 
 
+def count_listings(objects: Neo4jObjectStore) -> list[int]:
+    """Make ``objects`` record how many commits each listing of new commits returned."""
+    counts: list[int] = []
+    listing = objects.commit_headers
+
+    def counting(after: int) -> tuple[list[Any], int]:
+        found = listing(after)
+        counts.append(len(found[0]))
+        return found
+
+    objects.commit_headers = counting  # type: ignore[method-assign]
+    return counts
+
+
 def test_commits_pages_and_links_are_projected(neo: Repository) -> None:
     w = Writer(neo)
     first = w.setup(pages=[Page("prologue", "Prologue", "It begins.")])
@@ -138,15 +152,7 @@ def test_history_reads_new_commits_incrementally(neo4j_backend: Backend, neo4j_u
     objects, refs = open_neo4j(neo4j_uri)
     try:
         reader = Repository(objects, refs)
-        calls: list[int] = []
-        listing = objects.commit_headers
-
-        def counting(after: int) -> tuple[list[Any], int]:
-            found = listing(after)
-            calls.append(len(found[0]))
-            return found
-
-        objects.commit_headers = counting  # type: ignore[method-assign]
+        calls = count_listings(objects)
         assert len(list(reader.walk(["main"]))) == 61
         w.page("late", "Late.")
         assert len(list(reader.walk(["main"]))) == 62
@@ -211,15 +217,7 @@ def test_a_work_tree_keeps_the_commit_listing_between_processes(
         w.page("late", "Late.")
         late = neo.branch_head("main")
         assert late is not None
-        listed: list[int] = []
-        original = objects.commit_headers
-
-        def counting(after: int) -> tuple[list[Any], int]:
-            found = original(after)
-            listed.append(len(found[0]))
-            return found
-
-        objects.commit_headers = counting  # type: ignore[method-assign]
+        listed = count_listings(objects)
         again = [c.id for c in Commits(objects).walk([late])]
         assert again == [late, *first]
         assert listed == [1]  # the next process listed only the commit stored since
