@@ -101,6 +101,26 @@ def parse_neo4j_uri(uri: str) -> Neo4jLocation:
     )
 
 
+def _import_driver() -> None:
+    """The official driver, imported without its optional numpy and pandas support.
+
+    gvcs passes no numpy or pandas values and builds no data frames; importing numpy alone would add a
+    fifth to a whole ``gvcs log`` on a Neo4j store. They stay importable for everything else.
+    """
+    import sys
+
+    if "neo4j" in sys.modules:
+        return
+    hidden = [name for name in ("numpy", "pandas") if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # makes `import numpy` raise ImportError
+    try:
+        import neo4j  # noqa: F401
+    finally:
+        for name in hidden:
+            del sys.modules[name]
+
+
 def _statement(name: str) -> str:
     from cypher import statement
 
@@ -111,6 +131,7 @@ class Neo4jServer:
     """One driver for one database, shared by the object and ref stores of a repository."""
 
     def __init__(self, location: Neo4jLocation) -> None:
+        _import_driver()
         import neo4j
 
         self.location = location
