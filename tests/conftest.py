@@ -211,7 +211,7 @@ def git_cli() -> object:
 
 
 @pytest.fixture(scope="session")
-def neo4j_uri() -> str:
+def neo4j_uri() -> Iterator[str]:
     """The URI of the Neo4j server that ``make test`` starts (``GVCS_TEST_NEO4J_URI``).
 
     Without a server the test is skipped, except under ``CI=true``, where it fails: CI must run them.
@@ -222,4 +222,11 @@ def neo4j_uri() -> str:
         if services.in_ci():
             pytest.fail(f"Neo4j is needed under CI=true: {problem}", pytrace=False)
         pytest.skip("Neo4j is not running: scripts/neo4j start")
-    return uri
+    # The tests empty the database as they go: two test runs on one server would disturb each other,
+    # so a run holds the server for the whole session (a second run waits for it).
+    import tempfile
+
+    lock_path = Path(tempfile.gettempdir()) / f"gvcs-tests-{services.parse_neo4j_uri(uri).port}.lock"
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield uri
