@@ -50,6 +50,7 @@ def build_parser() -> Parser:
     _history_commands(sub)
     _maintenance_commands(sub)
     _remote_commands(sub)
+    _serve_command(sub)
     from .merging import add_commands
 
     add_commands(sub, _command, _json)
@@ -221,6 +222,18 @@ def _remote_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     )
     p.add_argument("directory_name", nargs="?", default=None, metavar="DIR")
     _json(p)
+
+
+def _serve_command(sub: argparse._SubParsersAction[Parser]) -> None:
+    p = _command(sub, "serve", "serve:cmd_serve", "serve the GraphQL API (GraphiQL at /graphql)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    p.add_argument(
+        "--store",
+        default=None,
+        metavar="URI",
+        help="neo4j://user:pass@host:7687[/db] or a repository directory (default: the current one)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

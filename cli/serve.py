@@ -1,0 +1,45 @@
+"""``gvcs serve``: the GraphQL API (and GraphiQL) over HTTP, with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .common import Context
+
+if TYPE_CHECKING:
+    from narrative_vcs.repository import Repository
+
+__all__ = ["cmd_serve", "open_served"]
+
+
+def open_served(args: argparse.Namespace) -> Repository:
+    """The repository to serve: ``--store`` (a neo4j:// URI or a repository directory), else the
+    repository of the current directory."""
+    store = args.store
+    if store is None:
+        return Context(args).repo
+    from narrative_vcs.graph.factory import find_root, open_repository, open_store
+
+    if store.startswith(("neo4j", "bolt")):
+        return open_store(store)
+    return open_repository(find_root(Path(store)))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.graphql.app import create_app
+
+    repo = open_served(args)
+    config = uvicorn.Config(create_app(repo), host=args.host, port=args.port, log_level="info", lifespan="on")
+    server = uvicorn.Server(config)
+    sys.stderr.write(f"gvcs: serving GraphQL on http://{args.host}:{args.port}/graphql\n")
+    sys.stderr.flush()
+    # uvicorn shuts down on SIGINT, then raises the signal again for the caller: it was asked for.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    return 0 if server.started else 1
