@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import mmap
 import os
+import threading
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -190,6 +191,9 @@ class ObjectReader:
         self.objects_dir = objects_dir
         self._packs: dict[str, _Pack] = {}
         self._scanned = False
+        # Rescans and additions replace the pack dict whole; the lock keeps two of them from undoing
+        # each other (a rescan that listed the directory before a new pack arrived must not drop it).
+        self._packs_lock = threading.Lock()
         # Delta bases by (pack, offset): a commit or tree chain shares its bases.
         self._bases: OrderedDict[tuple[str, int], tuple[int, bytes]] = OrderedDict()
 
@@ -208,6 +212,10 @@ class ObjectReader:
         A pack that vanishes between the listing and its opening was merged into a new pack by a
         packer, which put the new pack in place before deleting the old one: list again to find it.
         """
+        with self._packs_lock:
+            return self._rescan()
+
+    def _rescan(self) -> bool:
         directory = f"{self.objects_dir}/pack"
         changed = False
         # The dict is replaced, never changed in place, so a read iterating the old one is safe.
@@ -274,14 +282,18 @@ class ObjectReader:
     def add_pack(self, idx_path: str) -> None:
         """Open a pack this process has just written, without listing the pack directory."""
         name = os.path.basename(idx_path)
-        if name not in self._packs:
-            # Newest first: the objects read next (the parent commit, its trees) are often in it.
-            self._packs = {name: _Pack(idx_path), **self._packs}
+        with self._packs_lock:
+            if name not in self._packs:
+                # Newest first: the objects read next (the parent commit, its trees) are often in it.
+                self._packs = {name: _Pack(idx_path), **self._packs}
 
     def read(self, oid: str) -> tuple[str, bytes]:
         """``(type, data)`` of an object; :class:`NotFound` or :class:`CorruptObject` otherwise."""
         found = self._read_once(oid)
-        if found is None and self.rescan():
+        if found is None:
+            # Look again after a rescan, even when it found nothing new: another thread may have
+            # added the pack while this one searched the older list.
+            self.rescan()
             found = self._read_once(oid)
         if found is None:
             found = self._read_loose(oid)  # a packer may have just moved it into a new pack
@@ -297,7 +309,8 @@ class ObjectReader:
             self.rescan()
         if any(p.find(raw) >= 0 for p in self._packs.values()):
             return True
-        return self.rescan() and any(p.find(raw) >= 0 for p in self._packs.values())
+        self.rescan()
+        return any(p.find(raw) >= 0 for p in self._packs.values())
 
     def _read_once(self, oid: str) -> tuple[str, bytes] | None:
         # Packs first, as git does: a miss there is one dict probe, a miss of a loose file a syscall.

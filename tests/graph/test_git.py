@@ -287,3 +287,51 @@ def test_git_object_store_refuses_malformed_ids(git_dir: Path, story: dict[str, 
         GitObjectStore(git_dir).get(ObjectId("xyz"))
     with pytest.raises(BadInput):
         GitRefStore(git_dir).set_if_equals(RefName("refs/heads/x"), None, ObjectId("abc"))
+
+
+def _eight_writers_from_one_head(git_dir: Path) -> None:
+    import threading
+
+    from narrative_vcs.graph.git import init_git_dir
+    from narrative_vcs.objects import Actor
+
+    init_git_dir(git_dir)
+    repo = Repository(GitObjectStore(git_dir), GitRefStore(git_dir))
+    repo.set_head_branch("main")
+    head = repo.commit(
+        "main", ChangeSet().upsert_actor(Actor("ada", "Ada")), actor="ada", message="a", expected_head=None
+    )
+    start = threading.Barrier(8)
+    problems: list[BaseException] = []
+    done: list[ObjectId] = []
+
+    def write(n: int) -> None:
+        start.wait()
+        try:
+            oid, _ = repo.commit_independent(
+                "main",
+                ChangeSet().upsert_page(Page(f"p{n}", "P")),
+                expected_head=head,
+                actor="ada",
+                message="m",
+            )
+            repo.commit_info(oid)
+            done.append(oid)
+        except BaseException as exc:  # reported below
+            problems.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not problems, problems[0]
+    assert len(done) == 8 and set(done) <= {c.id for c in repo.walk(["main"])}
+    repo.close()
+
+
+def test_threads_sharing_one_store_read_back_what_the_others_wrote(tmp_path: Path) -> None:
+    """A rescan that listed the pack directory before another thread's pack arrived must not hide that
+    pack from a read (it once made a fresh branch head "not found")."""
+    for trial in range(10):
+        _eight_writers_from_one_head(tmp_path / f"s{trial}.git")
