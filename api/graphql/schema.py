@@ -19,7 +19,7 @@ from strawberry.extensions import MaskErrors
 from strawberry.scalars import JSON
 from strawberry.types import ExecutionContext, Info
 
-from narrative_vcs.errors import BadInput, GvcsError, NotFound
+from narrative_vcs.errors import BadInput, BranchMoved, GvcsError, MergeConflicts, NotFound
 from narrative_vcs.history import CommitInfo
 from narrative_vcs.objects import Page as PageRecord
 from narrative_vcs.objects import validate_id
@@ -413,6 +413,15 @@ class MergePreview:
     conflicts: list[Conflict]
 
 
+def _conflicts(found: list[Any]) -> list[Conflict]:
+    conflicts = []
+    for c in found:
+        data = c.to_json()
+        regions = [ConflictRegion(**r) for r in data.pop("regions")]
+        conflicts.append(Conflict(**data, regions=regions))
+    return conflicts
+
+
 # --- the query root ---------------------------------------------------------------------------------
 
 
@@ -491,11 +500,7 @@ class Query:
     async def merge_preview(self, info: GInfo, source: str, target: str) -> MergePreview:
         preview = info.context.repo.merge_preview(target, source)
         load = info.context.loaders.commit
-        conflicts = []
-        for c in preview.result.conflicts:
-            data = c.to_json()
-            regions = [ConflictRegion(**r) for r in data.pop("regions")]
-            conflicts.append(Conflict(**data, regions=regions))
+        conflicts = _conflicts(preview.result.conflicts)
         return MergePreview(
             target=Commit(info=await load.load(preview.ours)),
             source=Commit(info=await load.load(preview.theirs)),
@@ -530,13 +535,18 @@ class GvcsErrors(MaskErrors):
             message, code = _one_line(error.message), "GRAPHQL_VALIDATION_FAILED"
         else:
             message, code = "internal error (logged on the server)", "INTERNAL"
+        extensions: dict[str, Any] = {"code": code}
+        if isinstance(original, BranchMoved):
+            extensions["paths"] = list(original.paths)
+        elif isinstance(original, MergeConflicts):
+            extensions["paths"] = sorted({c.path for c in original.conflicts})
         return GraphQLError(
             message,
             nodes=error.nodes,
             source=error.source,
             positions=error.positions,
             path=error.path,
-            extensions={"code": code},
+            extensions=extensions,
         )
 
 
@@ -566,7 +576,9 @@ class GvcsSchema(strawberry.Schema):
 
 
 def create_schema() -> strawberry.Schema:
-    return GvcsSchema(query=Query, extensions=[GvcsErrors])
+    from .mutations import Mutation
+
+    return GvcsSchema(query=Query, mutation=Mutation, extensions=[GvcsErrors])
 
 
 schema = create_schema()

@@ -1,0 +1,269 @@
+"""The Mutation root: commits, branches and merges, each a compare-and-swap on a branch head.
+
+A commit whose ``expectedHead`` is stale is applied on the new head when nothing that moved touches the
+files it writes (``rebased: true``); otherwise it fails with ``CONFLICT`` and ``extensions.paths``. An
+acknowledged commit is on its branch: the ref only moves by compare-and-swap. The actor is an argument
+for now (authentication comes later); it must exist in the story or be created by the same change set.
+"""
+
+from __future__ import annotations
+
+import re
+
+import strawberry
+
+from narrative_vcs.errors import BadInput, BranchMoved, NotFound
+from narrative_vcs.objects import Actor as ActorRecord
+from narrative_vcs.objects import Page as PageRecord
+from narrative_vcs.objects import validate_id
+from narrative_vcs.refs import branch_ref
+from narrative_vcs.repository import ChangeSet, Repository
+from narrative_vcs.types import ObjectId
+
+from .schema import Branch, Commit, Conflict, GInfo, _conflicts
+
+__all__ = ["Mutation"]
+
+_OID = re.compile(r"[0-9a-f]{40}")
+
+
+# --- inputs -----------------------------------------------------------------------------------------
+
+
+@strawberry.input(description="A page to write; glyphs and unknown front-matter keys of the page are kept.")
+class PageInput:
+    id: str
+    title: str
+    body: str = ""
+    follows: list[str] = strawberry.field(default_factory=list)
+    alternate_of: str | None = None
+    tags: list[str] = strawberry.field(default_factory=list)
+
+
+@strawberry.input(description="A page to delete.")
+class DeletePageInput:
+    id: str
+
+
+@strawberry.input(description="An actor record to write.")
+class ActorInput:
+    id: str
+    name: str
+    kind: str = "human"
+    archetype: str | None = None
+
+
+@strawberry.input(description="One change: set exactly one of the fields.")
+class ChangeInput:
+    upsert_page: PageInput | None = None
+    delete_page: DeletePageInput | None = None
+    upsert_actor: ActorInput | None = None
+
+
+@strawberry.input
+class CommitInput:
+    branch: str
+    expected_head: str | None = strawberry.field(
+        description="the full id of the head the change set was made against; null: create the branch"
+    )
+    message: str
+    actor: str
+    changes: list[ChangeInput]
+
+
+# --- payloads ---------------------------------------------------------------------------------------
+
+
+@strawberry.type
+class CommitPayload:
+    branch: str
+    commit: Commit
+    previous_head: str | None = strawberry.field(description="the head the commit was applied on")
+    rebased: bool = strawberry.field(
+        description="true when expectedHead was stale and the change set was applied on the newer head"
+    )
+
+
+@strawberry.type
+class DeleteBranchPayload:
+    name: str
+    head: str = strawberry.field(description="the commit the branch pointed at")
+
+
+@strawberry.type
+class MergePayload:
+    status: str = strawberry.field(
+        description="up-to-date, fast-forward, merged or conflicts (with dryRun: what a merge would do)"
+    )
+    dry_run: bool
+    commit: Commit | None = strawberry.field(description="the new head; null with conflicts or dryRun")
+    conflicts: list[Conflict]
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+
+def _expected(value: str | None, what: str = "expectedHead") -> ObjectId | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _OID.fullmatch(value):
+        raise BadInput(f"{what} must be a full commit id (40 hex digits), not {value[:50]!r}")
+    return ObjectId(value)
+
+
+def _require_branch(repo: Repository, name: str) -> ObjectId:
+    head = repo.branch_head(name)
+    if head is None:
+        raise NotFound(f"branch {name!r} not found")
+    return head
+
+
+def _change_set(repo: Repository, changes: list[ChangeInput], base: ObjectId | None) -> ChangeSet:
+    """The change set of the input; ``base`` (the expected head) supplies the fields the input lacks."""
+    if not changes:
+        raise BadInput("changes must not be empty")
+    out = ChangeSet()
+    seen: set[str] = set()
+
+    def once(path: str) -> None:
+        if path in seen:
+            raise BadInput(f"{path} is changed twice in one commit")
+        seen.add(path)
+
+    for i, change in enumerate(changes):
+        chosen = [c for c in (change.upsert_page, change.delete_page, change.upsert_actor) if c is not None]
+        if len(chosen) != 1:
+            raise BadInput(f"changes[{i}]: set exactly one of upsertPage, deletePage, upsertActor")
+        if change.upsert_page is not None:
+            p = change.upsert_page
+            page = PageRecord(p.id, p.title, p.body, tuple(p.follows), p.alternate_of, tuple(p.tags))
+            once(page.path)
+            old = _old_page(repo, base, page.id)
+            if old is not None:
+                page = PageRecord(
+                    page.id, page.title, page.body, page.follows, page.alternate_of, page.tags,
+                    old.glyphs, old.extra,
+                )  # fmt: skip
+            out.upsert_page(page)
+        elif change.delete_page is not None:
+            page_id = validate_id("page", change.delete_page.id)
+            once(f"pages/{page_id}.md")
+            out.delete_page(page_id)
+        elif change.upsert_actor is not None:
+            a = change.upsert_actor
+            actor = ActorRecord(a.id, a.name, a.kind, a.archetype, _old_actor_extra(repo, base, a.id))
+            once(actor.path)
+            out.upsert_actor(actor)
+    return out
+
+
+def _old_page(repo: Repository, base: ObjectId | None, page_id: str) -> PageRecord | None:
+    if base is None:
+        return None
+    try:
+        return repo.read_page(page_id, base)
+    except NotFound:
+        return None
+
+
+def _old_actor_extra(
+    repo: Repository, base: ObjectId | None, actor_id: str
+) -> tuple[tuple[str, object], ...]:
+    if base is None:
+        return ()
+    try:
+        return repo.read_actor(actor_id, base).extra
+    except NotFound:
+        return ()
+
+
+# --- the mutation root ------------------------------------------------------------------------------
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.field(
+        description="commit a change set; a stale expectedHead is rebased when the changes are independent"
+    )
+    async def commit(self, info: GInfo, input: CommitInput) -> CommitPayload:
+        repo = info.context.repo
+        branch_ref(input.branch)  # a valid branch name
+        expected = _expected(input.expected_head)
+        validate_id("actor", input.actor)
+        if expected is not None:
+            _require_branch(repo, input.branch)
+            repo.commit_info(expected)  # NOT_FOUND for an unknown commit
+        changes = _change_set(repo, input.changes, expected)
+        oid, rebased = repo.commit_independent(
+            input.branch, changes, expected_head=expected, actor=input.actor, message=input.message
+        )
+        record = await info.context.loaders.commit.load(oid)
+        previous = record.parents[0] if record.parents else None
+        return CommitPayload(
+            branch=input.branch, commit=Commit(info=record), previous_head=previous, rebased=rebased
+        )
+
+    @strawberry.field(description="create a branch at a revision (default HEAD)")
+    def create_branch(self, info: GInfo, name: str, start: str | None = None) -> Branch:
+        oid = info.context.repo.create_branch(name, start)
+        return Branch(name=name, head_id=oid)
+
+    @strawberry.field(description="delete a branch if it is still at expectedHead")
+    def delete_branch(self, info: GInfo, name: str, expected_head: str) -> DeleteBranchPayload:
+        expected = _expected(expected_head)
+        head = info.context.repo.delete_branch(name, expected)
+        return DeleteBranchPayload(name=name, head=head)
+
+    @strawberry.field(
+        description="merge source into target; with conflicts (or dryRun) nothing changes and the "
+        "conflicts are returned"
+    )
+    async def merge(
+        self,
+        info: GInfo,
+        source: str,
+        target: str,
+        strategy: str | None = None,
+        dry_run: bool = False,
+        expected_head: str | None = None,
+        message: str | None = None,
+        actor: str | None = None,
+        no_ff: bool = False,
+    ) -> MergePayload:
+        repo = info.context.repo
+        current = _require_branch(repo, target)
+        expected = _expected(expected_head)
+        if expected is not None and expected != current:
+            raise BranchMoved(branch_ref(target), expected, current)
+        if dry_run:
+            preview = repo.merge_preview(current, source, strategy=strategy)
+            if preview.up_to_date:
+                status = "up-to-date"
+            elif preview.fast_forward and not no_ff:
+                status = "fast-forward"
+            else:
+                status = "merged" if preview.clean else "conflicts"
+            return MergePayload(
+                status=status, dry_run=True, commit=None, conflicts=_conflicts(preview.result.conflicts)
+            )
+        if expected is None:
+            raise BadInput("expectedHead is required unless dryRun is true")
+        if actor is None:
+            raise BadInput("actor is required unless dryRun is true")
+        validate_id("actor", actor)
+        repo.read_actor(actor, current)  # NOT_FOUND for an actor the story does not have
+        outcome = repo.merge(
+            target,
+            source,
+            actor=actor,
+            expected_head=expected,
+            message=message,
+            strategy=strategy,
+            no_ff=no_ff,
+        )
+        commit = None
+        if outcome.commit is not None:
+            commit = Commit(info=await info.context.loaders.commit.load(outcome.commit))
+        return MergePayload(
+            status=outcome.status, dry_run=False, commit=commit, conflicts=_conflicts(outcome.conflicts)
+        )
