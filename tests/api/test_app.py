@@ -4,13 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +16,7 @@ from narrative_vcs.repository import Repository
 from tests.conftest import Writer
 
 from .conftest import Story, error_codes, gql
+from .serving import get_json, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,60 +74,13 @@ def test_checked_in_sdl_is_current() -> None:
 # --- a real server ----------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _get(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        result: dict[str, Any] = json.load(response)
-        return result
-
-
 def test_gvcs_serve(tmp_path: Path) -> None:
     repo = init_repository(tmp_path / "story")
     writer = Writer(repo)
     writer.setup()
     writer.page("intro", "Once.")
     repo.close()
-    port = _free_port()
-    gvcs = Path(sys.executable).with_name("gvcs")
-    env = {**os.environ, "PYTHONWARNINGS": "error"}
-    proc = subprocess.Popen(
-        [str(gvcs), "-C", str(tmp_path / "story"), "serve", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                health = _get(f"{base}/health")
-                break
-            except OSError:
-                assert proc.poll() is None, proc.communicate()
-                assert time.monotonic() < deadline, "gvcs serve did not start"
-                time.sleep(0.1)
-        assert health == {"ok": True, "store": "git", "branches": 1}
-        request = urllib.request.Request(
-            f"{base}/graphql",
-            data=json.dumps({"query": '{ page(id: "intro") { title body } }'}).encode(),
-            headers={"content-type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=5) as response:
-            body = json.load(response)
+    with serve(tmp_path / "story") as server:
+        assert get_json(f"{server.base}/health") == {"ok": True, "store": "git", "branches": 1}
+        body = server.graphql('{ page(id: "intro") { title body } }')
         assert body == {"data": {"page": {"title": "Intro", "body": "Once.\n"}}}
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            _, err = proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-    assert proc.returncode == 0, err.decode()
-    assert b"Traceback" not in err
