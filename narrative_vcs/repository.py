@@ -23,6 +23,7 @@ from .errors import (
     MergeConflicts,
     NotFound,
     NothingToCommit,
+    Refused,
 )
 from .history import CommitInfo, Commits
 from .merge.text import split_paragraphs
@@ -58,6 +59,7 @@ __all__ = [
     "MergeOutcome",
     "MergePreview",
     "Repository",
+    "Resolution",
     "StorySnapshot",
     "path_kind",
     "split_paragraphs",
@@ -65,6 +67,10 @@ __all__ = [
 
 HEAD = RefName("HEAD")
 DEFAULT_BRANCH = "main"
+
+# How one conflicted file of a merge is settled: a side (ours, theirs, base, union), the file's new
+# content, or None (the file is removed). See Repository.merge_resolved.
+Resolution = str | bytes | None
 
 
 # --- values the API returns -----------------------------------------------------------------------
@@ -558,6 +564,86 @@ class Repository:
             commit = self._commit_object(
                 preview.result.tree, (current, preview.theirs), author, text, facts, timestamp
             )
+            oid = self.objects.put("commit", commit.serialise())
+        self._move(ref, current, oid, author, commit)
+        return MergeOutcome("merged", oid, preview)
+
+    def merge_resolved(
+        self,
+        branch: str,
+        source: str,
+        resolutions: Mapping[str, Resolution],
+        *,
+        actor: str,
+        expected_head: ObjectId,
+        message: str | None = None,
+        timestamp: int | None = None,
+    ) -> MergeOutcome:
+        """Merge ``source`` into ``branch`` with every conflict settled by ``resolutions``.
+
+        ``resolutions`` maps each conflicted path to a side (``ours``, ``theirs``, ``base``, ``union``),
+        to the file's new content (bytes) or to None (the file is removed). A conflict without a
+        resolution raises :class:`MergeConflicts` naming it; a path without a conflict, a page that does
+        not parse or a stale ``expected_head`` raise too, and nothing is written. A merge that needs no
+        resolution is refused: use :meth:`merge`.
+        """
+        from .merge.contents import merge_file
+
+        ref = branch_ref(branch)
+        validate_id("actor", actor)
+        current = self.refs.get(ref)
+        if current != expected_head:
+            raise BranchMoved(ref, expected_head, current)
+        preview = self.merge_preview(current, source)
+        if preview.clean:
+            raise Refused(f"merging {source} into {branch} has no conflicts: merge it without resolutions")
+        conflicted = {c.path for c in preview.result.conflicts}
+        unknown = sorted(set(resolutions) - conflicted)
+        if unknown:
+            raise BadInput(f"{unknown[0]} has no conflict in merging {source} into {branch}")
+        missing = [c for c in preview.result.conflicts if c.path not in resolutions]
+        if missing:
+            raise MergeConflicts(f"merging {source} into {branch}: unresolved", missing)
+        ours_tree = self.commits.get(current).tree
+        theirs_tree = self.commits.get(preview.theirs).tree
+        files: dict[str, bytes | None] = {}
+        pages: list[Page] = []
+        for path, resolution in sorted(resolutions.items()):
+            if isinstance(resolution, str):
+                ours = self.snapshots.read(ours_tree, path)
+                theirs = self.snapshots.read(theirs_tree, path)
+                base = self.snapshots.read(preview.base_tree, path) if preview.base_tree else None
+                sides = {"ours": ours, "theirs": theirs, "base": base}
+                if resolution in sides:
+                    data = sides[resolution]
+                elif resolution == "union":
+                    data = merge_file(path, base, ours, theirs, "union")[0]
+                else:
+                    raise BadInput(f"{path}: unknown side {resolution!r}: use ours, theirs, base or union")
+            else:
+                data = resolution
+            kind, item = path_kind(path)
+            if data is not None and kind == "page" and item:
+                pages.append(Page.parse(item, data, path))
+            elif data is not None and kind == "actor" and item:
+                Actor.parse(item, data, path)
+            files[path] = data
+        for page in pages:
+            for target in (*page.follows, *([page.alternate_of] if page.alternate_of else [])):
+                path = f"pages/{target}.md"
+                there = (
+                    files[path] is not None
+                    if path in files
+                    else self.snapshots.blob_id(preview.result.tree, path) is not None
+                )
+                if not there:
+                    raise BadInput(f"page {page.id} links to {target!r}, which the merge does not have")
+        author = self._author(preview.result.tree, ChangeSet(), actor)
+        facts = {"Gvcs-Actor": actor, "Gvcs-Kind": "merge"}
+        text = message or f"Merge {source} into {branch}"
+        with self.objects.batch():
+            tree = self.snapshots.write(preview.result.tree, files)
+            commit = self._commit_object(tree, (current, preview.theirs), author, text, facts, timestamp)
             oid = self.objects.put("commit", commit.serialise())
         self._move(ref, current, oid, author, commit)
         return MergeOutcome("merged", oid, preview)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from narrative_vcs.errors import BadInput, BranchMoved, NotFound, NothingToCommit
+from narrative_vcs.errors import BadInput, BranchMoved, MergeConflicts, NotFound, NothingToCommit
 from narrative_vcs.objects import Actor, Commit, Page, Signature, Story, hash_object
 from narrative_vcs.refs import MemoryRefStore
 from narrative_vcs.repository import ChangeSet, Repository, split_paragraphs
@@ -590,3 +590,28 @@ def test_a_one_page_edit_writes_a_bounded_number_of_objects() -> None:
     trees = store_path("pages/page-1000.md").count("/") + 1
     assert trees <= 4
     assert small == large == Counter({"blob": 1, "tree": trees, "commit": 1})
+
+
+# --- merging with resolutions -----------------------------------------------------------------------
+
+
+def test_merge_resolved_settles_each_conflict(repo: Repository, writer: Writer) -> None:
+    base = writer.setup(pages=[page("p", "One."), page("q", "Two.")])
+    repo.create_branch("side")
+    ours = writer.page("p", "One, ours.")
+    writer.page("q", "Two, ours.")
+    theirs = writer.page("p", "One, theirs.", actor="bot", branch="side")
+    theirs = writer.page("q", "Two, theirs.", actor="bot", branch="side")
+    head = repo.branch_head("main")
+    assert head is not None and ours != head
+    with pytest.raises(MergeConflicts, match=r"pages/q\.md"):
+        repo.merge_resolved("main", "side", {"pages/p.md": "theirs"}, actor="ada", expected_head=head)
+    with pytest.raises(BranchMoved):
+        repo.merge_resolved("main", "side", {}, actor="ada", expected_head=base)
+    resolutions = {"pages/p.md": b"---\ntitle: P\n---\nSettled.\n", "pages/q.md": None}
+    outcome = repo.merge_resolved("main", "side", resolutions, actor="ada", expected_head=head)
+    assert outcome.status == "merged" and outcome.commit == repo.branch_head("main")
+    info = repo.commit_info("main")
+    assert (info.kind, info.parents) == ("merge", (head, theirs))
+    assert repo.read_page("p", "main").body == "Settled.\n"
+    assert repo.list_pages("main") == ["p"]

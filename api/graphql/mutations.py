@@ -8,6 +8,7 @@ for now (authentication comes later); it must exist in the story or be created b
 
 from __future__ import annotations
 
+import enum
 import re
 
 import strawberry
@@ -17,7 +18,8 @@ from narrative_vcs.objects import Actor as ActorRecord
 from narrative_vcs.objects import Page as PageRecord
 from narrative_vcs.objects import validate_id
 from narrative_vcs.refs import branch_ref
-from narrative_vcs.repository import ChangeSet, Repository
+from narrative_vcs.repository import ChangeSet, Repository, Resolution
+from narrative_vcs.snapshot import check_path
 from narrative_vcs.types import ObjectId
 
 from .schema import Branch, Commit, Conflict, GInfo, _conflicts
@@ -69,6 +71,35 @@ class CommitInput:
     message: str
     actor: str
     changes: list[ChangeInput]
+
+
+@strawberry.enum(description="A side of a merge to settle a conflicted file with.")
+class Side(enum.Enum):
+    OURS = "ours"
+    THEIRS = "theirs"
+    BASE = "base"
+    UNION = "union"
+
+
+@strawberry.input(
+    description="How to settle one conflicted file: set exactly one of side, page, content, delete."
+)
+class ResolutionInput:
+    path: str = strawberry.field(description="the conflicted file, as the conflict names it (pages/x.md)")
+    side: Side | None = None
+    page: PageInput | None = strawberry.field(default=None, description="the page as it should read")
+    content: str | None = strawberry.field(default=None, description="the file's whole new text")
+    delete: bool = strawberry.field(default=False, description="remove the file")
+
+
+@strawberry.input
+class ResolveConflictsInput:
+    source: str
+    target: str
+    expected_head: str = strawberry.field(description="the full id of the target's head")
+    actor: str
+    resolutions: list[ResolutionInput]
+    message: str | None = None
 
 
 # --- payloads ---------------------------------------------------------------------------------------
@@ -177,6 +208,30 @@ def _old_actor_extra(
         return ()
 
 
+def _resolutions(items: list[ResolutionInput]) -> dict[str, Resolution]:
+    out: dict[str, Resolution] = {}
+    for i, item in enumerate(items):
+        check_path(item.path)
+        if item.path in out:
+            raise BadInput(f"{item.path} is resolved twice")
+        chosen = [item.side is not None, item.page is not None, item.content is not None, item.delete]
+        if sum(chosen) != 1:
+            raise BadInput(f"resolutions[{i}]: set exactly one of side, page, content, delete")
+        if item.side is not None:
+            out[item.path] = item.side.value
+        elif item.page is not None:
+            p = item.page
+            page = PageRecord(p.id, p.title, p.body, tuple(p.follows), p.alternate_of, tuple(p.tags))
+            if page.path != item.path:
+                raise BadInput(f"resolutions[{i}]: page {page.id!r} is not the file {item.path}")
+            out[item.path] = page.serialise()
+        elif item.content is not None:
+            out[item.path] = item.content.encode()
+        else:
+            out[item.path] = None
+    return out
+
+
 # --- the mutation root ------------------------------------------------------------------------------
 
 
@@ -267,3 +322,26 @@ class Mutation:
         return MergePayload(
             status=outcome.status, dry_run=False, commit=commit, conflicts=_conflicts(outcome.conflicts)
         )
+
+    @strawberry.field(
+        description="merge source into target with every conflict settled; a conflict left unsettled "
+        "is a CONFLICT error naming its paths, and nothing changes"
+    )
+    async def resolve_conflicts(self, info: GInfo, input: ResolveConflictsInput) -> MergePayload:
+        repo = info.context.repo
+        _require_branch(repo, input.target)
+        expected = _expected(input.expected_head)
+        assert expected is not None
+        validate_id("actor", input.actor)
+        resolutions = _resolutions(input.resolutions)
+        outcome = repo.merge_resolved(
+            input.target,
+            input.source,
+            resolutions,
+            actor=input.actor,
+            expected_head=expected,
+            message=input.message,
+        )
+        assert outcome.commit is not None
+        commit = Commit(info=await info.context.loaders.commit.load(outcome.commit))
+        return MergePayload(status=outcome.status, dry_run=False, commit=commit, conflicts=[])

@@ -68,7 +68,10 @@ def test_checked_in_sdl_is_current() -> None:
     from api.graphql.schema import schema
 
     sdl = (ROOT / "api" / "graphql" / "schema.graphql").read_text(encoding="utf-8")
-    assert sdl == schema.as_str() + "\n", "regenerate: strawberry export-schema api.graphql.schema"
+    regenerate = (
+        "python -c 'from api.graphql.schema import schema; print(schema)' > api/graphql/schema.graphql"
+    )
+    assert sdl == schema.as_str() + "\n", f"regenerate it: {regenerate}"
 
 
 # --- a real server ----------------------------------------------------------------------------------

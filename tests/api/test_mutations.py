@@ -278,3 +278,106 @@ def test_merge_refusals(client: TestClient, repo: Repository, story: Story) -> N
     bad_strategy = {"source": "alt", "target": "main", "dry": True, "strategy": "both"}
     assert error_codes(gql(client, MERGE, bad_strategy)) == ["BAD_INPUT"]
     assert repo.branches() == before
+
+
+# --- resolveConflicts -------------------------------------------------------------------------------
+
+RESOLVE = """mutation($input: ResolveConflictsInput!) { resolveConflicts(input: $input) {
+    status commit { id kind subject parents { id } changedPages } } }"""
+
+
+def resolve_input(head: str, *resolutions: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    base = {"source": "alt", "target": "main", "expectedHead": head, "actor": "ada"}
+    return {"input": {**base, **fields, "resolutions": list(resolutions)}}
+
+
+@pytest.mark.parametrize(
+    ("resolution", "body"),
+    [
+        ({"side": "THEIRS"}, "The fox hid.\n\nSee [[prologue]].\n"),
+        ({"side": "OURS"}, "The fox ran.\n\nSee [[prologue]].\n"),
+        ({"side": "BASE"}, "The fox waited.\n\nSee [[prologue]].\n"),
+        (
+            {
+                "page": {
+                    "id": "door",
+                    "title": "Door",
+                    "body": "The fox ran and hid.",
+                    "follows": ["prologue"],
+                }
+            },
+            "The fox ran and hid.\n",
+        ),
+    ],
+)
+def test_resolve_conflicts_commits_the_merge(
+    client: TestClient, repo: Repository, story: Story, resolution: dict[str, Any], body: str
+) -> None:
+    variables = resolve_input(story.main_edit, {"path": "pages/door.md", **resolution}, message="Settle")
+    got = data(client, RESOLVE, variables)["resolveConflicts"]
+    assert got["status"] == "merged"
+    assert got["commit"]["kind"] == "merge" and got["commit"]["subject"] == "Settle"
+    assert got["commit"]["parents"] == [{"id": story.main_edit}, {"id": story.alt_edit}]
+    assert repo.branch_head("main") == got["commit"]["id"]
+    assert repo.read_page("door", "main").body == body
+    assert "door-alt" in repo.list_pages("main")
+
+
+def test_resolve_conflicts_with_union_keeps_both_sides(
+    client: TestClient, repo: Repository, story: Story
+) -> None:
+    variables = resolve_input(story.main_edit, {"path": "pages/door.md", "side": "UNION"})
+    data(client, RESOLVE, variables)
+    body = repo.read_page("door", "main").body
+    assert "The fox ran." in body and "The fox hid." in body and "<<<<<<<" not in body
+
+
+def test_resolve_conflicts_refusals_change_nothing(
+    client: TestClient, repo: Repository, story: Story
+) -> None:
+    before = repo.branches()
+    door = "pages/door.md"
+    cases = {
+        "CONFLICT": [
+            resolve_input(story.main_edit),  # nothing settled: CONFLICT naming the page
+            resolve_input(story.door, {"path": door, "side": "OURS"}),  # a stale head
+        ],
+        "BAD_INPUT": [
+            resolve_input(story.main_edit, {"path": door, "side": "OURS"}, {"path": door, "side": "THEIRS"}),
+            resolve_input(story.main_edit, {"path": door}),
+            resolve_input(story.main_edit, {"path": door, "side": "OURS", "delete": True}),
+            resolve_input(story.main_edit, {"path": "pages/hall.md", "side": "OURS"}),
+            resolve_input(story.main_edit, {"path": "../etc/passwd", "side": "OURS"}),
+            resolve_input(story.main_edit, {"path": door, "content": "---\ntitle: [\n---\nbroken"}),
+            resolve_input(
+                story.main_edit, {"path": door, "page": {"id": "hall", "title": "Hall", "body": "x"}}
+            ),
+            resolve_input("abc", {"path": door, "side": "OURS"}),
+            resolve_input(
+                story.main_edit,
+                {"path": door, "page": {"id": "door", "title": "Door", "body": "x", "follows": ["attic"]}},
+            ),
+        ],
+        "NOT_FOUND": [
+            resolve_input(story.main_edit, {"path": door, "side": "OURS"}, source="nope"),
+            resolve_input(story.main_edit, {"path": door, "side": "OURS"}, actor="nobody"),
+        ],
+    }
+    for code, inputs in cases.items():
+        for variables in inputs:
+            body = gql(client, RESOLVE, variables)
+            assert error_codes(body) == [code], (variables, body)
+            assert "\n" not in body["errors"][0]["message"]
+    unsettled = gql(client, RESOLVE, resolve_input(story.main_edit))
+    assert unsettled["errors"][0]["extensions"]["paths"] == [door]
+    assert repo.branches() == before
+
+
+def test_resolve_conflicts_refuses_a_clean_merge(client: TestClient, repo: Repository, story: Story) -> None:
+    data(client, 'mutation { createBranch(name: "side") { name } }')
+    data(client, COMMIT, commit_input(story.main_edit, page_change("hall"), branch="side"))
+    head = repo.branch_head("main")
+    assert head is not None
+    variables = resolve_input(head, {"path": "pages/hall.md", "side": "OURS"}, source="side")
+    assert error_codes(gql(client, RESOLVE, variables)) == ["REFUSED"]
+    assert repo.branch_head("main") == head
