@@ -51,6 +51,7 @@ def build_parser() -> Parser:
     _maintenance_commands(sub)
     _remote_commands(sub)
     _serve_command(sub)
+    _access_commands(sub)
     from .merging import add_commands
 
     add_commands(sub, _command, _json)
@@ -221,6 +222,32 @@ def _remote_commands(sub: argparse._SubParsersAction[Parser]) -> None:
         "location", metavar="URI", help="neo4j://user:pass@host:7687[/db] or a repository directory"
     )
     p.add_argument("directory_name", nargs="?", default=None, metavar="DIR")
+    _json(p)
+
+
+def _access_commands(sub: argparse._SubParsersAction[Parser]) -> None:
+    p = _command(sub, "token", "access:cmd_token_list", "create, list or revoke API tokens")
+    _json(p)
+    token = p.add_subparsers(dest="token_command", metavar="<create|list|revoke>", parser_class=Parser)
+    a = token.add_parser("create", help="print a new API token that acts as ACTOR (stored hashed)")
+    a.set_defaults(target="access:cmd_token_create")
+    a.add_argument("actor_id", metavar="ACTOR")
+    a.add_argument("--label", default=None, help="a note to tell tokens apart in gvcs token list")
+    _json(a)
+    a = token.add_parser("list", help="list the tokens (ids and actors, never the tokens)")
+    a.set_defaults(target="access:cmd_token_list")
+    _json(a)
+    a = token.add_parser("revoke", help="revoke a token by its id")
+    a.set_defaults(target="access:cmd_token_revoke")
+    a.add_argument("token_id", metavar="ID")
+
+    p = _command(sub, "access", "access:cmd_access", "show or set who may read through the API")
+    p.add_argument(
+        "policy",
+        nargs="?",
+        choices=["open", "token"],
+        help="open: anyone may read; token: reads need a token too (mutations always do)",
+    )
     _json(p)
 
 

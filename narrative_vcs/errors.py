@@ -11,12 +11,14 @@ __all__ = [
     "BadInput",
     "BranchMoved",
     "CorruptObject",
+    "Forbidden",
     "GvcsError",
     "InvalidFile",
     "NotFound",
     "MergeConflicts",
     "NothingToCommit",
     "Refused",
+    "Unauthenticated",
 ]
 
 
@@ -94,3 +96,17 @@ class CorruptObject(GvcsError):
 
     exit_code = 1
     code = "CORRUPT"
+
+
+class Unauthenticated(GvcsError):
+    """A request without a valid API token where one is needed."""
+
+    exit_code = 1
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(GvcsError):
+    """A valid token asking for something its actor may not do (acting as another actor)."""
+
+    exit_code = 1
+    code = "FORBIDDEN"

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .access import AccessStore, MemoryAccessStore
 from .errors import (
     BadInput,
     BranchMoved,
@@ -265,9 +266,10 @@ class StorySnapshot:
 class Repository:
     """A story repository over an object store and a ref store."""
 
-    def __init__(self, objects: ObjectStore, refs: RefStore) -> None:
+    def __init__(self, objects: ObjectStore, refs: RefStore, access: AccessStore | None = None) -> None:
         self.objects = objects
         self.refs = refs
+        self.access: AccessStore = access if access is not None else MemoryAccessStore()
         self.snapshots = Snapshots(objects)
         self.commits = Commits(objects)
         self._actors: dict[ObjectId, Actor] = {}  # parsed actor records by blob id
@@ -283,6 +285,7 @@ class Repository:
     def close(self) -> None:
         self.objects.close()
         self.refs.close()
+        self.access.close()
 
     # --- refs -------------------------------------------------------------------------------------
 

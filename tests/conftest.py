@@ -13,11 +13,13 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from narrative_vcs.access import AccessStore, MemoryAccessStore
+from narrative_vcs.graph.access_file import FileAccessStore
 from narrative_vcs.graph.factory import GVCS_DIR, init_repository
 from narrative_vcs.graph.git import GitObjectStore, GitRefStore, init_git_dir
 from narrative_vcs.objects import Actor, Page
@@ -36,6 +38,7 @@ class Backend:
     objects: ObjectStore
     refs: RefStore
     git_dir: Path | None = None  # set for backends that real git can read
+    access: AccessStore = field(default_factory=MemoryAccessStore)
 
 
 @pytest.fixture
@@ -48,9 +51,9 @@ def neo4j_backend(neo4j_uri: str) -> Iterator[Backend]:
     """The real Neo4j server of ``scripts/neo4j``, emptied for each test (one story per database)."""
     from narrative_vcs.graph.neo4j import open_neo4j
 
-    objects, refs = open_neo4j(neo4j_uri)
+    objects, refs, access = open_neo4j(neo4j_uri)
     objects.server.clear()
-    yield Backend("neo4j", objects, refs)
+    yield Backend("neo4j", objects, refs, access=access)
     objects.close()
 
 
@@ -58,7 +61,7 @@ def neo4j_backend(neo4j_uri: str) -> Iterator[Backend]:
 def git_backend(tmp_path: Path) -> Iterator[Backend]:
     git_dir = tmp_path / "store.git"
     init_git_dir(git_dir)
-    backend = Backend("git", GitObjectStore(git_dir), GitRefStore(git_dir), git_dir)
+    backend = Backend("git", GitObjectStore(git_dir), GitRefStore(git_dir), git_dir, FileAccessStore(git_dir))
     yield backend
     backend.objects.close()
     backend.refs.close()
@@ -86,7 +89,7 @@ def refs(backend: Backend) -> RefStore:
 @pytest.fixture
 def repo(backend: Backend) -> Iterator[Repository]:
     """A repository over each backend, HEAD on ``main``, no commits."""
-    repository = Repository(backend.objects, backend.refs)
+    repository = Repository(backend.objects, backend.refs, backend.access)
     repository.set_head_branch("main")
     yield repository
 

@@ -216,7 +216,7 @@ def test_twenty_writers_on_one_neo4j_branch_lose_no_update(tmp_path: Path, neo4j
     from narrative_vcs.graph.factory import init_repository
     from narrative_vcs.graph.neo4j import open_neo4j
 
-    objects, _refs = open_neo4j(neo4j_uri)
+    objects, _refs, _access = open_neo4j(neo4j_uri)
     objects.server.clear()
     objects.close()
     root = tmp_path / "story"

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import BadInput, NotFound
 from ..repository import DEFAULT_BRANCH, Repository
+from .access_file import FileAccessStore
 from .git import GitObjectStore, GitRefStore, init_git_dir
 
 __all__ = [
@@ -89,8 +90,8 @@ def open_store(uri: str, cache_dir: Path | None = None) -> Repository:
         raise BadInput(f"unknown store {uri!r}: use 'git' or neo4j://user:password@host:7687[/database]")
     from .neo4j import open_neo4j
 
-    objects, refs = open_neo4j(uri, cache_dir)
-    return Repository(objects, refs)
+    objects, refs, access = open_neo4j(uri, cache_dir)
+    return Repository(objects, refs, access)
 
 
 def redact(uri: str) -> str:
@@ -104,7 +105,7 @@ def redact(uri: str) -> str:
 
 
 def _open(git_dir: Path) -> Repository:
-    return Repository(GitObjectStore(git_dir), GitRefStore(git_dir))
+    return Repository(GitObjectStore(git_dir), GitRefStore(git_dir), FileAccessStore(git_dir))
 
 
 def load_config(root: Path) -> dict[str, Any]:

@@ -26,11 +26,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from ..access import AccessStore, TokenRecord
 from ..errors import BadInput, BranchMoved, CorruptObject, GvcsError, NotFound
 from ..objects import Actor, Commit, Page, hash_object, parse_trailers
 from ..refs import HEADS, TAGS, ReflogEntry, RefStore
@@ -246,14 +247,16 @@ class Neo4jServer:
             self.driver.close()
 
 
-def open_neo4j(uri: str, cache_dir: Path | None = None) -> tuple[Neo4jObjectStore, Neo4jRefStore]:
-    """The object and ref stores of the story at ``uri``, sharing one driver.
+def open_neo4j(
+    uri: str, cache_dir: Path | None = None
+) -> tuple[Neo4jObjectStore, Neo4jRefStore, Neo4jAccessStore]:
+    """The object, ref and access stores of the story at ``uri``, sharing one driver.
 
     ``cache_dir``: where to keep derived data between processes (a work tree's ``.gvcs``), if anywhere.
     """
     server = Neo4jServer(parse_neo4j_uri(uri))
     objects = Neo4jObjectStore(server, cache_dir=cache_dir)
-    return objects, Neo4jRefStore(server, objects)
+    return objects, Neo4jRefStore(server, objects), Neo4jAccessStore(server)
 
 
 # --- objects ------------------------------------------------------------------------------------------
@@ -735,3 +738,48 @@ def _short(name: str) -> str:
         if name.startswith(prefix):
             return name[len(prefix) :]
     return name
+
+
+# --- access -------------------------------------------------------------------------------------------
+
+
+class Neo4jAccessStore(AccessStore):
+    """API tokens as ``(:ApiToken)`` nodes (digests only) and settings as ``(:AccessSetting)`` nodes."""
+
+    def __init__(self, server: Neo4jServer) -> None:
+        self.server = server
+
+    def _run(self, name: str, **params: Any) -> list[dict[str, Any]]:
+        def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
+            result = tx.run(_statement(name), params)
+            keys = result.keys()
+            return [dict(zip(keys, values, strict=True)) for values in result.values()]
+
+        return self.server.write(work)  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _record(row: dict[str, Any]) -> TokenRecord:
+        return TokenRecord(row["id"], row["actor"], row["digest"], int(row["created"]), row["label"] or "")
+
+    def add_token(self, record: TokenRecord) -> None:
+        self._run("access/token_add", **asdict(record))
+
+    def find_token(self, digest: str) -> TokenRecord | None:
+        rows = self.server.query("access/token_find", digest=digest)
+        return self._record(rows[0]) if rows else None
+
+    def list_tokens(self) -> list[TokenRecord]:
+        return [self._record(row) for row in self.server.query("access/token_list")]
+
+    def remove_token(self, token_id: str) -> bool:
+        return bool(self._run("access/token_remove", id=token_id)[0]["removed"])
+
+    def get_setting(self, key: str) -> str | None:
+        rows = self.server.query("access/setting_get", key=key)
+        return str(rows[0]["value"]) if rows else None
+
+    def set_setting(self, key: str, value: str) -> None:
+        self._run("access/setting_set", key=key, value=value)
+
+    def close(self) -> None:
+        self.server.close()

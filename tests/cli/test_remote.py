@@ -81,14 +81,14 @@ def hub_and_clone(gvcs: Gvcs, story: Path, tmp_path: Path) -> tuple[Path, Path]:
 @pytest.fixture
 def empty_neo4j(neo4j_uri: str) -> Iterator[str]:
     """The test server's URI, its database emptied first."""
-    objects, _refs = open_neo4j(neo4j_uri)
+    objects, _refs, _access = open_neo4j(neo4j_uri)
     objects.server.clear()
     objects.close()
     yield neo4j_uri
 
 
 def neo4j_repo(uri: str) -> Repository:
-    objects, refs = open_neo4j(uri)
+    objects, refs, _access = open_neo4j(uri)
     return Repository(objects, refs)
 
 

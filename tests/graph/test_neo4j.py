@@ -149,7 +149,7 @@ def test_history_reads_new_commits_incrementally(neo4j_backend: Backend, neo4j_u
     # A second reader (another server process would be the same) walks, then sees new commits only.
     from narrative_vcs.graph.neo4j import open_neo4j
 
-    objects, refs = open_neo4j(neo4j_uri)
+    objects, refs, _access = open_neo4j(neo4j_uri)
     try:
         reader = Repository(objects, refs)
         calls = count_listings(objects)
@@ -210,7 +210,7 @@ def test_a_work_tree_keeps_the_commit_listing_between_processes(
         w.commit(ChangeSet().upsert_page(Page(f"p{i % 7}", "P", f"Version {i}.")), message=f"c{i}")
     head = neo.branch_head("main")
     assert head is not None
-    objects, refs = open_neo4j(neo4j_uri, cache_dir=tmp_path)
+    objects, refs, _access = open_neo4j(neo4j_uri, cache_dir=tmp_path)
     try:
         first = [c.id for c in Commits(objects).walk([head])]
         assert len(first) == 1201 and (tmp_path / Commits.LISTING_NAME).is_file()

@@ -1,0 +1,2 @@
+MATCH (s:AccessSetting {key: $key})
+RETURN s.value AS value

@@ -1,0 +1,2 @@
+MERGE (s:AccessSetting {key: $key})
+SET s.value = $value

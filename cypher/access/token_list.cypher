@@ -1,0 +1,3 @@
+MATCH (t:ApiToken)
+RETURN t.id AS id, t.actor AS actor, t.digest AS digest, t.created AS created, t.label AS label
+ORDER BY created, id

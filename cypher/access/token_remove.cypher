@@ -1,0 +1,3 @@
+MATCH (t:ApiToken {id: $id})
+DELETE t
+RETURN count(*) AS removed
