@@ -8,6 +8,11 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # locally a failure to start only skips the Neo4j tests, and the server stays up (`scripts/neo4j stop`).
 NEO4J  := scripts/neo4j
 IS_CI  := $(filter true TRUE True 1 yes,$(CI))
+# GraphiQL's browser files for the explorer at /graphql (api/graphql/explorer.py), pinned by
+# api/graphql/graphiql/package-lock.json: `npm ci` installs them into its node_modules (gitignored).
+# Without npm the explorer loads them from a CDN and the browser test skips; under CI=true npm is needed.
+GRAPHIQL := api/graphql/graphiql
+ASSETS   := $(GRAPHIQL)/node_modules/.package-lock.json
 
 .PHONY: demo test lint typecheck unit services bench bench-quick clean
 
@@ -20,7 +25,7 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-demo: $(STAMP)
+demo: $(STAMP) $(ASSETS)
 	$(BIN)/gvcs demo demo-story --force
 
 test: $(STAMP) lint typecheck unit
@@ -32,12 +37,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+$(ASSETS): $(GRAPHIQL)/package.json $(GRAPHIQL)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  echo "npm ci --prefix $(GRAPHIQL)"; \
+	  npm ci --prefix $(GRAPHIQL) --ignore-scripts --no-audit --no-fund --loglevel=error; \
+	elif [ -n "$(IS_CI)" ]; then echo "make: npm not found, and CI=$(CI) needs GraphiQL's files" >&2; exit 1; \
+	else echo "make: warning: npm not found; the GraphQL explorer will load GraphiQL from a CDN" >&2; fi
+
 services:
 	@$(NEO4J) start || { \
 	  if [ -n "$(IS_CI)" ]; then echo "make: Neo4j did not start, and CI=$(CI) needs it" >&2; exit 1; fi; \
 	  echo "make: warning: Neo4j did not start; the Neo4j tests will be skipped (retry: $(NEO4J) start)" >&2; }
 
-unit: $(STAMP) services
+unit: $(STAMP) $(ASSETS) services
 	@if $(NEO4J) status >/dev/null; then export GVCS_TEST_NEO4J_URI="$$($(NEO4J) url)"; fi; \
 	echo "GVCS_TEST_NEO4J_URI=$${GVCS_TEST_NEO4J_URI-} $(BIN)/pytest"; \
 	status=0; $(BIN)/pytest || status=$$?; \
@@ -54,4 +66,4 @@ bench-quick: $(STAMP)
 	BENCH_QUICK=1 $(BIN)/python -m bench.run_all
 
 clean:
-	rm -rf $(VENV) demo-story bench/results .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) demo-story bench/results .pytest_cache .mypy_cache .ruff_cache .hypothesis $(GRAPHIQL)/node_modules

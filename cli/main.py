@@ -261,6 +261,13 @@ def _serve_command(sub: argparse._SubParsersAction[Parser]) -> None:
         metavar="URI",
         help="neo4j://user:pass@host:7687[/db] or a repository directory (default: the current one)",
     )
+    p.add_argument("--access-log", action="store_true", help="log every request on stderr")
+    p.add_argument(
+        "--no-read-cache",
+        dest="read_cache",
+        action="store_false",
+        help="run every query (default: answer a repeated query from memory while the refs stay put)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -35,7 +35,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from api.graphql.app import create_app
 
     repo = open_served(args)
-    config = uvicorn.Config(create_app(repo), host=args.host, port=args.port, log_level="info", lifespan="on")
+    config = uvicorn.Config(
+        create_app(repo, cache_reads=args.read_cache),
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        lifespan="on",
+        access_log=args.access_log,
+    )
     server = uvicorn.Server(config)
     sys.stderr.write(f"gvcs: serving GraphQL on http://{args.host}:{args.port}/graphql\n")
     sys.stderr.flush()

@@ -56,9 +56,11 @@ __all__ = [
     "ChangeSet",
     "FileChange",
     "FsckReport",
+    "GroupOutcome",
     "LogPage",
     "MergeOutcome",
     "MergePreview",
+    "PendingCommit",
     "Repository",
     "Resolution",
     "StorySnapshot",
@@ -220,6 +222,28 @@ class MergeOutcome:
 
 
 @dataclass(frozen=True)
+class PendingCommit:
+    """One change set of a group commit (:meth:`Repository.commit_group`)."""
+
+    changes: ChangeSet
+    expected_head: ObjectId | None
+    actor: str
+    message: str
+    kind: str = "edit"
+
+
+@dataclass(frozen=True)
+class GroupOutcome:
+    """What became of one change set of a group: its commit and the head it was applied on (its
+    parent), or the error that refused it."""
+
+    commit: ObjectId | None
+    parent: ObjectId | None
+    rebased: bool
+    error: GvcsError | None
+
+
+@dataclass(frozen=True)
 class BlameEntry:
     """A paragraph of a page and the commit that last changed it."""
 
@@ -296,6 +320,11 @@ class Repository:
     def set_head_branch(self, name: str) -> None:
         self.refs.set_symbolic(HEAD, branch_ref(name))
 
+    def refs_state(self) -> tuple[str | None, tuple[tuple[str, ObjectId], ...]]:
+        """Every ref and where HEAD points: what a read depends on besides objects, which never change.
+        Equal states mean equal answers to the same read."""
+        return self.refs.get_symbolic(HEAD), tuple(sorted(self.refs.list("refs/").items()))
+
     def branches(self) -> dict[str, ObjectId]:
         return {k[len(HEADS) :]: v for k, v in self.refs.list(HEADS).items()}
 
@@ -360,6 +389,11 @@ class Repository:
             if oid is None:
                 raise NotFound(f"{rev}: the current branch {self.head_branch()!r} has no commits yet")
             return oid
+        if len(base) == 40 and _FULL_ID.fullmatch(base):  # a full id wins over refs, as in git
+            try:
+                return self.commits.get(ObjectId(base.lower())).id
+            except GvcsError:
+                pass  # not a commit here: maybe a ref of that name
         for ref in (base, HEADS + base, TAGS + base, "refs/remotes/" + base):
             if ref.startswith("refs/") and not any(c in ref for c in " ~^:?*[\\") and ".." not in ref:
                 oid = self.refs.get(RefName(ref))
@@ -417,6 +451,15 @@ class Repository:
         if data is None:
             raise NotFound(f"actor {actor_id!r} not found at {rev}")
         return Actor.parse(actor_id, data)
+
+    def actor_record(self, actor_id: str, blob: ObjectId) -> Actor:
+        """The actor record stored in ``blob``, parsed once per repository (records never change)."""
+        record = self._actors.get(blob)
+        if record is None:
+            if len(self._actors) >= 10_000:
+                self._actors.clear()
+            record = self._actors[blob] = Actor.parse(actor_id, self.read_blob(blob))
+        return record
 
     def read_file(self, path: str, rev: str = "HEAD") -> bytes | None:
         return self.snapshots.read(self.tree_of(rev), check_path(path))
@@ -508,6 +551,91 @@ class Repository:
             oid = self.objects.put("commit", commit.serialise())
         self._move(ref, current, oid, author, commit)
         return oid
+
+    def commit_group(self, branch: str, items: Sequence[PendingCommit]) -> list[GroupOutcome]:
+        """Commit several change sets on ``branch`` one after the other, with one ref update.
+
+        Each item is applied in order on the tip so far: directly when its ``expected_head`` is that
+        tip, else when nothing between its ``expected_head`` and the tip touches a file it writes (it
+        is then ``rebased``), else it fails with :class:`BranchMoved` naming the files. An item that
+        fails (a conflict, bad input, an unknown actor) gets its error and the others go on. The
+        objects of all are written as one batch, then the branch moves once, by compare-and-swap,
+        from where it was to the last commit; if another writer moved it meanwhile, the whole group
+        is worked out again on the new head. This is a group commit: many writers of one branch cost
+        one ref update and one pack, and each still gets a commit of its own.
+        """
+        ref = branch_ref(branch)
+        for _ in range(100):
+            start = self.refs.get(ref)
+            tip, tip_tree = start, (self.commits.get(start).tree if start else None)
+            outcomes: list[GroupOutcome] = []
+            last: tuple[Actor, Commit] | None = None
+            with self.objects.batch():
+                for item in items:
+                    try:
+                        rebased = item.expected_head != tip
+                        if rebased:
+                            self._check_independent(ref, item, tip, tip_tree)
+                        oid, tree, author, commit = self._build_commit(
+                            tip, tip_tree, item.changes, item.actor, item.message, item.kind
+                        )
+                    except GvcsError as exc:
+                        outcomes.append(GroupOutcome(None, None, False, exc))
+                        continue
+                    outcomes.append(GroupOutcome(oid, tip, rebased, None))
+                    tip, tip_tree, last = oid, tree, (author, commit)
+            if last is None or tip is None:
+                return outcomes
+            author, commit = last
+            count = sum(o.commit is not None for o in outcomes)
+            who = f"{author.name} <{author.email}>"
+            try:
+                message = (
+                    f"commit: {commit.subject}"
+                    if count == 1
+                    else f"commit ({count} commits): {commit.subject}"
+                )
+                self.refs.set_if_equals(ref, start, tip, who=who, message=message)
+            except BranchMoved:
+                continue  # another writer moved the branch: work the group out again on its head
+            self.objects.maintain()
+            return outcomes
+        raise BranchMoved(ref, None, self.refs.get(ref))
+
+    def _check_independent(
+        self, ref: RefName, item: PendingCommit, tip: ObjectId | None, tip_tree: ObjectId | None
+    ) -> None:
+        if tip is None or item.expected_head is None or tip_tree is None:
+            raise BranchMoved(ref, item.expected_head, tip)
+        old_tree = self.commits.get(item.expected_head).tree
+        overlap = sorted(
+            path
+            for path in item.changes.paths()
+            if self.snapshots.entry(old_tree, path) != self.snapshots.entry(tip_tree, path)
+        )
+        if overlap:
+            raise BranchMoved(ref, item.expected_head, tip, overlap)
+
+    def _build_commit(
+        self,
+        current: ObjectId | None,
+        base_tree: ObjectId | None,
+        changes: ChangeSet,
+        actor: str,
+        message: str,
+        kind: str,
+    ) -> tuple[ObjectId, ObjectId, Actor, Commit]:
+        """Write (inside the caller's batch) the trees and commit of ``changes`` on ``current``."""
+        validate_id("actor", actor)
+        paths = changes.paths()
+        self._check_changes(base_tree, changes)
+        author = self._author(base_tree, changes, actor)
+        new_tree = self.snapshots.write(base_tree, paths) if paths else (base_tree or EMPTY_TREE)
+        if new_tree == (base_tree or EMPTY_TREE):
+            raise NothingToCommit("nothing to commit: the change set changes nothing")
+        facts = {"Gvcs-Actor": actor, "Gvcs-Kind": _check_kind(kind)}
+        commit = self._commit_object(new_tree, (current,) if current else (), author, message, facts, None)
+        return self.objects.put("commit", commit.serialise()), new_tree, author, commit
 
     def _commit_object(
         self,
@@ -660,10 +788,7 @@ class Repository:
         oid = self.snapshots.blob_id(base_tree, f"actors/{actor}.yaml") if base_tree else None
         if oid is None:
             raise NotFound(f"unknown actor {actor!r}: add it first (gvcs actor add {actor} --name ...)")
-        record = self._actors.get(oid)
-        if record is None:
-            record = self._actors[oid] = Actor.parse(actor, self.read_blob(oid))
-        return record
+        return self.actor_record(actor, oid)
 
     def _check_changes(self, base_tree: ObjectId | None, changes: ChangeSet) -> None:
         """Refuse deletes of missing items and links to pages that will not exist."""
@@ -910,8 +1035,12 @@ class Repository:
             if current is None or expected_head is None:
                 raise BranchMoved(ref, expected_head, current)
             old_tree, new_tree = self.commits.get(expected_head).tree, self.commits.get(current).tree
-            moved = {d.path for d in self.diff_trees(old_tree, new_tree)}
-            overlap = sorted(moved & set(changes.paths()))
+            # Only the files the change set writes matter: compare those, not the whole trees.
+            overlap = sorted(
+                path
+                for path in changes.paths()
+                if self.snapshots.entry(old_tree, path) != self.snapshots.entry(new_tree, path)
+            )
             if overlap:
                 raise BranchMoved(ref, expected_head, current, overlap)
             try:
@@ -1139,6 +1268,7 @@ class Repository:
 # --- helpers --------------------------------------------------------------------------------------
 
 
+_FULL_ID = re.compile(r"[0-9a-fA-F]{40}")
 _KIND = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 
 

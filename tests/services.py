@@ -4,7 +4,7 @@
 ``neo4j://neo4j:neo4j@127.0.0.1:7687``) when the server is up; a plain ``pytest`` run outside CI
 falls back to the server of ``scripts/neo4j url`` if it answers. The ``neo4j_uri`` fixture of
 ``tests/conftest.py`` hands the URI to the tests; without a server it skips them locally and fails them
-under ``CI=true``.
+under ``CI=true``. :func:`need` does the same for any other test's service (the browser, GraphiQL's files).
 """
 
 from __future__ import annotations
@@ -17,12 +17,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
+
 URI_VARIABLE = "GVCS_TEST_NEO4J_URI"
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "neo4j"
 
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def need(what: str, problem: str | None) -> None:
+    """Skip the test if ``problem`` (why ``what`` is not there) is set; under ``CI=true`` fail it instead."""
+    if problem is None:
+        return
+    if in_ci():
+        pytest.fail(f"CI=true needs {what}: {problem}", pytrace=False)
+    pytest.skip(f"missing {what}: {problem}")
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ import pytest
 from narrative_vcs.errors import BadInput, BranchMoved, MergeConflicts, NotFound, NothingToCommit
 from narrative_vcs.objects import Actor, Commit, Page, Signature, Story, hash_object
 from narrative_vcs.refs import MemoryRefStore
-from narrative_vcs.repository import ChangeSet, Repository, split_paragraphs
+from narrative_vcs.repository import ChangeSet, PendingCommit, Repository, split_paragraphs
 from narrative_vcs.snapshot import EMPTY_TREE, store_path
 from narrative_vcs.store import MemoryObjectStore, ObjectStore
-from narrative_vcs.types import ObjectId
+from narrative_vcs.types import ObjectId, RefName
 
 from .conftest import Writer
 
@@ -615,3 +615,59 @@ def test_merge_resolved_settles_each_conflict(repo: Repository, writer: Writer) 
     assert (info.kind, info.parents) == ("merge", (head, theirs))
     assert repo.read_page("p", "main").body == "Settled.\n"
     assert repo.list_pages("main") == ["p"]
+
+
+# --- group commits ----------------------------------------------------------------------------------
+
+
+def test_commit_group_applies_each_change_set_in_order(repo: Repository, writer: Writer) -> None:
+    base = writer.setup(pages=[page("p", "One."), page("q", "Two.")])
+    moved = writer.page("q", "Two, moved.")  # the branch moved past `base`
+    items = [
+        PendingCommit(ChangeSet().upsert_page(page("a", "A.")), base, "ada", "Add a"),  # independent: rebased
+        PendingCommit(
+            ChangeSet().upsert_page(page("q", "Mine.")), base, "bot", "Edit q"
+        ),  # q moved: conflict
+        PendingCommit(ChangeSet().upsert_page(page("b", "B.")), moved, "bot", "Add b"),  # stale after a
+        PendingCommit(ChangeSet().upsert_page(page("c", "C.")), moved, "nobody", "Add c"),  # unknown actor
+        PendingCommit(ChangeSet().upsert_page(page("x", "X.", follows=("nowhere",))), moved, "ada", "Bad"),
+    ]
+    reflog_before = len(repo.refs.reflog(RefName("refs/heads/main")))
+    outcomes = repo.commit_group("main", items)
+    first, clash, second, unknown, bad = outcomes
+    assert first.commit is not None and first.parent == moved and first.rebased and first.error is None
+    assert (
+        isinstance(clash.error, BranchMoved) and clash.error.paths == ["pages/q.md"] and clash.commit is None
+    )
+    assert second.commit is not None and second.parent == first.commit and second.rebased
+    assert isinstance(unknown.error, NotFound) and isinstance(bad.error, BadInput)
+    assert repo.branch_head("main") == second.commit
+    assert [c.id for c in repo.walk(["main"])][:3] == [second.commit, first.commit, moved]
+    assert repo.read_page("q", "main").body == "Two, moved.\n"
+    log = repo.refs.reflog(RefName("refs/heads/main"))
+    assert len(log) == reflog_before + 1  # one ref update for the whole group
+    assert (log[-1].old, log[-1].new) == (moved, second.commit)
+
+
+def test_commit_group_starts_over_when_another_writer_moved_the_branch(
+    repo: Repository, writer: Writer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = writer.setup(pages=[page("p", "One.")])
+    real = repo.refs.set_if_equals
+    interfered: list[ObjectId] = []
+
+    def set_if_equals(name: RefName, old: ObjectId | None, new: ObjectId, **kwargs: Any) -> None:
+        if not interfered:  # another writer gets in first, once
+            interfered.append(ObjectId(""))
+            interfered[0] = writer.page("p", "Theirs.")
+        real(name, old, new, **kwargs)
+
+    monkeypatch.setattr(repo.refs, "set_if_equals", set_if_equals)
+    (outcome,) = repo.commit_group(
+        "main", [PendingCommit(ChangeSet().upsert_page(page("a", "A.")), base, "ada", "A")]
+    )
+    assert outcome.commit == repo.branch_head("main") and outcome.parent == interfered[0] and outcome.rebased
+    assert [c.subject for c in repo.walk(["main"])][:2] == [
+        "A",
+        interfered and repo.commit_info(interfered[0]).subject,
+    ]

@@ -59,9 +59,8 @@ class Loaders:
         """Actor records as of commits: keys are (commit id, actor id)."""
         paths = [(commit, f"actors/{actor_id}.yaml") for commit, actor_id in keys]
         blobs = await self._blob_ids(paths)
-        self._read_blobs(b for b in blobs if b is not None)
         return [
-            None if blob is None else Actor.parse(actor_id, self._blobs[blob])
+            None if blob is None else self.repo.actor_record(actor_id, blob)
             for (_, actor_id), blob in zip(keys, blobs, strict=True)
         ]
 

@@ -2,8 +2,11 @@
 
 A commit whose ``expectedHead`` is stale is applied on the new head when nothing that moved touches the
 files it writes (``rebased: true``); otherwise it fails with ``CONFLICT`` and ``extensions.paths``. An
-acknowledged commit is on its branch: the ref only moves by compare-and-swap. The actor is an argument
-for now (authentication comes later); it must exist in the story or be created by the same change set.
+acknowledged commit is on its branch: the ref only moves by compare-and-swap.
+
+Every mutation needs an API token and acts as the token's actor (``UNAUTHENTICATED`` without one); an
+``actor`` argument, where given, must be that actor (``FORBIDDEN`` otherwise). The actor must exist in
+the story or be created by the same change set.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from narrative_vcs.objects import Actor as ActorRecord
 from narrative_vcs.objects import Page as PageRecord
 from narrative_vcs.objects import validate_id
 from narrative_vcs.refs import branch_ref
-from narrative_vcs.repository import ChangeSet, Repository, Resolution
+from narrative_vcs.repository import ChangeSet, PendingCommit, Repository, Resolution
 from narrative_vcs.snapshot import check_path
 from narrative_vcs.types import ObjectId
 
@@ -69,8 +72,8 @@ class CommitInput:
         description="the full id of the head the change set was made against; null: create the branch"
     )
     message: str
-    actor: str
     changes: list[ChangeInput]
+    actor: str | None = strawberry.field(default=None, description="must be the token's actor if given")
 
 
 @strawberry.enum(description="A side of a merge to settle a conflicted file with.")
@@ -97,9 +100,9 @@ class ResolveConflictsInput:
     source: str
     target: str
     expected_head: str = strawberry.field(description="the full id of the target's head")
-    actor: str
     resolutions: list[ResolutionInput]
     message: str | None = None
+    actor: str | None = strawberry.field(default=None, description="must be the token's actor if given")
 
 
 # --- payloads ---------------------------------------------------------------------------------------
@@ -242,31 +245,44 @@ class Mutation:
     )
     async def commit(self, info: GInfo, input: CommitInput) -> CommitPayload:
         repo = info.context.repo
+        actor = info.context.acting(input.actor)
         branch_ref(input.branch)  # a valid branch name
         expected = _expected(input.expected_head)
-        validate_id("actor", input.actor)
         if expected is not None:
             _require_branch(repo, input.branch)
             repo.commit_info(expected)  # NOT_FOUND for an unknown commit
         changes = _change_set(repo, input.changes, expected)
-        oid, rebased = repo.commit_independent(
-            input.branch, changes, expected_head=expected, actor=input.actor, message=input.message
-        )
-        record = await info.context.loaders.commit.load(oid)
-        previous = record.parents[0] if record.parents else None
+        item = PendingCommit(changes, expected, actor, input.message)
+        writer = info.context.writer
+        if writer is not None:  # the server's group commit (api/graphql/writer.py)
+            outcome = await writer.commit(input.branch, item)
+        else:
+            (outcome,) = repo.commit_group(input.branch, [item])
+        if outcome.error is not None:
+            raise outcome.error
+        assert outcome.commit is not None
+        info.context.changed()
+        record = await info.context.loaders.commit.load(outcome.commit)
         return CommitPayload(
-            branch=input.branch, commit=Commit(info=record), previous_head=previous, rebased=rebased
+            branch=input.branch,
+            commit=Commit.of(record),
+            previous_head=outcome.parent,
+            rebased=outcome.rebased,
         )
 
     @strawberry.field(description="create a branch at a revision (default HEAD)")
     def create_branch(self, info: GInfo, name: str, start: str | None = None) -> Branch:
-        oid = info.context.repo.create_branch(name, start)
+        actor = info.context.acting()
+        oid = info.context.repo.create_branch(name, start, who=actor)
+        info.context.changed()
         return Branch(name=name, head_id=oid)
 
     @strawberry.field(description="delete a branch if it is still at expectedHead")
     def delete_branch(self, info: GInfo, name: str, expected_head: str) -> DeleteBranchPayload:
+        actor = info.context.acting()
         expected = _expected(expected_head)
-        head = info.context.repo.delete_branch(name, expected)
+        head = info.context.repo.delete_branch(name, expected, who=actor)
+        info.context.changed()
         return DeleteBranchPayload(name=name, head=head)
 
     @strawberry.field(
@@ -286,6 +302,7 @@ class Mutation:
         no_ff: bool = False,
     ) -> MergePayload:
         repo = info.context.repo
+        acting = info.context.acting(actor)
         current = _require_branch(repo, target)
         expected = _expected(expected_head)
         if expected is not None and expected != current:
@@ -303,22 +320,20 @@ class Mutation:
             )
         if expected is None:
             raise BadInput("expectedHead is required unless dryRun is true")
-        if actor is None:
-            raise BadInput("actor is required unless dryRun is true")
-        validate_id("actor", actor)
-        repo.read_actor(actor, current)  # NOT_FOUND for an actor the story does not have
+        repo.read_actor(acting, current)  # NOT_FOUND for an actor the story does not have
         outcome = repo.merge(
             target,
             source,
-            actor=actor,
+            actor=acting,
             expected_head=expected,
             message=message,
             strategy=strategy,
             no_ff=no_ff,
         )
+        info.context.changed()
         commit = None
         if outcome.commit is not None:
-            commit = Commit(info=await info.context.loaders.commit.load(outcome.commit))
+            commit = Commit.of(await info.context.loaders.commit.load(outcome.commit))
         return MergePayload(
             status=outcome.status, dry_run=False, commit=commit, conflicts=_conflicts(outcome.conflicts)
         )
@@ -329,19 +344,20 @@ class Mutation:
     )
     async def resolve_conflicts(self, info: GInfo, input: ResolveConflictsInput) -> MergePayload:
         repo = info.context.repo
+        actor = info.context.acting(input.actor)
         _require_branch(repo, input.target)
         expected = _expected(input.expected_head)
         assert expected is not None
-        validate_id("actor", input.actor)
         resolutions = _resolutions(input.resolutions)
         outcome = repo.merge_resolved(
             input.target,
             input.source,
             resolutions,
-            actor=input.actor,
+            actor=actor,
             expected_head=expected,
             message=input.message,
         )
+        info.context.changed()
         assert outcome.commit is not None
-        commit = Commit(info=await info.context.loaders.commit.load(outcome.commit))
+        commit = Commit.of(await info.context.loaders.commit.load(outcome.commit))
         return MergePayload(status=outcome.status, dry_run=False, commit=commit, conflicts=[])

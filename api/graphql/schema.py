@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
@@ -23,9 +24,14 @@ from narrative_vcs.errors import BadInput, BranchMoved, GvcsError, MergeConflict
 from narrative_vcs.history import CommitInfo
 from narrative_vcs.objects import Page as PageRecord
 from narrative_vcs.objects import validate_id
+from narrative_vcs.refs import branch_ref
 from narrative_vcs.repository import FileChange, LogPage, Repository
 
+from .cache import ReadCache
+from .feed import CommitFeed
+from .limits import Limits
 from .loaders import Loaders
+from .writer import BranchWriter
 
 __all__ = ["Context", "GvcsErrors", "Query", "create_schema", "schema"]
 
@@ -37,14 +43,39 @@ DEFAULT_FIRST = 20
 
 @dataclass
 class Context:
-    """What every resolver sees: the repository and this request's loaders."""
+    """What every resolver sees: the repository, this request's loaders, the actor of its API token (None
+    without one), and the feed of new commits (None where nothing streams)."""
 
     repo: Repository
     loaders: Loaders
+    actor: str | None = None
+    feed: CommitFeed | None = None
+    connection_params: dict[str, Any] | None = None  # a websocket's connection_init payload
+    upgrade_token: str | None = None  # a websocket's Authorization header
+    read_cache: Any = None  # the server's ReadCache store, if reads are cached
+    writer: BranchWriter | None = None  # the server's group commit; None: commit directly
 
     @classmethod
-    def for_request(cls, repo: Repository) -> Context:
-        return cls(repo, Loaders(repo))
+    def for_request(
+        cls,
+        repo: Repository,
+        actor: str | None = None,
+        feed: CommitFeed | None = None,
+        read_cache: Any = None,
+        writer: BranchWriter | None = None,
+    ) -> Context:
+        return cls(repo, Loaders(repo), actor, feed, read_cache=read_cache, writer=writer)
+
+    def acting(self, requested: str | None = None) -> str:
+        """The actor a write acts as: the token's (see :func:`api.graphql.auth.require_actor`)."""
+        from .auth import require_actor
+
+        return require_actor(self.actor, requested)
+
+    def changed(self) -> None:
+        """A mutation moved a ref: subscribers hear of it now, not at the next look."""
+        if self.feed is not None:
+            self.feed.poke()
 
 
 GInfo = Info[Context, None]
@@ -117,7 +148,7 @@ def _log(repo: Repository, query: _LogQuery, first: int, after: str | None) -> C
     commits = result.commits[skip:]
     base = api_after or ""
     edges = [
-        CommitEdge(node=Commit(info=info), cursor=_encode("log", base, str(skip + i + 1)))
+        CommitEdge(node=Commit.of(info), cursor=_encode("log", base, str(skip + i + 1)))
         for i, info in enumerate(commits)
     ]
     has_next = result.next_cursor is not None
@@ -184,43 +215,34 @@ def _semantic(changes: list[Any]) -> list[SemanticChangeType]:
 
 @strawberry.type
 class Commit:
+    """A commit. Its plain facts are attributes (the cheapest fields for GraphQL to resolve); what
+    needs reading goes through the request's loaders."""
+
     info: strawberry.Private[CommitInfo]
+    id: str
+    short_id: str
+    tree: str
+    kind: str
+    time: int = strawberry.field(description="unix seconds, UTC")
+    subject: str
+    message: str = strawberry.field(description="the message without its Gvcs-* trailers")
+    actor_name: str
+    event_id: str | None
 
-    @strawberry.field
-    def id(self) -> str:
-        return self.info.id
-
-    @strawberry.field
-    def short_id(self) -> str:
-        return self.info.short_id
-
-    @strawberry.field
-    def tree(self) -> str:
-        return self.info.tree
-
-    @strawberry.field
-    def kind(self) -> str:
-        return self.info.kind
-
-    @strawberry.field(description="unix seconds, UTC")
-    def time(self) -> int:
-        return self.info.time
-
-    @strawberry.field
-    def subject(self) -> str:
-        return self.info.subject
-
-    @strawberry.field(description="the message without its Gvcs-* trailers")
-    def message(self) -> str:
-        return self.info.message
-
-    @strawberry.field
-    def actor_name(self) -> str:
-        return self.info.actor_name
-
-    @strawberry.field
-    def event_id(self) -> str | None:
-        return self.info.event_id
+    @classmethod
+    def of(cls, info: CommitInfo) -> Commit:
+        return cls(
+            info=info,
+            id=info.id,
+            short_id=info.short_id,
+            tree=info.tree,
+            kind=info.kind,
+            time=info.time,
+            subject=info.subject,
+            message=info.message,
+            actor_name=info.actor_name,
+            event_id=info.event_id,
+        )
 
     @strawberry.field(description="the parsed Gvcs-Event trailer")
     def event(self) -> JSON | None:
@@ -229,7 +251,7 @@ class Commit:
     @strawberry.field
     async def parents(self, info: GInfo) -> list[Commit]:
         found = await info.context.loaders.commit.load_many(list(self.info.parents))
-        return [Commit(info=c) for c in found]
+        return [Commit.of(c) for c in found]
 
     @strawberry.field(description="the actor's record as of this commit")
     async def actor(self, info: GInfo) -> Actor:
@@ -320,7 +342,7 @@ class Page:
     @strawberry.field(description="who last changed each paragraph")
     def blame(self, info: GInfo) -> list[BlameEntry]:
         return [
-            BlameEntry(paragraph=e.index, text=e.text, commit=Commit(info=e.commit))
+            BlameEntry(paragraph=e.index, text=e.text, commit=Commit.of(e.commit))
             for e in info.context.repo.blame(self.id, self.revision)
         ]
 
@@ -345,7 +367,7 @@ class Branch:
 
     @strawberry.field
     async def head(self, info: GInfo) -> Commit:
-        return Commit(info=await info.context.loaders.commit.load(self.head_id))
+        return Commit.of(await info.context.loaders.commit.load(self.head_id))
 
     @strawberry.field(description="whether HEAD points at this branch")
     def current(self, info: GInfo) -> bool:
@@ -371,7 +393,7 @@ class Tag:
 
     @strawberry.field
     async def commit(self, info: GInfo) -> Commit:
-        return Commit(info=await info.context.loaders.commit.load(self.commit_id))
+        return Commit.of(await info.context.loaders.commit.load(self.commit_id))
 
 
 @strawberry.type
@@ -454,7 +476,7 @@ class Query:
     @strawberry.field(description="a commit by revision: id, unique prefix, branch, tag, HEAD~N ...")
     async def commit(self, info: GInfo, id: str) -> Commit:
         oid = info.context.repo.resolve(id)
-        return Commit(info=await info.context.loaders.commit.load(oid))
+        return Commit.of(await info.context.loaders.commit.load(oid))
 
     @strawberry.field(description="a page at a revision, or as of a time (unix seconds) on its line")
     async def page(self, info: GInfo, id: str, rev: str = "HEAD", as_of: int | None = None) -> Page:
@@ -494,7 +516,7 @@ class Query:
     @strawberry.field(description="the best common ancestors of two revisions")
     async def merge_base(self, info: GInfo, a: str, b: str) -> list[Commit]:
         bases = info.context.repo.merge_bases(a, b)
-        return [Commit(info=c) for c in await info.context.loaders.commit.load_many(bases)]
+        return [Commit.of(c) for c in await info.context.loaders.commit.load_many(bases)]
 
     @strawberry.field(description="the conflicts merging source into target would have; changes nothing")
     async def merge_preview(self, info: GInfo, source: str, target: str) -> MergePreview:
@@ -502,9 +524,9 @@ class Query:
         load = info.context.loaders.commit
         conflicts = _conflicts(preview.result.conflicts)
         return MergePreview(
-            target=Commit(info=await load.load(preview.ours)),
-            source=Commit(info=await load.load(preview.theirs)),
-            bases=[Commit(info=c) for c in await load.load_many(preview.bases)],
+            target=Commit.of(await load.load(preview.ours)),
+            source=Commit.of(await load.load(preview.theirs)),
+            bases=[Commit.of(c) for c in await load.load_many(preview.bases)],
             up_to_date=preview.up_to_date,
             fast_forward=preview.fast_forward,
             clean=preview.clean,
@@ -517,14 +539,44 @@ class Query:
         return [Actor(id=a.id, name=a.name, kind=a.kind, archetype=a.archetype) for a in found]
 
 
+# --- subscriptions ----------------------------------------------------------------------------------
+
+
+@strawberry.type(description="A commit that became part of a branch.")
+class CommitAdded:
+    branch: str
+    commit: Commit
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="the commits added to a branch (every branch if null) from now on, oldest first; "
+        "kind: only commits of that kind"
+    )
+    async def commit_added(
+        self, info: GInfo, branch: str | None = None, kind: str | None = None
+    ) -> AsyncGenerator[CommitAdded, None]:
+        ctx = info.context
+        if branch is not None:
+            branch_ref(branch)  # BAD_INPUT for an invalid name
+        if ctx.feed is None:
+            raise BadInput("this server does not stream commits")
+        async for item in ctx.feed.subscribe(branch):
+            if kind is None or item.commit.kind == kind:
+                ctx.loaders = Loaders(ctx.repo)  # each event is a request of its own
+                yield CommitAdded(branch=item.branch, commit=Commit.of(item.commit))
+
+
 # --- errors -----------------------------------------------------------------------------------------
 
 
 class GvcsErrors(MaskErrors):
     """Errors as clients see them: one line and ``extensions.code``, never a stack trace.
 
-    A :class:`GvcsError` keeps its message and its ``code``; a malformed query or variable keeps
-    GraphQL's message with ``GRAPHQL_VALIDATION_FAILED``; anything else is ``INTERNAL``.
+    A :class:`GvcsError` keeps its message and its ``code``; a malformed query, an unknown field, a
+    variable of the wrong type or a query over the limits keeps GraphQL's message with ``BAD_INPUT``;
+    anything else is ``INTERNAL``.
     """
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
@@ -532,7 +584,7 @@ class GvcsErrors(MaskErrors):
         if isinstance(original, GvcsError):
             message, code = _one_line(str(original)), original.code
         elif original is None:
-            message, code = _one_line(error.message), "GRAPHQL_VALIDATION_FAILED"
+            message, code = _one_line(error.message), "BAD_INPUT"
         else:
             message, code = "internal error (logged on the server)", "INTERNAL"
         extensions: dict[str, Any] = {"code": code}
@@ -578,7 +630,12 @@ class GvcsSchema(strawberry.Schema):
 def create_schema() -> strawberry.Schema:
     from .mutations import Mutation
 
-    return GvcsSchema(query=Query, mutation=Mutation, extensions=[GvcsErrors])
+    return GvcsSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=[Limits, ReadCache, GvcsErrors],
+    )
 
 
 schema = create_schema()

@@ -11,9 +11,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.graphql.app import create_app
+from api.graphql.explorer import find_assets
 from narrative_vcs.graph.factory import init_repository
 from narrative_vcs.repository import Repository
 from tests.conftest import Writer
+from tests.services import need
 
 from .conftest import Story, error_codes, gql
 from .serving import get_json, serve
@@ -24,13 +26,16 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_health(client: TestClient, backend: Any, story: Story) -> None:
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"ok": True, "store": backend.name, "branches": 2}
+    assert response.json() == {"ok": True, "store": backend.name, "branches": 2, "subscribers": 0}
 
 
 def test_graphiql_in_a_browser(client: TestClient) -> None:
+    need("GraphiQL's files", None if find_assets() else "run make (npm ci in api/graphql/graphiql)")
     response = client.get("/graphql", headers={"accept": "text/html"})
     assert response.status_code == 200
     assert "graphiql" in response.text.lower()
+    assert 'src="/graphql/assets/graphiql@' in response.text  # local files (api/graphql/explorer.py) ...
+    assert "unpkg" not in response.text and "jsdelivr" not in response.text  # ... not a CDN
 
 
 def test_lifespan_closes_the_repository() -> None:
@@ -84,6 +89,7 @@ def test_gvcs_serve(tmp_path: Path) -> None:
     writer.page("intro", "Once.")
     repo.close()
     with serve(tmp_path / "story") as server:
-        assert get_json(f"{server.base}/health") == {"ok": True, "store": "git", "branches": 1}
+        health = get_json(f"{server.base}/health")
+        assert health == {"ok": True, "store": "git", "branches": 1, "subscribers": 0}
         body = server.graphql('{ page(id: "intro") { title body } }')
         assert body == {"data": {"page": {"title": "Intro", "body": "Once.\n"}}}

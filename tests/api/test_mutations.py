@@ -13,7 +13,7 @@ from api.graphql.schema import Context, schema
 from narrative_vcs.repository import Repository
 from tests.conftest import Backend
 
-from .conftest import Story, data, error_codes, gql
+from .conftest import Story, Tokens, data, error_codes, gql
 
 COMMIT = """mutation($input: CommitInput!) { commit(input: $input) {
     branch rebased previousHead commit { id subject actorName parents { id } changedPages } } }"""
@@ -24,7 +24,7 @@ def page_change(page_id: str, body: str = "Text.", **fields: Any) -> dict[str, A
 
 
 def commit_input(expected: str | None, *changes: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    base = {"branch": "main", "expectedHead": expected, "message": "Edit", "actor": "ada"}
+    base = {"branch": "main", "expectedHead": expected, "message": "Edit"}
     return {"input": {**base, **fields, "changes": list(changes)}}
 
 
@@ -56,7 +56,7 @@ def test_commit_moves_the_branch(client: TestClient, repo: Repository, story: St
 
 
 def test_delete_and_new_actor_in_the_same_change_set(
-    client: TestClient, repo: Repository, story: Story
+    client: TestClient, repo: Repository, story: Story, tokens: Tokens
 ) -> None:
     variables = commit_input(
         story.main_edit,
@@ -64,16 +64,18 @@ def test_delete_and_new_actor_in_the_same_change_set(
         {"upsertActor": {"id": "eve", "name": "Eve"}},
         actor="eve",
     )
-    got = data(client, COMMIT, variables)["commit"]
+    got = data(client, COMMIT, variables, tokens.auth("eve"))["commit"]
     assert got["commit"]["actorName"] == "Eve"
     assert "door-alt" not in repo.list_pages("main")
 
 
-def test_first_commit_creates_the_branch(client: TestClient, repo: Repository, story: Story) -> None:
+def test_first_commit_creates_the_branch(
+    client: TestClient, repo: Repository, story: Story, tokens: Tokens
+) -> None:
     variables = commit_input(
-        None, {"upsertActor": {"id": "fay", "name": "Fay"}}, page_change("one"), branch="fresh", actor="fay"
+        None, {"upsertActor": {"id": "fay", "name": "Fay"}}, page_change("one"), branch="fresh"
     )
-    got = data(client, COMMIT, variables)["commit"]
+    got = data(client, COMMIT, variables, tokens.auth("fay"))["commit"]
     assert got["previousHead"] is None and got["commit"]["parents"] == []
     assert repo.branch_head("fresh") == got["commit"]["id"]
 
@@ -117,8 +119,8 @@ def test_stale_head_with_an_overlapping_page_is_a_conflict(
             "BAD_INPUT",
         ),
         ([{"deletePage": {"id": "nowhere"}}], {}, "NOT_FOUND"),
-        ([{"upsertPage": {"id": "x", "title": "X"}}], {"actor": "nobody"}, "NOT_FOUND"),
-        ([{"upsertPage": {"id": "x", "title": "X"}}], {"actor": "../ada"}, "BAD_INPUT"),
+        ([{"upsertPage": {"id": "x", "title": "X"}}], {"actor": "cal"}, "FORBIDDEN"),
+        ([{"upsertPage": {"id": "x", "title": "X"}}], {"actor": "../ada"}, "FORBIDDEN"),
         ([{"upsertPage": {"id": "x", "title": "X"}}], {"branch": "nope"}, "NOT_FOUND"),
         ([{"upsertPage": {"id": "x", "title": "X"}}], {"branch": "../main"}, "BAD_INPUT"),
         ([{"upsertPage": {"id": "x", "title": "X"}}], {"expectedHead": "main"}, "BAD_INPUT"),
@@ -140,6 +142,14 @@ def test_bad_commit_input_writes_nothing(
     assert repo.branches() == before
 
 
+def test_a_token_of_an_actor_the_story_lacks_writes_nothing(
+    client: TestClient, repo: Repository, story: Story, tokens: Tokens
+) -> None:
+    body = gql(client, COMMIT, commit_input(story.main_edit, page_change("x")), tokens.auth("nobody"))
+    assert error_codes(body) == ["NOT_FOUND"]
+    assert repo.branch_head("main") == story.main_edit
+
+
 def test_upsert_keeps_the_fields_the_api_does_not_set(
     client: TestClient, repo: Repository, story: Story
 ) -> None:
@@ -156,7 +166,7 @@ def test_upsert_keeps_the_fields_the_api_does_not_set(
 
 
 def test_concurrent_commits_with_one_stale_head_are_all_kept(
-    backend: Backend, repo: Repository, story: Story
+    backend: Backend, repo: Repository, story: Story, tokens: Tokens
 ) -> None:
     """N writers commit their own page with the same expected head at once: all are acknowledged and
     every acknowledged commit is on the branch. Only outcomes are asserted, never an order or a time."""
@@ -168,7 +178,7 @@ def test_concurrent_commits_with_one_stale_head_are_all_kept(
     def write(n: int) -> None:
         variables = commit_input(story.main_edit, page_change(f"room-{n}", f"Room {n}."))
         start.wait()
-        outcome = asyncio.run(schema.execute(COMMIT, variables, Context.for_request(repo)))
+        outcome = asyncio.run(schema.execute(COMMIT, variables, Context.for_request(repo, "ada")))
         results[n] = outcome
 
     threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
@@ -220,8 +230,7 @@ def test_create_branch_refuses_bad_names_and_revisions(client: TestClient, story
 # --- merge ------------------------------------------------------------------------------------------
 
 MERGE = """mutation($source: String!, $target: String!, $dry: Boolean!, $head: String, $strategy: String) {
-    merge(source: $source, target: $target, dryRun: $dry, expectedHead: $head, actor: "cal",
-          strategy: $strategy) {
+    merge(source: $source, target: $target, dryRun: $dry, expectedHead: $head, strategy: $strategy) {
         status dryRun commit { id kind parents { id } } conflicts { kind path page } } }"""
 
 
@@ -287,7 +296,7 @@ RESOLVE = """mutation($input: ResolveConflictsInput!) { resolveConflicts(input: 
 
 
 def resolve_input(head: str, *resolutions: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    base = {"source": "alt", "target": "main", "expectedHead": head, "actor": "ada"}
+    base = {"source": "alt", "target": "main", "expectedHead": head}
     return {"input": {**base, **fields, "resolutions": list(resolutions)}}
 
 
@@ -360,7 +369,9 @@ def test_resolve_conflicts_refusals_change_nothing(
         ],
         "NOT_FOUND": [
             resolve_input(story.main_edit, {"path": door, "side": "OURS"}, source="nope"),
-            resolve_input(story.main_edit, {"path": door, "side": "OURS"}, actor="nobody"),
+        ],
+        "FORBIDDEN": [
+            resolve_input(story.main_edit, {"path": door, "side": "OURS"}, actor="cal"),
         ],
     }
     for code, inputs in cases.items():

@@ -1,0 +1,126 @@
+"""``GET /events``: the commits added to branches as server-sent events (``text/event-stream``).
+
+For clients that cannot use websockets. Each commit is one event::
+
+    id: main:5f0c...
+    event: commit
+    data: {"branch": "main", "id": "5f0c...", "kind": "gift", "actor": "ada", ...}
+
+Query parameters: ``branch`` (default: every branch) and ``kind`` (only commits of that kind). A client
+that reconnects with ``Last-Event-ID`` first gets the commits it missed on that branch (its first-parent
+line, up to 1000). A comment line every 15 seconds keeps proxies from closing an idle stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from narrative_vcs.errors import GvcsError
+from narrative_vcs.history import CommitInfo
+from narrative_vcs.refs import validate_ref_name
+from narrative_vcs.repository import Repository
+from narrative_vcs.types import ObjectId
+
+from .feed import BranchCommit, CommitFeed, commits_since
+
+__all__ = ["KEEPALIVE", "event_data", "events_endpoint"]
+
+KEEPALIVE = 15.0
+
+
+def event_data(branch: str, info: CommitInfo) -> dict[str, Any]:
+    return {
+        "branch": branch,
+        "id": info.id,
+        "shortId": info.short_id,
+        "kind": info.kind,
+        "actor": info.actor,
+        "subject": info.subject,
+        "time": info.time,
+        "parents": list(info.parents),
+        "eventId": info.event_id,
+        "event": info.event,
+    }
+
+
+def _format(item: BranchCommit) -> str:
+    data = json.dumps(event_data(item.branch, item.commit), separators=(",", ":"))
+    return f"id: {item.branch}:{item.commit.id}\nevent: commit\ndata: {data}\n\n"
+
+
+def _bad(message: str) -> Response:
+    body = {"data": None, "errors": [{"message": message, "extensions": {"code": "BAD_INPUT"}}]}
+    return JSONResponse(body, status_code=400)
+
+
+def _missed(repo: Repository, branch: str | None, last_event_id: str | None) -> list[BranchCommit]:
+    """The commits after ``Last-Event-ID`` (``branch:commit``) on its branch, oldest first."""
+    if not last_event_id or ":" not in last_event_id:
+        return []
+    name, _, oid = last_event_id.rpartition(":")
+    if branch is not None and name != branch:
+        return []
+    head = repo.branch_head(name)
+    if head is None or len(oid) != 40:
+        return []
+    gained = commits_since(repo, ObjectId(oid), head)
+    if (
+        gained == [repo.commits.get(head)]
+        and head != oid
+        and not repo.commits.is_ancestor(ObjectId(oid), head)
+    ):
+        return []  # the branch moved elsewhere: nothing to replay
+    return [BranchCommit(name, info) for info in gained]
+
+
+def events_endpoint(repo: Repository, feed: CommitFeed) -> Any:
+    async def events(request: Request) -> Response:
+        branch = request.query_params.get("branch") or None
+        kind = request.query_params.get("kind") or None
+        try:
+            if branch is not None:
+                validate_ref_name("branch", branch)
+        except GvcsError as exc:
+            return _bad(str(exc))
+        last = request.headers.get("last-event-id")
+        sub = await feed.open(branch)
+        try:
+            missed = await asyncio.to_thread(_missed, repo, branch, last)
+        except GvcsError:
+            missed = []
+        except BaseException:
+            sub.close()
+            raise
+        replayed = {(m.branch, m.commit.id) for m in missed}
+
+        async def body() -> AsyncIterator[str]:
+            try:
+                yield ": gvcs commit stream\n\n"
+                for item in missed:
+                    if kind is None or item.commit.kind == kind:
+                        yield _format(item)
+                while True:
+                    try:
+                        live = await sub.get(KEEPALIVE)
+                    except TimeoutError:
+                        yield ": keepalive\n\n"
+                        continue
+                    if live is None:
+                        return
+                    if (live.branch, live.commit.id) in replayed:
+                        continue
+                    if kind is None or live.commit.kind == kind:
+                        yield _format(live)
+            finally:
+                sub.close()
+
+        headers = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+        return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
+
+    return events

@@ -1,0 +1,377 @@
+"""Issue 5, figure 7: the GraphQL server under load from a second process on loopback.
+
+1. ``agents``: 100 agents commit single-page changes to ``main`` at once, each to its own page, each with
+   the head it last saw as ``expectedHead`` (so most are stale): commits/s, and checks that every
+   acknowledged commit is on the branch and that no commit was refused (goal: >= 200 commits/s on the
+   embedded store).
+2. ``shared``: the same with 10% of the agents editing a few shared pages: a conflict must name a page
+   that another agent really changed after the writer's ``expectedHead``; the others must see none.
+   After a conflict the agent reads the head again and retries.
+3. ``log``: ``log(first: 50)`` with actors and changed pages at 50 concurrent clients for a fixed time:
+   p50/p99 latency and requests/s, and the same for a trivial strawberry ``hello`` query served the same
+   way (``bench/hello_app.py``) in the same run (goal: ratio >= 0.5).
+
+The server is a real ``gvcs serve`` (uvicorn) process on a fresh embedded story; the clients are
+asyncio tasks of this process (aiohttp, one connection each).
+
+    python -m bench.api_load [--agents 100] [--commits 20] [--clients 50] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from narrative_vcs.access import create_token
+from narrative_vcs.graph.factory import init_repository, open_repository
+from narrative_vcs.objects import Actor, Page
+from narrative_vcs.repository import ChangeSet
+from narrative_vcs.types import ObjectId
+
+from .generate import StoryGenerator
+from .util import quick, write_result
+
+GOAL_COMMITS = 200.0
+GOAL_RATIO = 0.5
+SHARED_PAGES = 3
+
+COMMIT = """mutation($input: CommitInput!) { commit(input: $input) { rebased commit { id } } }"""
+HEAD = """query($page: String!) { branch(name: "main") { head { id } } page(id: $page) { body } }"""
+LOG = """{ branch(name: "main") { log(first: 50) { edges { node {
+    id shortId subject kind time actor { id name kind } changedPages } } } } }"""
+HELLO = "{ hello }"
+
+
+# --- the story and the servers ----------------------------------------------------------------------
+
+
+def make_story(root: Path, agents: int, pages: int) -> dict[str, str]:
+    """A story of ``pages`` generated pages, ``agents`` agent actors each with a page of their own, and
+    the shared pages; returns a token per agent."""
+    repo = init_repository(root)
+    gen = StoryGenerator(seed=5, pages=pages)
+    head: ObjectId = gen.populate(repo)
+    changes = ChangeSet()
+    for i in range(agents):
+        changes.upsert_actor(Actor(f"agent-{i:03}", f"Agent {i}", "agent", "scout"))
+        changes.upsert_page(Page(f"desk-{i:03}", f"Desk {i}", f"Agent {i}'s desk.\n"))
+    for s in range(SHARED_PAGES):
+        changes.upsert_page(Page(f"commons-{s}", f"Commons {s}", "The commons.\n"))
+    head = repo.commit("main", changes, actor=gen.actors[0].id, message="Agents arrive", expected_head=head)
+    tokens = {f"agent-{i:03}": create_token(repo.access, f"agent-{i:03}")[1] for i in range(agents)}
+    for edit in gen.edits(200):  # some history for the log to walk
+        head = gen.apply(repo, edit, head)
+    repo.close()
+    return tokens
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def server(argv: list[str], port: int) -> Iterator[str]:
+    """Run a server process until the block ends; yields its GraphQL URL once it answers."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/graphql"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    err = proc.stderr.read().decode()[-500:] if proc.stderr else ""
+                    raise RuntimeError(f"server did not start: {err}") from None
+                time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def gvcs_server(story: Path) -> tuple[list[str], int]:
+    port = _free_port()
+    gvcs = Path(sys.executable).with_name("gvcs")
+    return [str(gvcs), "-C", str(story), "serve", "--port", str(port)], port
+
+
+def hello_server() -> tuple[list[str], int]:
+    port = _free_port()
+    argv = [sys.executable, "-m", "uvicorn", "bench.hello_app:app", "--port", str(port), "--no-access-log",
+            "--log-level", "warning"]  # fmt: skip
+    return argv, port
+
+
+# --- writers ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Writes:
+    acked: list[str] = field(default_factory=list)
+    rebased: int = 0
+    conflicts: list[tuple[str, str, list[str]]] = field(default_factory=list)  # (agent, expected, paths)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+async def _post(
+    session: aiohttp.ClientSession, url: str, query: str, variables: dict[str, Any], token: str | None = None
+) -> dict[str, Any]:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    async with session.post(url, json={"query": query, "variables": variables}, headers=headers) as response:
+        body: dict[str, Any] = await response.json()
+        return body
+
+
+async def _agent(
+    url: str, agent: str, token: str, page: str, commits: int, head: str, out: Writes, start: asyncio.Event
+) -> None:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
+        await start.wait()
+        done = 0
+        n = 0
+        while done < commits:
+            n += 1
+            body = f"{agent} was here, visit {n}.\n"
+            change = {"upsertPage": {"id": page, "title": page.title(), "body": body}}
+            variables = {
+                "input": {
+                    "branch": "main",
+                    "expectedHead": head,
+                    "message": f"{agent}: visit {n}",
+                    "changes": [change],
+                }
+            }
+            got = await _post(session, url, COMMIT, variables, token)
+            if "errors" in got:
+                error = got["errors"][0]
+                if error["extensions"]["code"] == "CONFLICT":
+                    out.conflicts.append((agent, head, list(error["extensions"].get("paths", []))))
+                    fresh = await _post(session, url, HEAD, {"page": page}, token)
+                    head = fresh["data"]["branch"]["head"]["id"]
+                    continue
+                out.errors.append(error["message"])
+                return
+            payload = got["data"]["commit"]
+            head = payload["commit"]["id"]
+            out.acked.append(head)
+            out.rebased += payload["rebased"]
+            done += 1
+
+
+async def run_writers(
+    url: str, tokens: dict[str, str], commits: int, shared_fraction: float, head: str
+) -> Writes:
+    out = Writes()
+    start = asyncio.Event()
+    agents = sorted(tokens)
+    sharers = set(agents[: round(len(agents) * shared_fraction)])
+    tasks = []
+    for i, agent in enumerate(agents):
+        page = f"commons-{i % SHARED_PAGES}" if agent in sharers else f"desk-{i:03}"
+        tasks.append(asyncio.create_task(_agent(url, agent, tokens[agent], page, commits, head, out, start)))
+    await asyncio.sleep(0.2)  # every session open before the start
+    began = time.perf_counter()
+    start.set()
+    await asyncio.gather(*tasks)
+    out.seconds = time.perf_counter() - began
+    return out
+
+
+def check_writes(story: Path, out: Writes, before: str, sharers: set[str]) -> dict[str, Any]:
+    """Lost commits (acknowledged, not on main) and false conflicts (the page did not change after the
+    writer's expected head, or the writer does not share a page)."""
+    repo = open_repository(story)
+    try:
+        line = {c.id for c in repo.walk(["main"])}
+        lost = [oid for oid in out.acked if oid not in line]
+        false_conflicts = 0
+        for agent, expected, paths in out.conflicts:
+            if agent not in sharers or not paths:
+                false_conflicts += 1
+                continue
+            # A true conflict: some commit after `expected` on main changed each named page.
+            changed = set()
+            for info in repo.walk(["main"]):
+                if info.id == expected:
+                    break
+                changed.update(c.path for c in repo.changes(info.id))
+            false_conflicts += any(p not in changed for p in paths)
+        gained = sum(1 for _ in repo.walk(["main"])) - sum(1 for _ in repo.walk([before]))
+        return {"lost": len(lost), "false_conflicts": false_conflicts, "commits_gained": gained}
+    finally:
+        repo.close()
+
+
+# --- readers ----------------------------------------------------------------------------------------
+
+
+async def run_readers(
+    url: str, query: str, clients: int, seconds: float, token: str | None
+) -> dict[str, Any]:
+    latencies: list[float] = []
+    failures = 0
+    stop_at = 0.0
+
+    async def client() -> None:
+        nonlocal failures
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
+            await _post(session, url, query, {}, token)  # warm the connection
+            await ready.wait()
+            while time.perf_counter() < stop_at:
+                t0 = time.perf_counter()
+                got = await _post(session, url, query, {}, token)
+                latencies.append(time.perf_counter() - t0)
+                failures += "errors" in got
+
+    ready = asyncio.Event()
+    tasks = [asyncio.create_task(client()) for _ in range(clients)]
+    await asyncio.sleep(0.5)
+    began = time.perf_counter()
+    stop_at = began + seconds
+    ready.set()
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - began
+    ordered = sorted(latencies)
+    return {
+        "requests": len(latencies),
+        "failures": failures,
+        "requests_per_s": len(latencies) / elapsed,
+        "p50_ms": 1000 * statistics.median(ordered),
+        "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+    }
+
+
+# --- main -------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    small = quick()
+    parser.add_argument("--agents", type=int, default=20 if small else 100)
+    parser.add_argument("--commits", type=int, default=3 if small else 20, help="per agent")
+    parser.add_argument("--pages", type=int, default=300 if small else 2000)
+    parser.add_argument("--clients", type=int, default=10 if small else 50)
+    parser.add_argument("--seconds", type=float, default=2.0 if small else 10.0)
+    args = parser.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="gvcs-bench-api-"))
+    result: dict[str, Any] = {
+        "agents": args.agents,
+        "commits_per_agent": args.commits,
+        "clients": args.clients,
+        "seconds": args.seconds,
+    }
+    try:
+        figures: dict[str, Any] = {}
+        for name, shared in (("agents", 0.0), ("shared", 0.1)):
+            story = work / name
+            tokens = make_story(story, args.agents, args.pages)
+            before = _head(story)
+            argv_, port = gvcs_server(story)
+            with server(argv_, port) as url:
+                writes = asyncio.run(run_writers(url, tokens, args.commits, shared, before))
+            sharers = set(sorted(tokens)[: round(len(tokens) * shared)])
+            checked = check_writes(story, writes, before, sharers)
+            figures[name] = {
+                "acknowledged": len(writes.acked),
+                "commits_per_s": len(writes.acked) / writes.seconds,
+                "seconds": writes.seconds,
+                "rebased": writes.rebased,
+                "conflicts": len(writes.conflicts),
+                "conflicts_of_sharers": sum(a in sharers for a, _, _ in writes.conflicts),
+                "errors": writes.errors[:5],
+                **checked,
+            }
+            f = figures[name]
+            print(
+                f"{name:>8}: {f['acknowledged']} commits in {f['seconds']:.2f} s"
+                f" = {f['commits_per_s']:.0f} commits/s;"
+                f" rebased {f['rebased']}, conflicts {f['conflicts']} (false {f['false_conflicts']}),"
+                f" lost {f['lost']}, errors {len(writes.errors)}"
+            )
+
+        story = work / "agents"
+        token = make_token(story)
+        for name, extra in (("log", []), ("log_uncached", ["--no-read-cache"])):
+            argv_, port = gvcs_server(story)
+            with server(argv_ + extra, port) as url:
+                figures[name] = asyncio.run(run_readers(url, LOG, args.clients, args.seconds, token))
+        argv_, port = hello_server()
+        with server(argv_, port) as url:
+            figures["hello"] = asyncio.run(run_readers(url, HELLO, args.clients, args.seconds, None))
+        ratio = figures["log"]["requests_per_s"] / figures["hello"]["requests_per_s"]
+        uncached = figures["log_uncached"]["requests_per_s"] / figures["hello"]["requests_per_s"]
+        figures["log_to_hello"] = ratio
+        figures["log_uncached_to_hello"] = uncached
+        for name in ("log", "log_uncached", "hello"):
+            f = figures[name]
+            print(
+                f"{name:>12}: {f['requests_per_s']:.0f} req/s, p50 {f['p50_ms']:.1f} ms,"
+                f" p99 {f['p99_ms']:.1f} ms, failures {f['failures']}"
+            )
+        print(f"  log/hello = {ratio:.2f} (goal >= {GOAL_RATIO}); without the read cache {uncached:.2f}")
+        result.update(figures)
+        result["goals"] = {
+            "commits_per_s": {
+                "goal": GOAL_COMMITS,
+                "value": figures["agents"]["commits_per_s"],
+                "met": figures["agents"]["commits_per_s"] >= GOAL_COMMITS,
+            },
+            "no_lost_commits": figures["agents"]["lost"] == 0 and figures["shared"]["lost"] == 0,
+            "no_conflicts_for_own_pages": figures["agents"]["conflicts"] == 0
+            and figures["shared"]["conflicts"] == figures["shared"]["conflicts_of_sharers"],
+            "no_false_conflicts": figures["shared"]["false_conflicts"] == 0,
+            "log_to_hello": {"goal": GOAL_RATIO, "value": ratio, "met": ratio >= GOAL_RATIO},
+        }
+        path = write_result("api_load", result)
+        print(f"wrote {path}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def _head(story: Path) -> str:
+    repo = open_repository(story)
+    try:
+        head = repo.branch_head("main")
+        assert head is not None
+        return head
+    finally:
+        repo.close()
+
+
+def make_token(story: Path) -> str:
+    repo = open_repository(story)
+    try:
+        return create_token(repo.access, "agent-000", "bench reader")[1]
+    finally:
+        repo.close()
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    sys.exit(main())
