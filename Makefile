@@ -7,6 +7,9 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # exports its URI as GVCS_TEST_NEO4J_URI. Under CI=true it must start and is stopped after the tests;
 # locally a failure to start only skips the Neo4j tests, and the server stays up (`scripts/neo4j stop`).
 NEO4J  := scripts/neo4j
+# Redis from Debian's redis-server on loopback (scripts/redis; README, "Redis"): the same rule, exported to the
+# tests as GVCS_TEST_REDIS_URL (the Celery workers' and pub/sub tests, tests/tasks/).
+REDIS  := scripts/redis
 IS_CI  := $(filter true TRUE True 1 yes,$(CI))
 # GraphiQL's browser files for the explorer at /graphql (api/graphql/explorer.py), pinned by
 # api/graphql/graphiql/package-lock.json: `npm ci` installs them into its node_modules (gitignored).
@@ -48,12 +51,16 @@ services:
 	@$(NEO4J) start || { \
 	  if [ -n "$(IS_CI)" ]; then echo "make: Neo4j did not start, and CI=$(CI) needs it" >&2; exit 1; fi; \
 	  echo "make: warning: Neo4j did not start; the Neo4j tests will be skipped (retry: $(NEO4J) start)" >&2; }
+	@$(REDIS) start || { \
+	  if [ -n "$(IS_CI)" ]; then echo "make: Redis did not start, and CI=$(CI) needs it" >&2; exit 1; fi; \
+	  echo "make: warning: Redis did not start; the Redis tests will be skipped (retry: $(REDIS) start)" >&2; }
 
 unit: $(STAMP) $(ASSETS) services
 	@if $(NEO4J) status >/dev/null; then export GVCS_TEST_NEO4J_URI="$$($(NEO4J) url)"; fi; \
-	echo "GVCS_TEST_NEO4J_URI=$${GVCS_TEST_NEO4J_URI-} $(BIN)/pytest"; \
+	if $(REDIS) status >/dev/null; then export GVCS_TEST_REDIS_URL="$$($(REDIS) url)"; fi; \
+	echo "GVCS_TEST_NEO4J_URI=$${GVCS_TEST_NEO4J_URI-} GVCS_TEST_REDIS_URL=$${GVCS_TEST_REDIS_URL-} $(BIN)/pytest"; \
 	status=0; $(BIN)/pytest || status=$$?; \
-	$(if $(IS_CI),$(NEO4J) stop || true;) \
+	$(if $(IS_CI),$(NEO4J) stop || true; $(REDIS) stop || true;) \
 	exit $$status
 
 # Benchmarks (bench/README.md): about 10 minutes; `make bench BENCH_QUICK=1` or `make bench-quick`: under a minute.

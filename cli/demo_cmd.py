@@ -105,6 +105,11 @@ def _print_guide(target: Path) -> None:
         "  gvcs diff main alt-ending --stat         # how the alternate ending differs",
         "  gvcs switch alt-ending                   # check out the other ending",
         "  gvcs page new coda --title 'Coda' --follows epilogue && gvcs commit -m 'Add a coda'",
+        "  gvcs --actor imogen gift mint london-fox 10   # an event: one commit, ledger.yaml changes",
+        "  gvcs --actor imogen ritual key-of-margins --rotation 90   # a glyph fires its opcode",
+        "  gvcs --actor imogen propose alt-ending --into main -m 'Take the other ending'",
+        "  gvcs --actor imogen vote 1 yes && gvcs --actor london-fox vote 1 yes   # passes: merged",
+        "  gvcs serve                               # GraphQL and its explorer on :8000/graphql",
     ]
     for line in lines:
         out(line)

@@ -51,10 +51,17 @@ def build_parser() -> Parser:
     _maintenance_commands(sub)
     _remote_commands(sub)
     _serve_command(sub)
+    _worker_command(sub)
     _access_commands(sub)
     from .merging import add_commands
 
     add_commands(sub, _command, _json)
+    from .governance import add_commands as add_governance_commands
+
+    add_governance_commands(sub, _command, _json)
+    from .events import add_commands as add_event_commands
+
+    add_event_commands(sub, _command, _json)
     return parser
 
 
@@ -263,10 +270,44 @@ def _serve_command(sub: argparse._SubParsersAction[Parser]) -> None:
     )
     p.add_argument("--access-log", action="store_true", help="log every request on stderr")
     p.add_argument(
+        "--redis",
+        default=None,
+        metavar="URL",
+        help="Redis for intake and pub/sub with the workers and other servers (default: $GVCS_REDIS_URL)",
+    )
+    p.add_argument(
         "--no-read-cache",
         dest="read_cache",
         action="store_false",
         help="run every query (default: answer a repeated query from memory while the refs stay put)",
+    )
+
+
+def _worker_command(sub: argparse._SubParsersAction[Parser]) -> None:
+    p = _command(sub, "worker", "worker:cmd_worker", "run a Celery worker that commits queued events")
+    p.add_argument("--redis", default=None, metavar="URL", help="the Redis (default: $GVCS_REDIS_URL)")
+    p.add_argument(
+        "--store",
+        default=None,
+        metavar="URI",
+        help="neo4j://user:pass@host:7687[/db] or a repository directory (default: the current one)",
+    )
+    p.add_argument("--concurrency", type=int, default=1, metavar="N", help="worker processes (default: 1)")
+    p.add_argument("--beat", action="store_true", help="also run the periodic tasks (one worker per story)")
+    p.add_argument("--batch", type=int, default=500, metavar="N", help="events per group commit (500)")
+    p.add_argument("--lock-ttl", type=float, default=30.0, metavar="S", help="a partition lock's life (30 s)")
+    p.add_argument(
+        "--visibility-timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="redeliver an unacknowledged task after S seconds (60)",
+    )
+    p.add_argument(
+        "--sweep-interval", type=float, default=5.0, metavar="S", help="with --beat: look for waiting events"
+    )
+    p.add_argument(
+        "--loglevel", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="(default: INFO)"
     )
 
 

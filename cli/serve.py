@@ -34,9 +34,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from api.graphql.app import create_app
 
+    from .intake import redis_url, store_location
+
+    url = redis_url(args)
     repo = open_served(args)
+    fanout = intake = None
+    if url is not None:  # events to the workers; commits and narrative messages of every process, at once
+        from api.graphql.fanout import RedisFanout
+        from api.graphql.queued_intake import QueuedIntake
+        from narrative_vcs.tasks.keys import Keys, store_id
+
+        try:
+            location = store_location(args)
+            fanout = RedisFanout(url, Keys(store_id(location)))
+            intake = QueuedIntake(location, url)
+        except BaseException:
+            repo.close()
+            raise
     config = uvicorn.Config(
-        create_app(repo, cache_reads=args.read_cache),
+        create_app(repo, cache_reads=args.read_cache, fanout=fanout, intake=intake),
         host=args.host,
         port=args.port,
         log_level="info",

@@ -33,9 +33,35 @@ ACTORS = (
 STORY = Story(
     "The Library of Pages",
     (
-        ("protected_branches", ["main"]),
-        ("glyphs", {"key-of-margins": "opens", "ward-of-ink": "guards"}),
-        ("phoenix", {"watches": "the vault", "rises_after": 3}),
+        # docs/governance.md: main is not protected in the demo, so its history can be made by commits;
+        # `gvcs propose` and `gvcs vote` work on it with these rules.
+        ("governance", {"quorum": 2, "threshold": 0.5, "window": 86400, "weight": "one-actor-one-vote"}),
+        # docs/events.md: what turning each glyph does (gvcs ritual GLYPH --rotation DEG).
+        (
+            "glyphs",
+            [
+                {
+                    "id": "key-of-margins",
+                    "rotation": 90,
+                    "opcode": "create_branch",
+                    "args": {"name": "margin-{n}"},
+                },
+                {
+                    "id": "key-of-margins",
+                    "rotation": 180,
+                    "opcode": "tag_head",
+                    "args": {"name": "turned-{n}"},
+                },
+                {
+                    "id": "ward-of-ink",
+                    "rotation": 270,
+                    "opcode": "emit",
+                    "args": {"page": "fox-margin-notes", "body": "A ward of ink, turned by {actor}."},
+                },
+            ],
+        ),
+        ("gift", {"minters": ["imogen"]}),
+        ("phoenix", {"restarts": 3, "minutes": 10}),
     ),
 )
 

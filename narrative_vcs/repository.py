@@ -10,7 +10,7 @@ import base64
 import binascii
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +53,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BlameEntry",
+    "BuiltCommit",
     "ChangeSet",
+    "CommitBuilder",
     "FileChange",
     "FsckReport",
     "GroupOutcome",
@@ -233,6 +235,35 @@ class PendingCommit:
 
 
 @dataclass(frozen=True)
+class BuiltCommit:
+    """A commit worked out against the tip it goes on (see :meth:`Repository.commit_built`)."""
+
+    changes: ChangeSet
+    actor: str
+    message: str
+    kind: str = "edit"
+    event: Mapping[str, Any] | None = None
+    event_id: str | None = None
+    trailers: Mapping[str, str] = field(default_factory=dict)
+    timestamp: int | None = None
+
+    def facts(self) -> dict[str, str]:
+        """The trailers after ``Gvcs-Actor`` and ``Gvcs-Kind``, as :meth:`Repository.commit` writes them."""
+        facts: dict[str, str] = {}
+        if self.event_id is not None:
+            facts["Gvcs-Event-Id"] = self.event_id
+        if self.event is not None:
+            facts["Gvcs-Event"] = event_trailer(self.event)
+        facts.update(self.trailers)
+        return facts
+
+
+#: Works out a commit from the tip it goes on (its id and tree; None on a branch without commits):
+#: a :class:`BuiltCommit`, None to leave it out, or a :class:`GvcsError` that refuses it alone.
+CommitBuilder = Callable[[ObjectId | None, ObjectId | None], BuiltCommit | None]
+
+
+@dataclass(frozen=True)
 class GroupOutcome:
     """What became of one change set of a group: its commit and the head it was applied on (its
     parent), or the error that refused it."""
@@ -298,6 +329,7 @@ class Repository:
         self.commits = Commits(objects)
         self._actors: dict[ObjectId, Actor] = {}  # parsed actor records by blob id
         self._graph: CommitGraph | None = None  # the commit DAG, built on first use
+        self._protected: dict[ObjectId, frozenset[str]] = {}  # protected branches by story.yaml blob
 
     @classmethod
     def memory(cls) -> Repository:
@@ -349,6 +381,8 @@ class Repository:
             raise NotFound(f"branch {name!r} not found")
         if self.head_branch() == name:
             raise BadInput(f"cannot delete branch {name!r}: it is the current branch")
+        if name in self.protected_at(current):
+            raise Refused(f"{name} is protected (story.yaml): it cannot be deleted")
         self.refs.remove_if_equals(ref, expected or current, who=who, message="branch: deleted")
         return current
 
@@ -529,6 +563,7 @@ class Repository:
         current = self.refs.get(ref)
         if current != expected_head:
             raise BranchMoved(ref, expected_head, current)
+        self._guard(branch, current, kind)
         base_tree = self.commits.get(current).tree if current else None
         paths = changes.paths()
         self._check_changes(base_tree, changes)
@@ -573,6 +608,7 @@ class Repository:
             with self.objects.batch():
                 for item in items:
                     try:
+                        self._guard(branch, tip, item.kind)
                         rebased = item.expected_head != tip
                         if rebased:
                             self._check_independent(ref, item, tip, tip_tree)
@@ -602,19 +638,86 @@ class Repository:
             return outcomes
         raise BranchMoved(ref, None, self.refs.get(ref))
 
+    def commit_built(
+        self,
+        branch: str,
+        builders: Sequence[CommitBuilder],
+        *,
+        start: ObjectId | None = None,
+        before: Callable[[ObjectId | None], None] | None = None,
+    ) -> list[GroupOutcome]:
+        """Commit what each builder works out on the tip it goes on, in order, with one ref update.
+
+        A group commit (as :meth:`commit_group`) for changes that depend on the state they are applied
+        to, such as a balance: each builder is called with the running tip (the branch head, then the
+        commit of the builder before it) and computes its change set from that tip, so changes of
+        different writers never conflict. A builder that returns None is left out; one that raises a
+        :class:`GvcsError` is refused alone. A branch that does not exist yet starts at ``start`` (None:
+        a root commit) and is created by the same compare-and-swap. If another writer moved the branch
+        meanwhile, every builder is called again on the new head, so builders must not write anything
+        themselves. ``before`` is called with the head (or ``start``) before each attempt.
+        """
+        ref = branch_ref(branch)
+        for _ in range(100):
+            head = self.refs.get(ref)
+            base = head if head is not None else start
+            if before is not None:
+                before(base)
+            tip, tip_tree = base, (self.commits.get(base).tree if base else None)
+            outcomes: list[GroupOutcome] = []
+            last: tuple[Actor, Commit] | None = None
+            with self.objects.batch():
+                for build in builders:
+                    try:
+                        built = build(tip, tip_tree)
+                        if built is None:
+                            outcomes.append(GroupOutcome(None, None, False, None))
+                            continue
+                        self._guard(branch, tip, built.kind)
+                        oid, tree, author, commit = self._build_commit(
+                            tip, tip_tree, built.changes, built.actor, built.message, built.kind,
+                            facts=built.facts(), timestamp=built.timestamp,
+                        )  # fmt: skip
+                    except GvcsError as exc:
+                        outcomes.append(GroupOutcome(None, None, False, exc))
+                        continue
+                    outcomes.append(GroupOutcome(oid, tip, False, None))
+                    tip, tip_tree, last = oid, tree, (author, commit)
+            if last is None or tip is None:
+                return outcomes
+            author, commit = last
+            count = sum(o.commit is not None for o in outcomes)
+            message = (
+                f"commit: {commit.subject}" if count == 1 else f"commit ({count} commits): {commit.subject}"
+            )
+            try:
+                self.refs.set_if_equals(
+                    ref, head, tip, who=f"{author.name} <{author.email}>", message=message
+                )
+            except BranchMoved:
+                continue  # another writer moved the branch: work every change out again on its head
+            self.objects.maintain()
+            return outcomes
+        raise BranchMoved(ref, None, self.refs.get(ref))
+
     def _check_independent(
         self, ref: RefName, item: PendingCommit, tip: ObjectId | None, tip_tree: ObjectId | None
     ) -> None:
         if tip is None or item.expected_head is None or tip_tree is None:
             raise BranchMoved(ref, item.expected_head, tip)
-        old_tree = self.commits.get(item.expected_head).tree
-        overlap = sorted(
-            path
-            for path in item.changes.paths()
-            if self.snapshots.entry(old_tree, path) != self.snapshots.entry(tip_tree, path)
-        )
+        overlap = self._moved(item.expected_head, tip_tree, item.changes)
         if overlap:
             raise BranchMoved(ref, item.expected_head, tip, overlap)
+
+    def _moved(self, expected: ObjectId, tip_tree: ObjectId, changes: ChangeSet) -> list[str]:
+        """The files ``changes`` writes that differ between ``expected`` and ``tip_tree``: only those
+        matter for whether the change set commutes with what moved (not whole-tree diffs)."""
+        old_tree = self.commits.get(expected).tree
+        return sorted(
+            path
+            for path in changes.paths()
+            if self.snapshots.entry(old_tree, path) != self.snapshots.entry(tip_tree, path)
+        )
 
     def _build_commit(
         self,
@@ -624,8 +727,12 @@ class Repository:
         actor: str,
         message: str,
         kind: str,
+        *,
+        facts: Mapping[str, str] | None = None,
+        timestamp: int | None = None,
     ) -> tuple[ObjectId, ObjectId, Actor, Commit]:
-        """Write (inside the caller's batch) the trees and commit of ``changes`` on ``current``."""
+        """Write (inside the caller's batch) the trees and commit of ``changes`` on ``current``;
+        ``facts``: trailers after ``Gvcs-Actor`` and ``Gvcs-Kind``."""
         validate_id("actor", actor)
         paths = changes.paths()
         self._check_changes(base_tree, changes)
@@ -633,8 +740,9 @@ class Repository:
         new_tree = self.snapshots.write(base_tree, paths) if paths else (base_tree or EMPTY_TREE)
         if new_tree == (base_tree or EMPTY_TREE):
             raise NothingToCommit("nothing to commit: the change set changes nothing")
-        facts = {"Gvcs-Actor": actor, "Gvcs-Kind": _check_kind(kind)}
-        commit = self._commit_object(new_tree, (current,) if current else (), author, message, facts, None)
+        all_facts = {"Gvcs-Actor": actor, "Gvcs-Kind": _check_kind(kind), **(facts or {})}
+        parents = (current,) if current else ()
+        commit = self._commit_object(new_tree, parents, author, message, all_facts, timestamp)
         return self.objects.put("commit", commit.serialise()), new_tree, author, commit
 
     def _commit_object(
@@ -668,18 +776,23 @@ class Repository:
         strategy: str | None = None,
         no_ff: bool = False,
         timestamp: int | None = None,
+        proposal: int | None = None,
     ) -> MergeOutcome:
         """Merge ``source`` into ``branch`` if the branch is still at ``expected_head``.
 
         Up to date: nothing happens. A fast-forward moves the branch unless ``no_ff``. A clean merge
         (or one a ``strategy`` settles) is committed with two parents and kind ``merge``. With
         conflicts nothing is written: the outcome carries the merged snapshot and the conflicts.
+        A protected branch refuses the merge, except the one a passed governance ``proposal`` makes
+        (only :mod:`narrative_vcs.governance` passes it; the commit gets ``Gvcs-Proposal: <n>``).
         """
         ref = branch_ref(branch)
         validate_id("actor", actor)
         current = self.refs.get(ref)
         if current != expected_head:
             raise BranchMoved(ref, expected_head, current)
+        if proposal is None:
+            self._guard(branch, current, "merge")
         preview = self.merge_preview(current, source, strategy=strategy)
         if preview.up_to_date:
             return MergeOutcome("up-to-date", current, preview)
@@ -689,7 +802,7 @@ class Repository:
         if not preview.clean:
             return MergeOutcome("conflicts", None, preview)
         author = self._author(preview.result.tree, ChangeSet(), actor)
-        facts = {"Gvcs-Actor": actor, "Gvcs-Kind": "merge"}
+        facts = _merge_facts(actor, proposal)
         text = message or f"Merge {source} into {branch}"
         with self.objects.batch():
             commit = self._commit_object(
@@ -709,6 +822,7 @@ class Repository:
         expected_head: ObjectId,
         message: str | None = None,
         timestamp: int | None = None,
+        proposal: int | None = None,
     ) -> MergeOutcome:
         """Merge ``source`` into ``branch`` with every conflict settled by ``resolutions``.
 
@@ -716,7 +830,7 @@ class Repository:
         to the file's new content (bytes) or to None (the file is removed). A conflict without a
         resolution raises :class:`MergeConflicts` naming it; a path without a conflict, a page that does
         not parse or a stale ``expected_head`` raise too, and nothing is written. A merge that needs no
-        resolution is refused: use :meth:`merge`.
+        resolution is refused: use :meth:`merge`. Protected branches: as :meth:`merge`.
         """
         from .merge.contents import merge_file
 
@@ -725,6 +839,8 @@ class Repository:
         current = self.refs.get(ref)
         if current != expected_head:
             raise BranchMoved(ref, expected_head, current)
+        if proposal is None:
+            self._guard(branch, current, "merge")
         preview = self.merge_preview(current, source)
         if preview.clean:
             raise Refused(f"merging {source} into {branch} has no conflicts: merge it without resolutions")
@@ -770,7 +886,7 @@ class Repository:
                 if not there:
                     raise BadInput(f"page {page.id} links to {target!r}, which the merge does not have")
         author = self._author(preview.result.tree, ChangeSet(), actor)
-        facts = {"Gvcs-Actor": actor, "Gvcs-Kind": "merge"}
+        facts = _merge_facts(actor, proposal)
         text = message or f"Merge {source} into {branch}"
         with self.objects.batch():
             tree = self.snapshots.write(preview.result.tree, files)
@@ -778,6 +894,26 @@ class Repository:
             oid = self.objects.put("commit", commit.serialise())
         self._move(ref, current, oid, author, commit)
         return MergeOutcome("merged", oid, preview)
+
+    def protected_at(self, tip: ObjectId | None) -> frozenset[str]:
+        """The branches story.yaml protects (``protected: [...]``) in the snapshot of commit ``tip``."""
+        blob = self.snapshots.blob_id(self.commits.get(tip).tree, Story.PATH) if tip else None
+        if blob is None:
+            return frozenset()
+        found = self._protected.get(blob)
+        if found is None:
+            from .governance.rules import protected_branches
+
+            found = self._protected[blob] = protected_branches(Story.parse(self.read_blob(blob)))
+        return found
+
+    def _guard(self, branch: str, tip: ObjectId | None, kind: str) -> None:
+        """Refuse a commit of ``kind`` on a protected branch: story changes (edits, merges, reverts,
+        agents' contributions) go through a governance proposal; events of other kinds are let through."""
+        if kind in _GUARDED_KINDS and branch in self.protected_at(tip):
+            from .governance.rules import ProtectedBranch
+
+            raise ProtectedBranch(branch)
 
     def _author(self, base_tree: ObjectId | None, changes: ChangeSet, actor: str) -> Actor:
         if actor in changes.actors:
@@ -806,7 +942,9 @@ class Repository:
             if data is None and not exists(path):
                 raise NotFound(f"cannot delete {path}: it does not exist")
             if path == Story.PATH and data is not None:
-                Story.parse(data)
+                from .governance.rules import check_story_settings
+
+                check_story_settings(Story.parse(data))
         for page in changes.pages.values():
             if page is None:
                 continue
@@ -993,6 +1131,7 @@ class Repository:
         current = self.refs.get(ref)
         if current != expected_head:
             raise BranchMoved(ref, expected_head, current)
+        self._guard(branch, current, "edit")
         target = self.resolve(onto)
         behind = self._commit_graph().ancestors(target)
         todo: list[CommitInfo] = []
@@ -1034,13 +1173,7 @@ class Repository:
                     continue
             if current is None or expected_head is None:
                 raise BranchMoved(ref, expected_head, current)
-            old_tree, new_tree = self.commits.get(expected_head).tree, self.commits.get(current).tree
-            # Only the files the change set writes matter: compare those, not the whole trees.
-            overlap = sorted(
-                path
-                for path in changes.paths()
-                if self.snapshots.entry(old_tree, path) != self.snapshots.entry(new_tree, path)
-            )
+            overlap = self._moved(expected_head, self.commits.get(current).tree, changes)
             if overlap:
                 raise BranchMoved(ref, expected_head, current, overlap)
             try:
@@ -1065,6 +1198,7 @@ class Repository:
         current = self.refs.get(ref)
         if current != expected_head:
             raise BranchMoved(ref, expected_head, current)
+        self._guard(branch, current, "revert" if kind == "revert" else "edit")  # replays change the story
         head_tree = self.commits.get(current).tree
         tree = self._replayed_tree(base_tree, new_tree, head_tree, message.split("\n", 1)[0])
         if tree == head_tree:
@@ -1270,6 +1404,16 @@ class Repository:
 
 _FULL_ID = re.compile(r"[0-9a-fA-F]{40}")
 _KIND = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
+# Kinds a protected branch refuses (see narrative_vcs.governance.rules.GUARDED_KINDS, which a test keeps
+# equal to this; repeated here so that reading a repository imports no governance code).
+_GUARDED_KINDS = frozenset({"edit", "merge", "revert", "agent.emit.v1"})
+
+
+def _merge_facts(actor: str, proposal: int | None) -> dict[str, str]:
+    facts = {"Gvcs-Actor": actor, "Gvcs-Kind": "merge"}
+    if proposal is not None:
+        facts["Gvcs-Proposal"] = str(int(proposal))
+    return facts
 
 
 def _check_kind(kind: str) -> str:

@@ -2,7 +2,8 @@
 
 Like Mercurial or Fossil there is no staging area: ``commit`` takes every change in the work tree.
 The layout is the logical snapshot layout (``story.yaml``, ``pages/<id>.md``, ``actors/<id>.yaml``,
-``ledger.yaml``, ``infra/**``, ``proposals/**``); other files in the directory are not part of the story.
+``ledger.yaml``, ``rituals.yaml``, ``infra/**``, ``proposals/**``); other files in the directory are not
+part of the story.
 
 A checkout state file (``.gvcs/gvcs-worktree.json``) records the branch, the commit the files were
 checked out at, and per path the committed blob id with the size and mtime the file had when it was
@@ -32,7 +33,7 @@ __all__ = ["STATE_FILE", "CommitResult", "WorkTree", "WorkTreeChange"]
 STATE_FILE = "gvcs-worktree.json"
 #: The state of a merge stopped by conflicts (git's MERGE_HEAD is written beside it).
 MERGE_STATE = "gvcs-merge.json"
-TOP_FILES = ("story.yaml", "ledger.yaml")
+TOP_FILES = ("story.yaml", "ledger.yaml", "rituals.yaml")
 FLAT_DIRS = {"pages": ".md", "actors": ".yaml"}
 DEEP_DIRS = ("infra", "proposals")
 #: A cached stat is trusted only for files last modified this long before the state was saved, so an

@@ -233,3 +233,20 @@ def neo4j_uri() -> Iterator[str]:
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield uri
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The URL of the Redis server that ``make test`` starts (``GVCS_TEST_REDIS_URL``).
+
+    Without a server the test is skipped, except under ``CI=true``, where it fails. Tests share the
+    server with anything else on it: every key and queue of a story is named after its store id, and
+    each test's story is new, so nothing needs emptying.
+    """
+    url = services.redis_url()
+    if url is None:
+        problem = services.redis_problem()
+        if services.in_ci():
+            pytest.fail(f"Redis is needed under CI=true: {problem}", pytrace=False)
+        pytest.skip(f"Redis is not running: scripts/redis start ({problem})")
+    return url

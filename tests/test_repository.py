@@ -46,7 +46,7 @@ def test_a_change_set_upserts_and_deletes_pages_actors_and_files(repo: Repositor
         .upsert_actor(Actor("dot", "Dot", "agent"))
         .delete_actor("cal")
         .put_file("ledger.yaml", b"ada: 10\n")
-        .set_story(Story("The Vault", (("protected", ["main"]),)))
+        .set_story(Story("The Vault", (("protected", ["release"]),)))
     )
     oid = writer.commit(changes, actor="bot", message="Big change")
     assert repo.list_pages() == ["a", "c"]
@@ -55,7 +55,7 @@ def test_a_change_set_upserts_and_deletes_pages_actors_and_files(repo: Repositor
     with pytest.raises(NotFound):
         repo.read_actor("cal")
     assert repo.read_file("ledger.yaml") == b"ada: 10\n"
-    assert repo.read_story_record() == Story("The Vault", (("protected", ["main"]),))
+    assert repo.read_story_record() == Story("The Vault", (("protected", ["release"]),))
     statuses = {c.path: c.status for c in repo.changes(oid)}
     assert statuses == {
         "pages/a.md": "modified",

@@ -1,5 +1,6 @@
 """The Starlette application: GraphQL (and GraphiQL in a browser) at ``/graphql``, subscriptions over
-``graphql-transport-ws`` on the same path, server-sent events at ``/events``, ``/health``.
+``graphql-transport-ws`` on the same path, server-sent events at ``/events``, events taken in at
+``POST /events/{topic}`` (api/graphql/post_events.py), ``/health``.
 
 Every request passes the body limit and the token check first (:mod:`api.graphql.auth`). The repository
 is opened by the caller (``gvcs serve``) and closed when the application shuts down.
@@ -7,6 +8,7 @@ is opened by the caller (``gvcs serve``) and closed when the application shuts d
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, cast
@@ -29,7 +31,10 @@ from narrative_vcs.repository import Repository
 from . import explorer
 from .auth import ACTOR_KEY, MAX_BODY, AccessGate, BodyLimit, actor_from, bearer, connection_token
 from .cache import ReadCache
+from .fanout import RedisFanout
 from .feed import CommitFeed
+from .post_events import events_intake
+from .queued_intake import QueuedIntake
 from .schema import Context, create_schema
 from .sse import events_endpoint
 from .writer import BranchWriter
@@ -44,7 +49,9 @@ def store_kind(repo: Repository) -> str:
 
 
 class _GraphQL(GraphQL[Context, None]):
-    def __init__(self, repo: Repository, feed: CommitFeed, cache_reads: bool) -> None:
+    def __init__(
+        self, repo: Repository, feed: CommitFeed, cache_reads: bool, intake: QueuedIntake | None = None
+    ) -> None:
         super().__init__(
             create_schema(),
             graphql_ide="graphiql",
@@ -57,10 +64,12 @@ class _GraphQL(GraphQL[Context, None]):
         self.feed = feed
         self.read_cache = ReadCache.store() if cache_reads else None
         self.writer = BranchWriter(repo)
+        self.intake = intake
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         actor = request.scope.get(ACTOR_KEY)  # left there by the AccessGate (HTTP requests)
         context = Context.for_request(self.repo, actor, self.feed, self.read_cache, self.writer)
+        context.intake = self.intake
         if isinstance(request, WebSocket):  # checked on connection_init (on_ws_connect)
             context.upgrade_token = bearer(request.headers.get("authorization"))
         return context
@@ -91,12 +100,17 @@ def create_app(
     max_body: int = MAX_BODY,
     feed_interval: float = 0.25,
     cache_reads: bool = True,
+    fanout: RedisFanout | None = None,
+    intake: QueuedIntake | None = None,
 ) -> Starlette:
     """The application serving ``repo``; with ``close_on_shutdown`` the repository is closed on exit.
 
     ``max_body``: the largest request body in bytes; ``feed_interval``: how often (seconds) the branch
     heads are looked at for subscribers, when no mutation of this server says they moved;
-    ``cache_reads``: answer a query again from memory while the refs have not moved (api/graphql/cache.py).
+    ``cache_reads``: answer a query again from memory while the refs have not moved (api/graphql/cache.py);
+    ``fanout``: Redis pub/sub shared with the other processes of the story (api/graphql/fanout.py), so
+    that commits and narrative messages from any of them reach this server's subscribers at once;
+    ``intake``: events go through Redis to the workers (api/graphql/queued_intake.py), not committed here.
     """
 
     feed = CommitFeed(repo, interval=feed_interval)
@@ -108,25 +122,58 @@ def create_app(
             "branches": len(repo.branches()),
             "subscribers": feed.subscribers,
         }
+        if fanout is not None:  # whether this server hears the other processes of the story
+            body["pubsub"] = fanout.connected.is_set()
         return JSONResponse(body)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         feed.start()
+        if fanout is not None:
+            fanout.start(feed)
+        unhook = _hook_narrative_changes(feed)
         try:
             yield
         finally:
+            unhook()
+            if fanout is not None:
+                await fanout.stop()
             await feed.stop()
             if close_on_shutdown:
                 repo.close()
 
-    graphql = _GraphQL(repo, feed, cache_reads)
+    graphql = _GraphQL(repo, feed, cache_reads, intake)
     routes = [
         explorer.assets_route(),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         Route("/events", events_endpoint(repo, feed), methods=["GET"]),
+        Route("/events/{topic}", events_intake(repo, feed, intake), methods=["POST"]),
         Route("/health", health, methods=["GET"]),
     ]
     middleware = [Middleware(BodyLimit, limit=max_body), Middleware(AccessGate, repo=repo)]
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.feed = feed  # app.state.feed.narrative({...}) publishes a narrative.change.v1 message
+    app.state.intake = intake
+    return app
+
+
+def _hook_narrative_changes(feed: CommitFeed) -> Any:
+    """Stream governance's ``narrative.change.v1`` news (a proposal's merge that this process carried
+    out) through ``feed``; returns the function that removes the hook."""
+    try:
+        from narrative_vcs.governance import hooks
+    except ImportError:
+        return lambda: None
+    loop = asyncio.get_running_loop()
+
+    def hook(change: Any) -> None:  # called on whichever thread ran the merge
+        loop.call_soon_threadsafe(feed.narrative, change.to_json())
+
+    hooks.on_narrative_change.append(hook)
+
+    def unhook() -> None:
+        with contextlib.suppress(ValueError):
+            hooks.on_narrative_change.remove(hook)
+
+    return unhook

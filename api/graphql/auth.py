@@ -96,8 +96,12 @@ class AccessGate:
         self.repo = repo
         self.paths = paths
 
+    def guards(self, path: str) -> bool:
+        """Whether requests to ``path`` are checked: the paths and what is under them (/events/<topic>)."""
+        return any(path == p or path.startswith(p + "/") for p in self.paths)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in self.paths:
+        if scope["type"] != "http" or not self.guards(scope["path"]):
             await self.app(scope, receive, send)
             return
         headers = _headers(scope)

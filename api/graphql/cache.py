@@ -68,6 +68,7 @@ class ReadCache(SchemaExtension):
             and store is not None
             and isinstance(result, ExecutionResult)
             and not result.errors
+            and getattr(ctx.context, "cacheable", True)
         ):
             store.put(key, result)
 

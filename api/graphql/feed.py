@@ -5,6 +5,10 @@ and at once after a mutation of this server), so commits made by any writer (the
 server processes on the same store) reach every subscriber. When a head moves, the commits it gained
 on its first-parent line are published oldest first; a head moved elsewhere (a reset, a force push)
 publishes the new head alone.
+
+With Redis (``gvcs serve --redis URL``) a :class:`api.graphql.fanout.RedisFanout` wakes the feed at once
+when any process of the story (a worker, another server) says a branch moved, and carries
+``narrative.change.v1`` messages to every server; polling stays as the fallback.
 """
 
 from __future__ import annotations
@@ -14,16 +18,25 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from narrative_vcs.history import CommitInfo
 from narrative_vcs.repository import Repository
 from narrative_vcs.types import ObjectId
 
-__all__ = ["BranchCommit", "CommitFeed", "Subscription", "commits_since"]
+__all__ = [
+    "NARRATIVE_CHANGE",
+    "BranchCommit",
+    "CommitFeed",
+    "NarrativeMessage",
+    "Subscription",
+    "commits_since",
+]
 
 log = logging.getLogger("gvcs.api")
 
 MAX_GAINED = 1000  # commits published for one head move at most (the newest)
+NARRATIVE_CHANGE = "narrative.change.v1"
 
 
 @dataclass(frozen=True)
@@ -32,6 +45,28 @@ class BranchCommit:
 
     branch: str
     commit: CommitInfo
+
+
+@dataclass(frozen=True)
+class NarrativeMessage:
+    """A ``narrative.change.v1`` message (a JSON object; ``branch`` is the branch it is about, if any)."""
+
+    data: dict[str, Any]
+
+    @property
+    def branch(self) -> str | None:
+        branch = self.data.get("branch")
+        return branch if isinstance(branch, str) else None
+
+
+class Fanout(Protocol):
+    """What carries the feed's news to the other server processes of the story (Redis pub/sub)."""
+
+    def announce(self) -> None:
+        """Tell the other processes that a branch moved."""
+
+    def publish_narrative(self, data: dict[str, Any]) -> None:
+        """Deliver a narrative message to every process (this one included)."""
 
 
 def commits_since(
@@ -54,15 +89,34 @@ def commits_since(
 
 
 class Subscription:
-    """One subscriber's queue of commits; :meth:`get` returns None once the stream has ended."""
+    """One subscriber's queue of commits (and, if asked for, narrative messages); :meth:`get` returns
+    None once the stream has ended."""
 
-    def __init__(self, feed: CommitFeed, branch: str | None) -> None:
+    def __init__(
+        self, feed: CommitFeed, branch: str | None, *, commits: bool = True, narrative: bool = False
+    ) -> None:
         self.feed = feed
         self.branch = branch
-        self.queue: asyncio.Queue[BranchCommit | None] = asyncio.Queue(maxsize=10_000)
+        self.commits = commits
+        self.narrative = narrative
+        self.queue: asyncio.Queue[BranchCommit | NarrativeMessage | None] = asyncio.Queue(maxsize=10_000)
         self.dropped = False  # it fell too far behind: it ends after what it has queued
 
-    async def get(self, timeout: float | None = None) -> BranchCommit | None:
+    def offer(self, item: BranchCommit | NarrativeMessage) -> bool:
+        """Queue ``item`` if this subscriber wants it; False if it fell too far behind (dropped)."""
+        if isinstance(item, BranchCommit):
+            wanted = self.commits and self.branch in (None, item.branch)
+        else:  # a narrative message about no branch in particular goes to every branch's stream
+            wanted = self.narrative and (self.branch is None or item.branch in (None, self.branch))
+        if not wanted:
+            return True
+        if self.queue.full():
+            self.dropped = True
+            return False
+        self.queue.put_nowait(item)
+        return True
+
+    async def get(self, timeout: float | None = None) -> BranchCommit | NarrativeMessage | None:
         """The next commit; None when the stream ended; ``TimeoutError`` after ``timeout`` seconds."""
         if self.dropped and self.queue.empty():
             return None
@@ -84,6 +138,7 @@ class CommitFeed:
         self._heads: dict[str, ObjectId] | None = None
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self.fanout: Fanout | None = None  # set by the application when Redis carries the news
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
@@ -102,15 +157,39 @@ class CommitFeed:
             sub.queue.put_nowait(None)  # ends every stream
 
     def poke(self) -> None:
-        """Look at the heads now (a mutation of this server moved one)."""
+        """A mutation of this server moved a head: look now, and tell the other server processes."""
+        self.wake()
+        if self.fanout is not None:
+            self.fanout.announce()
+
+    def wake(self) -> None:
+        """Look at the heads now (this server's own news, or another process said a head moved)."""
         if self._wake is not None:
             self._wake.set()
 
+    def narrative(self, data: dict[str, Any]) -> None:
+        """Publish a ``narrative.change.v1`` message to the subscribers of every server of the story
+        (through the fan-out when there is one, else of this server)."""
+        data = {"topic": NARRATIVE_CHANGE, **data}
+        if self.fanout is not None:
+            self.fanout.publish_narrative(data)
+        else:
+            self.deliver(NarrativeMessage(data))
+
+    def deliver(self, item: BranchCommit | NarrativeMessage) -> None:
+        """Hand ``item`` to every subscriber that wants it (on the event loop's thread)."""
+        for sub in list(self._subscribers):
+            if not sub.offer(item):  # a subscriber that stopped reading is dropped
+                self._subscribers.discard(sub)
+
     # --- subscribing --------------------------------------------------------------------------------
 
-    async def open(self, branch: str | None = None) -> Subscription:
-        """Start receiving the commits added to ``branch`` (every branch if None) from now on."""
-        sub = Subscription(self, branch)
+    async def open(
+        self, branch: str | None = None, *, commits: bool = True, narrative: bool = False
+    ) -> Subscription:
+        """Start receiving the commits added to ``branch`` (every branch if None) from now on; with
+        ``narrative`` also the narrative messages about it (or about no branch in particular)."""
+        sub = Subscription(self, branch, commits=commits, narrative=narrative)
         if self._heads is None:
             self._heads = await asyncio.to_thread(self.repo.branches)
         self._subscribers.add(sub)
@@ -121,7 +200,18 @@ class CommitFeed:
         sub = await self.open(branch)
         try:
             while (item := await sub.get()) is not None:
-                yield item
+                if isinstance(item, BranchCommit):
+                    yield item
+        finally:
+            sub.close()
+
+    async def narrative_changes(self, branch: str | None = None) -> AsyncIterator[NarrativeMessage]:
+        """The narrative messages about ``branch`` (every branch if None) from now on."""
+        sub = await self.open(branch, commits=False, narrative=True)
+        try:
+            while (item := await sub.get()) is not None:
+                if isinstance(item, NarrativeMessage):
+                    yield item
         finally:
             sub.close()
 
@@ -146,13 +236,7 @@ class CommitFeed:
                 log.exception("watching the branch heads failed; retrying")
                 continue
             for item in found:
-                for sub in list(self._subscribers):
-                    if sub.branch is None or sub.branch == item.branch:
-                        if sub.queue.full():  # a subscriber that stopped reading is dropped
-                            sub.dropped = True
-                            self._subscribers.discard(sub)
-                            continue
-                        sub.queue.put_nowait(item)
+                self.deliver(item)
 
     def _changes(self) -> list[BranchCommit]:
         old = self._heads or {}

@@ -54,6 +54,8 @@ class Context:
     upgrade_token: str | None = None  # a websocket's Authorization header
     read_cache: Any = None  # the server's ReadCache store, if reads are cached
     writer: BranchWriter | None = None  # the server's group commit; None: commit directly
+    intake: Any = None  # api.graphql.queued_intake.QueuedIntake with Redis: events go to the workers
+    cacheable: bool = True  # False: the answer depends on more than the refs (the clock), do not cache it
 
     @classmethod
     def for_request(
@@ -567,6 +569,19 @@ class Subscription:
                 ctx.loaders = Loaders(ctx.repo)  # each event is a request of its own
                 yield CommitAdded(branch=item.branch, commit=Commit.of(item.commit))
 
+    @strawberry.subscription(
+        description="narrative.change.v1 messages (JSON objects) about a branch, or about every branch if "
+        "null, from now on; with Redis, from every process of the story"
+    )
+    async def narrative_changed(self, info: GInfo, branch: str | None = None) -> AsyncGenerator[JSON, None]:
+        ctx = info.context
+        if branch is not None:
+            branch_ref(branch)  # BAD_INPUT for an invalid name
+        if ctx.feed is None:
+            raise BadInput("this server does not stream narrative changes")
+        async for item in ctx.feed.narrative_changes(branch):
+            yield cast(JSON, item.data)
+
 
 # --- errors -----------------------------------------------------------------------------------------
 
@@ -628,11 +643,17 @@ class GvcsSchema(strawberry.Schema):
 
 
 def create_schema() -> strawberry.Schema:
+    from strawberry.tools import merge_types
+
+    from .events import EventMutation
+    from .governance import GovernanceMutation, GovernanceQuery
     from .mutations import Mutation
 
     return GvcsSchema(
-        query=Query,
-        mutation=Mutation,
+        query=merge_types("Query", (Query, GovernanceQuery)),  # proposals: api/graphql/governance.py
+        mutation=merge_types(
+            "Mutation", (Mutation, GovernanceMutation, EventMutation)
+        ),  # emitEvent: events.py
         subscription=Subscription,
         extensions=[Limits, ReadCache, GvcsErrors],
     )

@@ -6,7 +6,11 @@ For clients that cannot use websockets. Each commit is one event::
     event: commit
     data: {"branch": "main", "id": "5f0c...", "kind": "gift", "actor": "ada", ...}
 
-Query parameters: ``branch`` (default: every branch) and ``kind`` (only commits of that kind). A client
+Narrative messages (:meth:`api.graphql.feed.CommitFeed.narrative`; with Redis, from any process of the
+story) come as ``event: narrative.change.v1`` with the message as ``data`` and no ``id``.
+
+Query parameters: ``branch`` (default: every branch) and ``kind`` (only commits of that kind; with
+``kind=narrative.change.v1`` only the narrative messages). A client
 that reconnects with ``Last-Event-ID`` first gets the commits it missed on that branch (its first-parent
 line, up to 1000). A comment line every 15 seconds keeps proxies from closing an idle stream.
 """
@@ -27,7 +31,7 @@ from narrative_vcs.refs import validate_ref_name
 from narrative_vcs.repository import Repository
 from narrative_vcs.types import ObjectId
 
-from .feed import BranchCommit, CommitFeed, commits_since
+from .feed import NARRATIVE_CHANGE, BranchCommit, CommitFeed, NarrativeMessage, commits_since
 
 __all__ = ["KEEPALIVE", "event_data", "events_endpoint"]
 
@@ -52,6 +56,11 @@ def event_data(branch: str, info: CommitInfo) -> dict[str, Any]:
 def _format(item: BranchCommit) -> str:
     data = json.dumps(event_data(item.branch, item.commit), separators=(",", ":"))
     return f"id: {item.branch}:{item.commit.id}\nevent: commit\ndata: {data}\n\n"
+
+
+def _format_narrative(item: NarrativeMessage) -> str:
+    data = json.dumps(item.data, separators=(",", ":"), ensure_ascii=False)
+    return f"event: {NARRATIVE_CHANGE}\ndata: {data}\n\n"
 
 
 def _bad(message: str) -> Response:
@@ -89,7 +98,8 @@ def events_endpoint(repo: Repository, feed: CommitFeed) -> Any:
         except GvcsError as exc:
             return _bad(str(exc))
         last = request.headers.get("last-event-id")
-        sub = await feed.open(branch)
+        narrative = kind is None or kind == NARRATIVE_CHANGE
+        sub = await feed.open(branch, narrative=narrative)
         try:
             missed = await asyncio.to_thread(_missed, repo, branch, last)
         except GvcsError:
@@ -113,6 +123,9 @@ def events_endpoint(repo: Repository, feed: CommitFeed) -> Any:
                         continue
                     if live is None:
                         return
+                    if isinstance(live, NarrativeMessage):
+                        yield _format_narrative(live)
+                        continue
                     if (live.branch, live.commit.id) in replayed:
                         continue
                     if kind is None or live.commit.kind == kind:

@@ -71,3 +71,45 @@ CALL (first) {
   MATCH (v:PageVersion {id: ch.version})
   CREATE (c)-[:CHANGED {op: ch.op}]->(v)
 }
+// Governance proposals: a proposal node per number, rewritten only by a newer revision of its file (a batch
+// stored again, or an older revision arriving later, changes nothing). MERGES points at the source and the
+// target branch (role), VOTED comes from each voter.
+CALL () {
+  UNWIND $proposals AS pr
+  MERGE (p:Proposal {number: pr.number})
+  WITH p, pr
+  WHERE coalesce(p.revision, 0) < pr.revision
+  SET
+    p.status = pr.status,
+    p.revision = pr.revision,
+    p.message = pr.message,
+    p.source = pr.source,
+    p.target = pr.target,
+    p.proposer = pr.proposer,
+    p.opened = datetime({epochSeconds: pr.opened}),
+    p.closes = datetime({epochSeconds: pr.closes}),
+    p.yes = pr.yes,
+    p.no = pr.no,
+    p.voters = pr.voters,
+    p.result = pr.result,
+    p.result_commit = pr.result_commit
+  WITH p, pr
+  CALL (p) {
+    MATCH (p)-[m:MERGES]->()
+    DELETE m
+  }
+  CALL (p) {
+    MATCH ()-[v:VOTED]->(p)
+    DELETE v
+  }
+  CALL (p, pr) {
+    UNWIND pr.branches AS b
+    MATCH (branch:Branch {name: b.name})
+    CREATE (p)-[:MERGES {role: b.role}]->(branch)
+  }
+  CALL (p, pr) {
+    UNWIND pr.votes AS vote
+    MERGE (a:Actor {id: vote.actor})
+    CREATE (a)-[:VOTED {choice: vote.choice, weight: vote.weight, stake: vote.stake}]->(p)
+  }
+}

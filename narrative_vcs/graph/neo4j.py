@@ -8,8 +8,9 @@ the ref's write lock, then compares, then writes, so concurrent writers never lo
 Next to the objects, every transaction that stores commits also writes the graph people read in Cypher
 and Bloom (docs/architecture.md, section 3): ``Commit``, ``Actor``, ``Page`` and ``PageVersion`` nodes
 with ``PARENT``, ``AUTHORED_BY``, ``CHANGED``, ``VERSION_OF``, ``FOLLOWS``, ``ALTERNATE_OF`` and
-``LINKS_TO``; a ref update moves ``(:Branch)-[:HEAD]->(:Commit)`` and the branch's ``HAS_PAGE`` edges
-to the page versions its head holds, in the same transaction as the update.
+``LINKS_TO``, and from governance commits ``Proposal`` nodes with ``MERGES`` and ``VOTED``; a ref
+update moves ``(:Branch)-[:HEAD]->(:Commit)`` and the branch's ``HAS_PAGE`` edges to the page versions
+its head holds, in the same transaction as the update.
 
 Commits carry a ``seq`` number in the order they were stored; history readers fetch only the commits
 past the last number they saw (:meth:`Neo4jObjectStore.commit_headers`), and the history algorithms
@@ -472,6 +473,7 @@ class Projection:
         self.versions: dict[str, dict[str, Any]] = {}
         self.changes: list[dict[str, Any]] = []
         self.actors: dict[str, dict[str, Any]] = {}
+        self.proposals: dict[int, dict[str, Any]] = {}  # the newest revision of each in this batch
         self._trees: dict[ObjectId, ObjectId] = {}  # commit -> tree, for parents in this projection
 
     def _tree_of(self, commit: ObjectId) -> ObjectId | None:
@@ -509,12 +511,15 @@ class Projection:
             changes = self._snapshots.diff(parent_tree, commit.tree)
         except (NotFound, CorruptObject):
             return  # a commit of a tree this store does not hold (a shallow copy): no page changes
+        governance = trailers.get("Gvcs-Kind", "").startswith("proposal.")
         for change in changes:
             top, _, name = change.path.partition("/")
             if top == "pages" and name.endswith(".md") and "/" not in name:
                 self._page_change(oid, name.removesuffix(".md"), change.old, change.new)
             elif top == "actors" and name.endswith(".yaml") and "/" not in name and change.new:
                 self._actor(name.removesuffix(".yaml"), change.new)
+            elif governance and top == "proposals" and name.endswith(".yaml") and change.new:
+                self._proposal(name.removesuffix(".yaml"), change.new)
 
     def _page_change(
         self, commit: ObjectId, page_id: str, old: ObjectId | None, new: ObjectId | None
@@ -562,6 +567,47 @@ class Projection:
             "archetype": actor.archetype,
         }
 
+    def _proposal(self, name: str, blob: ObjectId) -> None:
+        """A governance proposal: ``(:Proposal)-[:MERGES {role}]->(:Branch)`` for its source and target,
+        ``(:Actor)-[:VOTED {choice, weight, stake}]->(:Proposal)`` for its votes."""
+        from ..governance.proposal import ProposalState
+
+        if not name.isdigit():
+            return
+        try:
+            state = ProposalState.parse(int(name), self._get(blob)[1])
+        except (GvcsError, UnicodeDecodeError):
+            return
+        known = self.proposals.get(state.number)
+        if known is not None and known["revision"] >= state.revision:
+            return
+        result = state.result
+        tally = state.tally
+        branches = [{"name": state.target, "role": "target"}]
+        if state.source is not None:
+            branches.append({"name": state.source, "role": "source"})
+        self.proposals[state.number] = {
+            "number": state.number,
+            "status": state.status,
+            "revision": state.revision,
+            "message": state.message,
+            "source": state.source,
+            "target": state.target,
+            "proposer": state.proposer,
+            "opened": state.opened,
+            "closes": state.closes,
+            "yes": tally.yes,
+            "no": tally.no,
+            "voters": tally.voters,
+            "result": None if result is None else result.status,
+            "result_commit": None if result is None else result.commit,
+            "branches": branches,
+            "votes": [
+                {"actor": v.actor, "choice": v.choice, "weight": v.weight, "stake": v.stake}
+                for v in state.votes.values()
+            ],
+        }
+
     def parameters(self) -> dict[str, Any]:
         """The parameters of ``projection/write``."""
         return {
@@ -569,6 +615,7 @@ class Projection:
             "actors": list(self.actors.values()),
             "versions": list(self.versions.values()),
             "changes": self.changes,
+            "proposals": list(self.proposals.values()),
         }
 
 

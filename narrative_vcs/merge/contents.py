@@ -3,7 +3,7 @@
 - a page: title and ``alternate_of`` as scalars, ``follows``/``tags``/``glyphs`` as three-way sets, other
   front-matter keys per key, the body with :func:`~narrative_vcs.merge.text.merge_text`;
 - an actor record and ``story.yaml``: per key;
-- ``ledger.yaml``: balances as counters (base + Δours + Δtheirs);
+- ``ledger.yaml`` (balances) and ``rituals.yaml`` (ritual counts): counters (base + Δours + Δtheirs);
 - any other file: whole, as a scalar.
 
 Each returns the merged bytes or a :class:`Conflict` value.
@@ -20,10 +20,24 @@ from ..objects import Actor, Glyph, Page, Story, _yaml_dump
 from .text import TextConflict, TextMerge, merge_text
 from .values import MISSING, Conflicted, Outcome, counter, mapping, scalar, set3
 
-__all__ = ["Conflict", "CONFLICT_KINDS", "merge_page", "merge_file", "LEDGER_PATH"]
+__all__ = [
+    "Conflict",
+    "CONFLICT_KINDS",
+    "COUNTER_FILES",
+    "merge_page",
+    "merge_file",
+    "LEDGER_PATH",
+    "RITUALS_PATH",
+    "counters_bytes",
+    "counters_in",
+    "read_counters",
+]
 
 CONFLICT_KINDS = ("content", "modify/delete", "add/add", "field", "structure")
 LEDGER_PATH = "ledger.yaml"
+RITUALS_PATH = "rituals.yaml"
+#: Files of whole-number counters, merged as counters, and the key that holds the counters.
+COUNTER_FILES = {LEDGER_PATH: "balances", RITUALS_PATH: "counts"}
 
 
 @dataclass(frozen=True)
@@ -81,7 +95,7 @@ def merge_file(
     conflict, except structure breaks and ledger overdrafts, which no side can settle alone."""
     outcome = _merge_file(path, base, ours, theirs, strategy)
     data, conflict = outcome
-    if conflict is None or strategy is None or conflict.kind == "structure" or path == LEDGER_PATH:
+    if conflict is None or strategy is None or conflict.kind == "structure" or path in COUNTER_FILES:
         return outcome
     if conflict.kind == "modify/delete":
         if strategy == "union":  # keep the edit rather than the deletion
@@ -131,8 +145,8 @@ def _merge_present(
         )
     if path == Story.PATH:
         return _merge_records(path, base, ours, theirs, _story_fields, _story_bytes)
-    if path == LEDGER_PATH:
-        return _merge_ledger(path, base, ours, theirs)
+    if path in COUNTER_FILES:
+        return _merge_counters(path, base, ours, theirs)
     kind = "content" if base is not None else "add/add"
     message = f"{path}: changed differently on both sides"
     return ours, Conflict(kind, path, message, _text(base), _text(ours), _text(theirs))
@@ -271,23 +285,38 @@ def _merge_records(
     return dump(merged), Conflict(kind, path, message, _text(base), _text(ours), _text(theirs), fields=keys)
 
 
+def read_counters(path: str, data: bytes | None) -> dict[str, int]:
+    """The counters of a counter file (``ledger.yaml``: ``balances``; ``rituals.yaml``: ``counts``)."""
+    return {} if data is None else counters_in(path, _load(data, path))
+
+
+def counters_in(path: str, document: dict[str, Any]) -> dict[str, int]:
+    """The counters of a counter file's parsed YAML mapping."""
+    key = COUNTER_FILES[path]
+    counts = document.get(key, document)
+    if not isinstance(counts, dict) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in counts.values()
+    ):
+        raise BadInput(f"{path}: {key} must map names to whole numbers")
+    return {str(k): int(v) for k, v in counts.items()}
+
+
+def counters_bytes(path: str, counts: dict[str, int]) -> bytes:
+    """A counter file in canonical form, names sorted."""
+    return _yaml_dump({COUNTER_FILES[path]: dict(sorted(counts.items()))}).encode()
+
+
 def _balances(data: bytes | None) -> dict[str, int]:
-    if data is None:
-        return {}
-    raw = _load(data, LEDGER_PATH)
-    balances = raw.get("balances", raw)
-    if not isinstance(balances, dict) or not all(isinstance(v, int) for v in balances.values()):
-        raise BadInput(f"{LEDGER_PATH}: balances must map actor ids to whole numbers")
-    return {str(k): int(v) for k, v in balances.items()}
+    return read_counters(LEDGER_PATH, data)
 
 
-def _merge_ledger(path: str, base: bytes | None, ours: bytes, theirs: bytes) -> FileOutcome:
-    b, o, t = _balances(base), _balances(ours), _balances(theirs)
+def _merge_counters(path: str, base: bytes | None, ours: bytes, theirs: bytes) -> FileOutcome:
+    b, o, t = (read_counters(path, side) for side in (base, ours, theirs))
     merged = {k: counter(b.get(k, 0), o.get(k, 0), t.get(k, 0)) for k in dict.fromkeys([*o, *t, *b])}
     negative = sorted(k for k, v in merged.items() if v < 0)
-    data = _yaml_dump({"balances": dict(sorted(merged.items()))}).encode()
+    data = counters_bytes(path, merged)
     if negative:
-        message = f"{path}: merged balances would be negative for {', '.join(negative)}"
+        message = f"{path}: merged {COUNTER_FILES[path]} would be negative for {', '.join(negative)}"
         return data, Conflict(
             "content", path, message, _text(base), _text(ours), _text(theirs), fields=tuple(negative)
         )
