@@ -55,10 +55,14 @@ def _send(args: argparse.Namespace, topic: str, payload: dict[str, Any], time: i
     from .intake import queue_event, redis_url
 
     url = redis_url(args)
-    if url is not None:  # $GVCS_REDIS_URL (or --redis): the workers commit it
-        return queue_event(args, ctx, event, url)
     worktree = _checked_out(ctx, branch, paths)
     before = ctx.repo.branch_head(branch)
+    if url is not None:  # $GVCS_REDIS_URL (or --redis): the workers commit it
+        code = queue_event(args, ctx, event, url)
+        if args.wait and worktree is not None and worktree.commit_id == before:
+            # The worker committed it (queue_event raises otherwise): follow the branch, as inline.
+            _follow(worktree, branch)
+        return code
     result = _submit(ctx, event)
     _update(worktree, branch, before, result)
     if args.json:
@@ -93,8 +97,6 @@ def _checked_out(ctx: Context, branch: str, paths: list[str]) -> WorkTree | None
 
 def _update(worktree: WorkTree | None, branch: str, before: ObjectId | None, result: Ingested) -> None:
     """Bring a work tree that was at the branch's head up to the event's commit."""
-    from narrative_vcs.errors import Refused
-
     if worktree is None or result.commit is None or result.duplicate:
         return
     if worktree.commit_id != before:
@@ -102,6 +104,12 @@ def _update(worktree: WorkTree | None, branch: str, before: ObjectId | None, res
             f"gvcs: note: the work tree is behind {branch}; update it with: gvcs switch {branch}\n"
         )
         return
+    _follow(worktree, branch)
+
+
+def _follow(worktree: WorkTree, branch: str) -> None:
+    from narrative_vcs.errors import Refused
+
     try:
         worktree.switch(branch)
     except Refused as exc:  # a file edited since the check: the commit stands, the edit is kept

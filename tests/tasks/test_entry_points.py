@@ -118,3 +118,28 @@ def test_an_unreachable_redis_is_a_one_line_error(story: Path) -> None:
 
     with pytest.raises(QueueUnavailable, match="does not answer"):
         submit(str(story), [emit("actor-01", 1)], redis_url="redis://127.0.0.1:1/0")
+
+
+@pytest.mark.redis
+def test_gvcs_event_emit_wait_brings_the_work_tree_along(tmp_path: Path, redis_url: str) -> None:
+    """A story made with the CLI (its work tree checked out at main): ``--wait`` follows the commit."""
+    from tests.cli.conftest import ok, run_gvcs
+
+    from .conftest import Workers
+
+    root = tmp_path / "cli-story"
+    ok(run_gvcs(tmp_path, "init", "cli-story", "--title", "Queued"))
+    ok(run_gvcs(root, "actor", "add", "ada", "--name", "Ada"))
+    ok(run_gvcs(root, "commit", "-m", "Ada arrives", actor="ada"))
+    pool = Workers(root, redis_url, tmp_path)
+    try:
+        pool.start()
+        payload = '{"page": "hall", "title": "Hall", "body": "A hall."}'
+        env = {"GVCS_REDIS_URL": redis_url}
+        emitted = run_gvcs(root, "event", "emit", "agent.emit.v1", "--payload", payload, "--branch", "main",
+                           "--wait", actor="ada", env=env)  # fmt: skip
+        assert ok(emitted).out.startswith("[main ")
+        assert (root / "pages" / "hall.md").read_text().endswith("A hall.\n")
+        assert "nothing to commit" in ok(run_gvcs(root, "status")).out
+    finally:
+        pool.stop()
