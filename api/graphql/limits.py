@@ -37,7 +37,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
-__all__ = ["LIST_GUESS", "MAX_ALIASES", "MAX_COST", "MAX_DEPTH", "Limits", "measure"]
+__all__ = ["LIST_GUESS", "MAX_ALIASES", "MAX_COST", "MAX_DEPTH", "Limits", "Parsed", "measure"]
 
 MAX_DEPTH = 12
 MAX_COST = 10_000
@@ -142,6 +142,31 @@ def measure(
     found = Measure(schema, fragments, variables)
     found.total = found.cost(operation.selection_set, root, 0, frozenset())
     return found
+
+
+class Parsed(SchemaExtension):
+    """Remembers the parsed document per query text (1,000 texts): agents send the same few queries.
+
+    Only documents that parsed are kept; a query that does not parse goes through GraphQL's parser
+    (and its error) every time.
+    """
+
+    _documents: ClassVar[OrderedDict[str, DocumentNode]] = OrderedDict()
+    _cache_size: ClassVar[int] = 1000
+
+    def on_parse(self) -> Iterator[None]:
+        ctx = self.execution_context
+        query = ctx.query
+        if query is not None and ctx.graphql_document is None:
+            document = self._documents.get(query)
+            if document is not None:
+                self._documents.move_to_end(query)
+                ctx.graphql_document = document
+        yield
+        if query is not None and ctx.graphql_document is not None and query not in self._documents:
+            self._documents[query] = ctx.graphql_document
+            if len(self._documents) > self._cache_size:
+                self._documents.popitem(last=False)
 
 
 class Limits(SchemaExtension):

@@ -29,7 +29,7 @@ from narrative_vcs.repository import FileChange, LogPage, Repository
 
 from .cache import ReadCache
 from .feed import CommitFeed
-from .limits import Limits
+from .limits import Limits, Parsed
 from .loaders import Loaders
 from .writer import BranchWriter
 
@@ -655,7 +655,7 @@ def create_schema() -> strawberry.Schema:
             "Mutation", (Mutation, GovernanceMutation, EventMutation)
         ),  # emitEvent: events.py
         subscription=Subscription,
-        extensions=[Limits, ReadCache, GvcsErrors],
+        extensions=[Parsed, Limits, ReadCache, GvcsErrors],
     )
 
 

@@ -195,3 +195,15 @@ def test_batched_and_get_queries_are_refused(client: TestClient, story: Story) -
     assert "Traceback" not in response.text
     response = client.get("/graphql", params={"query": READ})
     assert response.status_code in (400, 405)
+
+
+def test_parsed_documents_are_reused_and_bad_ones_are_not_kept(client: TestClient, story: Story) -> None:
+    from api.graphql.limits import Parsed
+
+    query = '{ branch(name: "main") { name } }'
+    assert data(client, query) == data(client, query) == {"branch": {"name": "main"}}
+    assert query in Parsed._documents
+    broken = "{ branch(name: "
+    for _ in range(2):
+        assert error_codes(gql(client, broken)) == ["BAD_INPUT"]
+    assert broken not in Parsed._documents
