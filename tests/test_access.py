@@ -34,7 +34,7 @@ def test_tokens_are_stored_hashed_and_found(backend: Backend, repo: Repository) 
     assert record.created == 1_700_000_000 and record.label == "laptop"
     if backend.git_dir is not None:
         stored = (backend.git_dir / "gvcs-access.json").read_text()
-        assert token not in stored and token.split("_")[2] not in stored
+        assert token not in stored and token.split("_", 2)[2] not in stored
         assert (backend.git_dir / "gvcs-access.json").stat().st_mode & 0o077 == 0
 
 
