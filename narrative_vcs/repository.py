@@ -622,21 +622,30 @@ class Repository:
                     tip, tip_tree, last = oid, tree, (author, commit)
             if last is None or tip is None:
                 return outcomes
-            author, commit = last
-            count = sum(o.commit is not None for o in outcomes)
-            who = f"{author.name} <{author.email}>"
-            try:
-                message = (
-                    f"commit: {commit.subject}"
-                    if count == 1
-                    else f"commit ({count} commits): {commit.subject}"
-                )
-                self.refs.set_if_equals(ref, start, tip, who=who, message=message)
-            except BranchMoved:
+            if not self._publish_group(ref, start, tip, last, outcomes):
                 continue  # another writer moved the branch: work the group out again on its head
-            self.objects.maintain()
             return outcomes
         raise BranchMoved(ref, None, self.refs.get(ref))
+
+    def _publish_group(
+        self,
+        ref: RefName,
+        old: ObjectId | None,
+        tip: ObjectId,
+        last: tuple[Actor, Commit],
+        outcomes: Sequence[GroupOutcome],
+    ) -> bool:
+        """Move ``ref`` from ``old`` to a group's last commit (one reflog entry for the group); False if
+        another writer moved it first."""
+        author, commit = last
+        count = sum(o.commit is not None for o in outcomes)
+        message = f"commit: {commit.subject}" if count == 1 else f"commit ({count} commits): {commit.subject}"
+        try:
+            self.refs.set_if_equals(ref, old, tip, who=f"{author.name} <{author.email}>", message=message)
+        except BranchMoved:
+            return False
+        self.objects.maintain()
+        return True
 
     def commit_built(
         self,
@@ -685,18 +694,8 @@ class Repository:
                     tip, tip_tree, last = oid, tree, (author, commit)
             if last is None or tip is None:
                 return outcomes
-            author, commit = last
-            count = sum(o.commit is not None for o in outcomes)
-            message = (
-                f"commit: {commit.subject}" if count == 1 else f"commit ({count} commits): {commit.subject}"
-            )
-            try:
-                self.refs.set_if_equals(
-                    ref, head, tip, who=f"{author.name} <{author.email}>", message=message
-                )
-            except BranchMoved:
+            if not self._publish_group(ref, head, tip, last, outcomes):
                 continue  # another writer moved the branch: work every change out again on its head
-            self.objects.maintain()
             return outcomes
         raise BranchMoved(ref, None, self.refs.get(ref))
 
