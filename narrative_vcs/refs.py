@@ -6,6 +6,7 @@ import builtins
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .errors import BadInput, BranchMoved, NotFound
@@ -15,9 +16,11 @@ __all__ = [
     "HEADS",
     "TAGS",
     "MemoryRefStore",
+    "RefMove",
     "RefStore",
     "ReflogEntry",
     "branch_ref",
+    "check_moves",
     "tag_ref",
     "validate_ref_name",
 ]
@@ -33,6 +36,21 @@ class ReflogEntry:
     who: str
     time: int
     message: str
+
+
+@dataclass(frozen=True)
+class RefMove:
+    """One ref update of a compare-and-swap: ``ref`` from ``old`` (None: must not exist) to ``new``
+    (None: deleted)."""
+
+    ref: RefName
+    old: ObjectId | None
+    new: ObjectId | None
+
+    @property
+    def branch(self) -> str | None:
+        """The branch name when ``ref`` is a branch."""
+        return self.ref[len(HEADS) :] if self.ref.startswith(HEADS) else None
 
 
 def validate_ref_name(kind: str, name: str) -> str:
@@ -106,8 +124,28 @@ class RefStore(ABC):
         """Create ``name``; raise :class:`BranchMoved` if it already exists."""
         self.set_if_equals(name, None, new, who=who, message=message)
 
+    @abstractmethod
+    def update_many(self, moves: Sequence[RefMove], *, who: str = "", message: str = "") -> None:
+        """Apply several compare-and-swaps together: every ref must hold its ``old`` value, else
+        :class:`BranchMoved` is raised for the first that does not and nothing changes. ``new`` None
+        deletes the ref (its ``old`` must then be its value). Refs are named in full (no symbolic refs).
+        """
+
     def close(self) -> None:
         """Release resources."""
+
+
+def check_moves(moves: Sequence[RefMove]) -> None:
+    """Refuse a set of moves that names a ref twice, a symbolic ref, or no change at all."""
+    seen: set[str] = set()
+    for move in moves:
+        if not move.ref.startswith("refs/"):
+            raise BadInput(f"{move.ref}: only refs under refs/ move together")
+        if move.ref in seen:
+            raise BadInput(f"{move.ref} is named twice in one update")
+        if move.new is not None and len(move.new) != 40:
+            raise BadInput(f"not an object id: {move.new!r}")
+        seen.add(move.ref)
 
 
 class MemoryRefStore(RefStore):
@@ -142,6 +180,24 @@ class MemoryRefStore(RefStore):
         for other in self._refs:
             if other.startswith(name + "/") or name.startswith(other + "/"):
                 raise BadInput(f"{name} cannot be created: {other} exists")
+
+    def update_many(self, moves: Sequence[RefMove], *, who: str = "", message: str = "") -> None:
+        check_moves(moves)
+        with self._lock:
+            for move in moves:
+                current = self._refs.get(move.ref)
+                if current != move.old:
+                    raise BranchMoved(move.ref, move.old, current)
+            for move in moves:
+                if move.new is None:
+                    del self._refs[move.ref]
+                    self._logs.pop(move.ref, None)
+                    continue
+                if move.old is None:
+                    self._check_free(move.ref)
+                self._refs[move.ref] = move.new
+                entry = ReflogEntry(move.old or ZERO_ID, move.new, who, int(time.time()), message)
+                self._logs.setdefault(move.ref, []).append(entry)
 
     def remove_if_equals(
         self, name: RefName, old: ObjectId | None, *, who: str = "", message: str = ""

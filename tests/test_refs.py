@@ -6,7 +6,7 @@ import pytest
 
 from narrative_vcs.errors import BadInput, BranchMoved, NotFound
 from narrative_vcs.objects import hash_object
-from narrative_vcs.refs import RefStore, branch_ref, tag_ref, validate_ref_name
+from narrative_vcs.refs import RefMove, RefStore, branch_ref, tag_ref, validate_ref_name
 from narrative_vcs.types import ZERO_ID, ObjectId, RefName
 
 A, B, C = (hash_object("commit", x) for x in (b"a", b"b", b"c"))
@@ -151,3 +151,42 @@ def test_bad_ref_names_are_refused(name: str) -> None:
 @pytest.mark.parametrize("name", ["main", "feature/one", "v1.0", "Ada's-draft", "x" * 200])
 def test_good_ref_names_are_accepted(name: str) -> None:
     assert branch_ref(name) == f"refs/heads/{name}"
+
+
+# --- several refs at once ------------------------------------------------------------------------
+
+SIDE = RefName("refs/heads/side")
+TAG = RefName("refs/tags/v1")
+
+
+def test_update_many_moves_every_ref_together(refs: RefStore) -> None:
+    refs.add_if_new(MAIN, A)
+    refs.add_if_new(TAG, A)
+    refs.update_many(
+        [RefMove(MAIN, A, B), RefMove(SIDE, None, C), RefMove(TAG, A, None)], who="Ada", message="together"
+    )
+    assert refs.get(MAIN) == B and refs.get(SIDE) == C and refs.get(TAG) is None
+    assert refs.reflog(SIDE)[-1].message == "together"
+
+
+@pytest.mark.parametrize("stale", ["main", "side", "tag"])
+def test_update_many_changes_nothing_when_one_ref_moved(refs: RefStore, stale: str) -> None:
+    refs.add_if_new(MAIN, A)
+    refs.add_if_new(TAG, A)
+    moves = {
+        "main": RefMove(MAIN, C if stale == "main" else A, B),
+        "side": RefMove(SIDE, A if stale == "side" else None, C),
+        "tag": RefMove(TAG, B if stale == "tag" else A, None),
+    }
+    before = refs.list()
+    with pytest.raises(BranchMoved):
+        refs.update_many(list(moves.values()))
+    assert refs.list() == before
+
+
+def test_update_many_refuses_a_ref_named_twice_or_outside_refs(refs: RefStore) -> None:
+    with pytest.raises(BadInput, match="named twice"):
+        refs.update_many([RefMove(MAIN, None, A), RefMove(MAIN, None, B)])
+    with pytest.raises(BadInput, match="only refs under refs/"):
+        refs.update_many([RefMove(HEAD, None, A)])
+    assert refs.list() == {}

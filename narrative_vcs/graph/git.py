@@ -21,14 +21,14 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import BadInput, BranchMoved, CorruptObject, NotFound
 from ..objects import hash_object
-from ..refs import ReflogEntry, RefStore
+from ..refs import ReflogEntry, RefMove, RefStore, check_moves
 from ..store import CacheFile, ObjectStore
 from ..types import ZERO_ID, ObjectId, RefName
 from .odb import ObjectReader
@@ -837,6 +837,24 @@ class GitRefStore(RefStore):
             if target != name:
                 self._log(name, old, new, who, message)
 
+    def update_many(self, moves: Sequence[RefMove], *, who: str = "", message: str = "") -> None:
+        check_moves(moves)
+        with self._locked():
+            for move in moves:
+                current = self._read(move.ref)
+                if current != move.old:
+                    raise BranchMoved(move.ref, move.old, current)
+                if current is None:
+                    self._check_free(move.ref)
+            # Each ref is its own file: they are written in the order given, so a caller puts first the
+            # ref whose move is harmless alone (a stake before the vote that counts it).
+            for move in moves:
+                if move.new is None:
+                    self._delete(move.ref)
+                else:
+                    self._write_file(self._path(move.ref), move.new + "\n")
+                    self._log(move.ref, move.old, move.new, who, message)
+
     def remove_if_equals(
         self, name: RefName, old: ObjectId | None, *, who: str = "", message: str = ""
     ) -> None:
@@ -846,14 +864,18 @@ class GitRefStore(RefStore):
                 raise NotFound(f"ref {name} does not exist")
             if old is not None and current != old:
                 raise BranchMoved(name, old, current)
-            Path(self._path(name)).unlink(missing_ok=True)
-            packed = self._packed()
-            if name in packed:
-                del packed[name]
-                body = "".join(f"{oid} {ref}\n" for ref, oid in sorted(packed.items()))
-                self._write_file(f"{self._root}/packed-refs", "# pack-refs with: peeled \n" + body)
-            (self.git_dir / "logs" / name).unlink(missing_ok=True)
-            self._prune_empty_dirs(Path(self._path(name)).parent)
+            self._delete(name)
+
+    def _delete(self, name: str) -> None:
+        """Remove a ref, its packed entry and its log (the caller holds the lock)."""
+        Path(self._path(name)).unlink(missing_ok=True)
+        packed = self._packed()
+        if name in packed:
+            del packed[name]
+            body = "".join(f"{oid} {ref}\n" for ref, oid in sorted(packed.items()))
+            self._write_file(f"{self._root}/packed-refs", "# pack-refs with: peeled \n" + body)
+        (self.git_dir / "logs" / name).unlink(missing_ok=True)
+        self._prune_empty_dirs(Path(self._path(name)).parent)
 
     def _prune_empty_dirs(self, path: Path) -> None:
         stop = {self.git_dir / "refs", self.git_dir / "refs" / "heads", self.git_dir / "refs" / "tags"}

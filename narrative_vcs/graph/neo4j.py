@@ -25,7 +25,7 @@ import builtins
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,7 +35,7 @@ from urllib.parse import unquote, urlsplit
 from ..access import AccessStore, TokenRecord
 from ..errors import BadInput, BranchMoved, CorruptObject, GvcsError, NotFound
 from ..objects import Actor, Commit, Page, hash_object, parse_trailers
-from ..refs import HEADS, TAGS, ReflogEntry, RefStore
+from ..refs import HEADS, TAGS, ReflogEntry, RefMove, RefStore, check_moves
 from ..snapshot import Snapshots
 from ..store import HEX, OBJECT_TYPES, CacheFile, ObjectStore
 from ..types import ZERO_ID, ObjectId, RefName
@@ -665,47 +665,72 @@ class Neo4jRefStore(RefStore):
     def set_if_equals(
         self, name: RefName, old: ObjectId | None, new: ObjectId, *, who: str = "", message: str = ""
     ) -> None:
-        name = self._resolve(name)
-        removed, added = self._page_changes(name, old, new)
-        params: dict[str, Any] = {
-            "ref": name,
-            "new": new,
+        self._apply([RefMove(self._resolve(name), old, new)], who, message)
+
+    def update_many(self, moves: Sequence[RefMove], *, who: str = "", message: str = "") -> None:
+        check_moves(moves)
+        self._apply(moves, who, message)
+
+    def _apply(self, moves: Sequence[RefMove], who: str, message: str) -> None:
+        """Every move in one write transaction: a value that is not the one expected rolls it back."""
+        now = int(time.time())
+        params = [self._move_params(m, who, message, now) for m in moves]
+
+        def work(tx: neo4j.ManagedTransaction) -> None:
+            for move, values in zip(moves, params, strict=True):
+                self._move_in(tx, move, values)
+
+        try:
+            self.server.write(work)
+        except self.server._neo4j.exceptions.ConstraintError:
+            # Another writer created one of the refs between our check and our create.
+            first = next((m for m in moves if m.old is None), moves[0])
+            raise BranchMoved(first.ref, first.old, self.get(first.ref)) from None
+
+    def _move_params(self, move: RefMove, who: str, message: str, now: int) -> dict[str, Any]:
+        removed, added = self._page_changes(move.ref, move.old, move.new)
+        return {
+            "ref": move.ref,
+            "new": move.new,
             "who": who,
-            "time": int(time.time()),
+            "time": now,
             "message": message,
             "removed": removed,
             "added": added,
         }
 
-        def work(tx: neo4j.ManagedTransaction) -> None:
-            if old is None:
-                current = self._current(tx, name)
-                if current is not None:
-                    raise BranchMoved(name, old, current)
-                clash = tx.run(_statement("refs/conflicting"), ref=name).single()
-                if clash is not None:
-                    raise BadInput(f"{name} cannot be created: {clash['ref']} exists")
-                labels = (
-                    ["Ref", "Branch"]
-                    if name.startswith(HEADS)
-                    else ["Ref", "Tag"]
-                    if name.startswith(TAGS)
-                    else ["Ref"]
-                )
-                tx.run(
-                    _statement("refs/create"), labels=labels, name=_short(name), old=ZERO_ID, **params
-                ).consume()
-                return
-            row = tx.run(_statement("refs/move"), **params).single()
-            current = None if row is None else ObjectId(row["current"])
+    def _move_in(self, tx: neo4j.ManagedTransaction, move: RefMove, params: dict[str, Any]) -> None:
+        name, old = move.ref, move.old
+        if move.new is None:
+            if tx.run(_statement("refs/lock"), ref=name).single() is None:
+                raise BranchMoved(name, old, None)
+            current = self._current(tx, name)
             if current != old:
-                raise BranchMoved(name, old, current)  # rolls the transaction back
-
-        try:
-            self.server.write(work)
-        except self.server._neo4j.exceptions.ConstraintError:
-            # Another writer created the ref between our check and our create.
-            raise BranchMoved(name, old, self.get(name)) from None
+                raise BranchMoved(name, old, current)
+            tx.run(_statement("refs/delete"), ref=name).consume()
+            return
+        if old is None:
+            current = self._current(tx, name)
+            if current is not None:
+                raise BranchMoved(name, old, current)
+            clash = tx.run(_statement("refs/conflicting"), ref=name).single()
+            if clash is not None:
+                raise BadInput(f"{name} cannot be created: {clash['ref']} exists")
+            labels = (
+                ["Ref", "Branch"]
+                if name.startswith(HEADS)
+                else ["Ref", "Tag"]
+                if name.startswith(TAGS)
+                else ["Ref"]
+            )
+            tx.run(
+                _statement("refs/create"), labels=labels, name=_short(name), old=ZERO_ID, **params
+            ).consume()
+            return
+        row = tx.run(_statement("refs/move"), **params).single()
+        current = None if row is None else ObjectId(row["current"])
+        if current != old:
+            raise BranchMoved(name, old, current)  # rolls the transaction back
 
     @staticmethod
     def _current(tx: neo4j.ManagedTransaction, name: RefName) -> ObjectId | None:
@@ -713,10 +738,10 @@ class Neo4jRefStore(RefStore):
         return None if row is None else ObjectId(row["target"])
 
     def _page_changes(
-        self, name: RefName, old: ObjectId | None, new: ObjectId
+        self, name: RefName, old: ObjectId | None, new: ObjectId | None
     ) -> tuple[list[str], list[str]]:
         """The page versions a branch stops and starts holding when it moves from ``old`` to ``new``."""
-        if self._objects is None or self._snapshots is None or not name.startswith(HEADS):
+        if self._objects is None or self._snapshots is None or not name.startswith(HEADS) or new is None:
             return [], []
         try:
             old_tree = Commit.parse(self._objects.get(old)[1]).tree if old else None
