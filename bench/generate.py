@@ -158,6 +158,7 @@ class Edit:
     kind: str
     message: str
     timestamp: int
+    number: int = 0  # the edit's number in its generator: its event id, for an agent's edit
 
 
 @dataclass
@@ -271,7 +272,8 @@ class StoryGenerator:
         self.pages[pid] = page
         actor = self.rng.choice(self.actors)
         kind = "agent.emit.v1" if actor.kind == "agent" else "edit"
-        return Edit(branch, page, actor.id, kind, f"Revise {pid}: paragraph {index + 1}", self.tick())
+        message = f"Revise {pid}: paragraph {index + 1}"
+        return Edit(branch, page, actor.id, kind, message, self.tick(), self._edits)
 
     def _random_page_id(self) -> str:
         # list(self.pages) per edit would cost O(pages); ids are dense, so draw an index.
@@ -283,7 +285,7 @@ class StoryGenerator:
 
     def apply(self, repo: Repository, edit: Edit, head: ObjectId | None) -> ObjectId:
         """Commit ``edit`` on top of ``head`` (the branch's current head)."""
-        event = {"agent": edit.actor, "page": edit.page.id} if edit.kind != "edit" else None
+        event = _agent_event(edit)
         return repo.commit(
             edit.branch,
             ChangeSet(pages={edit.page.id: edit.page}),
@@ -292,7 +294,7 @@ class StoryGenerator:
             expected_head=head,
             kind=edit.kind,
             event=event,
-            event_id=f"gen-{self.seed}-{self._edits}" if event else None,
+            event_id=f"gen-{self.seed}-{edit.number}" if event else None,
             timestamp=edit.timestamp,
         )
 
@@ -349,12 +351,19 @@ def fast_import_stream(gen: StoryGenerator, commits: int, branch: str = "main") 
     yield b"".join(parts)
     for mark in range(2, commits + 1):
         edit = gen.edit(branch)
-        event = {"agent": edit.actor, "page": edit.page.id} if edit.kind != "edit" else None
-        facts = _facts(edit.actor, edit.kind, f"gen-{gen.seed}-{gen._edits}" if event else None, event)
+        event = _agent_event(edit)
+        facts = _facts(edit.actor, edit.kind, f"gen-{gen.seed}-{edit.number}" if event else None, event)
         actor = actors[edit.actor]
         yield commit(actor, edit.timestamp, edit.message, facts, mark) + modify(
             edit.page.path, edit.page.serialise()
         )
+
+
+def _agent_event(edit: Edit) -> dict[str, str] | None:
+    """An agent's edit is the ``agent.emit.v1`` event it is: the page's new text (and the message)."""
+    if edit.kind == "edit":
+        return None
+    return {"page": edit.page.id, "body": edit.page.body, "message": edit.message}
 
 
 def _facts(
@@ -369,11 +378,15 @@ def _facts(
     return facts
 
 
-def build_history(root: Path, gen: StoryGenerator, commits: int, branch: str = "main") -> ObjectId:
+def build_history(
+    root: Path, gen: StoryGenerator, commits: int, branch: str = "main", *, verify: bool = False
+) -> ObjectId:
     """A new gvcs repository at ``root`` with a linear history of ``commits`` commits, made in seconds
     by ``git fast-import`` (which writes one delta-compressed pack) from :func:`fast_import_stream`.
-    The branch ref is then set through the gvcs ref store, with its reflog entry."""
+    The branch ref is then set through the gvcs ref store, with its reflog entry: past the rules gate
+    (a trusted import), or with ``verify`` through it, which checks every commit."""
     from narrative_vcs.graph.factory import init_repository, open_repository
+    from narrative_vcs.graph.git import GitRefStore
 
     init_repository(root, branch=branch).close()
     git_dir = root / ".gvcs"
@@ -397,11 +410,17 @@ def build_history(root: Path, gen: StoryGenerator, commits: int, branch: str = "
     ref = git_dir / "refs" / "heads" / branch
     head = ObjectId(ref.read_text(encoding="ascii").strip())
     ref.unlink()
+    who, message = "gvcs bench <bench@actors.gvcs>", "bench: history"
+    if not verify:
+        refs = GitRefStore(git_dir)
+        try:
+            refs.set_if_equals(branch_ref(branch), None, head, who=who, message=message)
+        finally:
+            refs.close()
+        return head
     repo = open_repository(root)
     try:
-        repo.refs.set_if_equals(
-            branch_ref(branch), None, head, who="gvcs bench <bench@actors.gvcs>", message="bench: history"
-        )
+        repo.refs.set_if_equals(branch_ref(branch), None, head, who=who, message=message)
     finally:
         repo.close()
     return head

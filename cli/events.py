@@ -197,6 +197,8 @@ def cmd_event_list(args: argparse.Namespace) -> int:
         raise BadInput("-n must not be negative")
     ctx = Context(args)
     repo = ctx.repo
+    if args.topic == "narrative.change.v1":
+        return _list_narrative(args, ctx)
     revs = [args.branch] if args.branch else sorted(repo.branches())
     kinds = {args.topic} if args.topic else set(TOPICS)
     found: list[CommitInfo] = []
@@ -211,6 +213,33 @@ def cmd_event_list(args: argparse.Namespace) -> int:
         return 0
     for info in found:
         out(f"{info.short_id} {info.kind:<19} {info.event_id or '-'}  {info.actor}  {info.subject}")
+    return 0
+
+
+def _list_narrative(args: argparse.Namespace, ctx: Context) -> int:
+    """The ``narrative.change.v1`` changes: commits that landed on protected branches, newest first."""
+    import heapq
+    import itertools
+
+    from narrative_vcs.governance.narrative import history_changes
+
+    repo = ctx.repo
+    branches = repo.branches()
+    names = [args.branch] if args.branch else sorted(branches)
+    if args.branch and args.branch not in branches:
+        from narrative_vcs.errors import NotFound
+
+        raise NotFound(f"branch {args.branch!r} not found")
+    streams = [history_changes(repo, name, branches[name]) for name in names]
+    merged = heapq.merge(*streams, key=lambda c: -c.time)
+    found = list(itertools.islice(merged, args.max_count)) if args.max_count is not None else list(merged)
+    if args.json:
+        emit_json([change.to_json() for change in found])
+        return 0
+    for change in found:
+        what = f"proposal {change.proposal}" if change.proposal is not None else change.kind
+        where = f"{change.branch:<12} {what:<19}"
+        out(f"{change.commit[:10]} narrative.change.v1 {where} {change.actor}  {change.summary}")
     return 0
 
 

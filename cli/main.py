@@ -187,6 +187,12 @@ def _diff_options(p: argparse.ArgumentParser) -> None:
 
 def _maintenance_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     p = _command(sub, "fsck", "story:cmd_fsck", "check the integrity of the store")
+    p.add_argument(
+        "--rules",
+        action="store_true",
+        help="replay history through the story's rules and list every commit that breaks one",
+    )
+    p.add_argument("rev", nargs="?", default=None, metavar="REV", help="with --rules: only this history")
     _json(p)
     _command(sub, "gc", "story:cmd_gc", "pack the object store")
     p = _command(sub, "demo", "story:cmd_demo", "create a sample story repository to explore")
@@ -211,17 +217,24 @@ def _remote_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     a.add_argument("-v", "--verbose", action="store_true", help="show where each remote is")
     _json(a)
 
-    p = _command(sub, "push", "remote:cmd_push", "send a branch's missing history to a remote")
+    p = _command(sub, "push", "remote:cmd_push", "send branches' missing history to a remote")
     p.add_argument("remote", metavar="NAME")
-    p.add_argument("branch", nargs="?", default=None, metavar="BRANCH", help="default: the current branch")
+    p.add_argument(
+        "branch", nargs="*", metavar="BRANCH", help="default: the current branch; several land together"
+    )
     p.add_argument(
         "-f", "--force", action="store_true", help="replace the remote's branch even if it diverged"
     )
     _json(p)
 
-    p = _command(sub, "pull", "remote:cmd_pull", "fetch a remote's branch and fast-forward or merge it")
+    p = _command(sub, "pull", "remote:cmd_pull", "fetch a remote's branches and fast-forward or merge them")
     p.add_argument("remote", metavar="NAME")
-    p.add_argument("branch", nargs="?", default=None, metavar="BRANCH", help="default: the current branch")
+    p.add_argument(
+        "branch",
+        nargs="*",
+        metavar="BRANCH",
+        help="default: the current branch; several are verified together",
+    )
     _json(p)
 
     p = _command(sub, "clone", "remote:cmd_clone", "copy a story (every branch) into a new repository")

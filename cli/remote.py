@@ -138,15 +138,20 @@ def _progress(verb: str) -> Any:
     return show
 
 
-def _branch(ctx: Context, given: str | None) -> str:
+def _branches(ctx: Context, given: list[str]) -> list[str]:
     from narrative_vcs.errors import BadInput
+    from narrative_vcs.refs import validate_ref_name
 
     if given:
-        return given
+        for name in given:
+            validate_ref_name("branch", name)
+        if len(set(given)) != len(given):
+            raise BadInput("a branch is named twice")
+        return list(given)
     current = ctx.repo.head_branch()
     if current is None:
         raise BadInput("no current branch: name the BRANCH")
-    return current
+    return [current]
 
 
 def _transfer_json(result: TransferResult) -> dict[str, Any]:
@@ -172,22 +177,34 @@ def _report(result: TransferResult, json_out: bool, what: str) -> None:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    """``gvcs push NAME [BRANCH] [--force]``: send a branch's missing history to a remote."""
+    """``gvcs push NAME [BRANCH...] [--force]``: send branches' missing history to a remote; several
+    branches land together (governance and a protected branch it decides, for one) or not at all."""
     from narrative_vcs.graph.factory import redact
-    from narrative_vcs.transfer import copy_branch
+    from narrative_vcs.refs import branch_ref
+    from narrative_vcs.transfer import copy_refs
 
     ctx = Context(args)
     name = _check_name(args.remote)
     location, remote = _remote(ctx, name)
-    branch = _branch(ctx, args.branch)
+    branches = _branches(ctx, args.branch)
     repo = ctx.repo
+    pairs = [(branch_ref(b), branch_ref(b)) for b in branches]
     try:
-        result = copy_branch(repo, remote, branch, force=args.force, progress=_progress("Writing"))
+        results = copy_refs(repo, remote, pairs, force=args.force, progress=_progress("Writing"))
     finally:
         remote.close()
-    _track(repo, name, branch, result.new)
-    _report(result, args.json, f"To {redact(location)}")
+    for branch, result in zip(branches, results, strict=True):
+        _track(repo, name, branch, result.new)
+    _report_all(results, args.json, f"To {redact(location)}")
     return 0
+
+
+def _report_all(results: list[TransferResult], json_out: bool, what: str) -> None:
+    if json_out and len(results) > 1:
+        emit_json([_transfer_json(r) for r in results])
+        return
+    for result in results:
+        _report(result, json_out, what)
 
 
 def _track(repo: Repository, remote: str, branch: str, head: Any) -> None:
@@ -202,35 +219,46 @@ def _track(repo: Repository, remote: str, branch: str, head: Any) -> None:
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
-    """``gvcs pull NAME [BRANCH]``: fetch a remote's branch, then fast-forward or merge it in."""
+    """``gvcs pull NAME [BRANCH...]``: fetch a remote's branches, then fast-forward them (together) or
+    merge the current one."""
     from narrative_vcs.graph.factory import redact
-    from narrative_vcs.refs import validate_ref_name
-    from narrative_vcs.transfer import copy_branch
+    from narrative_vcs.refs import branch_ref
+    from narrative_vcs.transfer import copy_refs
     from narrative_vcs.types import RefName
 
     ctx = Context(args)
     name = _check_name(args.remote)
     location, remote = _remote(ctx, name)
-    branch = _branch(ctx, args.branch)
-    tracking = RefName(f"refs/remotes/{name}/{validate_ref_name('branch', branch)}")
+    branches = _branches(ctx, args.branch)
+    pairs = [(branch_ref(b), RefName(f"refs/remotes/{name}/{b}")) for b in branches]
     repo = ctx.repo
     try:
-        result = copy_branch(remote, repo, branch, target=tracking, force=True, progress=_progress("Reading"))
+        fetched = copy_refs(remote, repo, pairs, force=True, progress=_progress("Reading"))
     finally:
         remote.close()
     if not args.json:
-        _report(result, False, f"From {redact(location)}")
-    status, commit, conflicts = _integrate(ctx, name, branch, result.new)
+        for result in fetched:
+            _report(result, False, f"From {redact(location)}")
+    outcomes = _integrate_all(ctx, name, branches, [r.new for r in fetched])
     if args.json:
-        emit_json(
+        docs = [
             {
                 "fetch": _transfer_json(result),
                 "status": status,
                 "commit": commit,
                 "conflicts": [c.to_json() for c in conflicts],
             }
-        )
-    elif status == "up-to-date":
+            for result, (status, commit, conflicts) in zip(fetched, outcomes, strict=True)
+        ]
+        emit_json(docs[0] if len(docs) == 1 else docs)
+    for branch, (status, commit, conflicts) in zip(branches, outcomes, strict=True):
+        if not args.json:
+            _say_pulled(name, branch, status, commit, conflicts)
+    return 1 if any(status == "conflicts" for status, _, _ in outcomes) else 0
+
+
+def _say_pulled(name: str, branch: str, status: str, commit: str | None, conflicts: list[Any]) -> None:
+    if status == "up-to-date":
         out(f"{branch} already contains {name}/{branch}")
     elif status == "fast-forward":
         out(f"Fast-forward {branch} to {commit[:10] if commit else ''}")
@@ -241,49 +269,56 @@ def cmd_pull(args: argparse.Namespace) -> int:
         for c in conflicts:
             out(f"  {c.kind:13} {c.path}: {c.message.split(': ', 1)[-1]}")
         out("Resolve them, then gvcs merge --continue; or gvcs merge --abort to undo.")
-    return 1 if status == "conflicts" else 0
 
 
-def _integrate(ctx: Context, name: str, branch: str, fetched: Any) -> tuple[str, str | None, list[Any]]:
-    """Bring a fetched head into the local branch: (status, new commit, conflicts)."""
+def _integrate_all(
+    ctx: Context, name: str, branches: list[str], fetched: list[Any]
+) -> list[tuple[str, str | None, list[Any]]]:
+    """Fast-forward every branch that can be, in one update (so governance and the protected branch it
+    decides are verified together); then merge the current branch if it diverged."""
     from narrative_vcs.errors import Refused
-    from narrative_vcs.refs import branch_ref
+    from narrative_vcs.refs import RefMove, branch_ref
 
     repo = ctx.repo
-    local = repo.branch_head(branch)
-    if local == fetched or (local is not None and repo.commits.is_ancestor(fetched, local)):
-        return "up-to-date", local, []
-    current = repo.head_branch() == branch
-    if local is None or repo.commits.is_ancestor(local, fetched):
-        message = f"pull: fast-forward from {name}"
-        if current:
-            worktree = ctx.worktree
-            worktree.require_clean("pull")
-            repo.refs.set_if_equals(branch_ref(branch), local, fetched, who="gvcs pull", message=message)
-            worktree.checkout(branch, fetched)
-        elif local is None:
-            repo.create_branch(branch, fetched)
-        else:
-            repo.refs.set_if_equals(branch_ref(branch), local, fetched, who="gvcs pull", message=message)
-        return "fast-forward", fetched, []
-    if not current:
-        raise Refused(
-            f"{branch} and {name}/{branch} have diverged: switch to {branch} and pull to merge them"
-        )
-    outcome = ctx.worktree.merge(
-        f"{name}/{branch}", ctx.actor(), message=f"Merge {name}/{branch} into {branch}"
-    )
-    if outcome.status == "conflicts":
-        return "conflicts", None, list(outcome.conflicts)
-    return "merged", outcome.commit, []
+    current = repo.head_branch()
+    outcomes: dict[str, tuple[str, str | None, list[Any]]] = {}
+    moves: list[RefMove] = []
+    for branch, head in zip(branches, fetched, strict=True):
+        local = repo.branch_head(branch)
+        if local == head or (local is not None and repo.commits.is_ancestor(head, local)):
+            outcomes[branch] = ("up-to-date", local, [])
+        elif local is None or repo.commits.is_ancestor(local, head):
+            moves.append(RefMove(branch_ref(branch), local, head))
+            outcomes[branch] = ("fast-forward", head, [])
+        elif branch != current:
+            raise Refused(
+                f"{branch} and {name}/{branch} have diverged: switch to {branch} and pull to merge them"
+            )
+    if moves:
+        checked_out = current if any(m.branch == current for m in moves) else None
+        if checked_out is not None:
+            ctx.worktree.require_clean("pull")
+        repo.move_refs(moves, who="gvcs pull", message=f"pull: fast-forward from {name}")
+        if checked_out is not None:
+            ctx.worktree.checkout(checked_out, repo.branch_head(checked_out))
+    for branch in branches:
+        if branch not in outcomes:
+            outcome = ctx.worktree.merge(
+                f"{name}/{branch}", ctx.actor(), message=f"Merge {name}/{branch} into {branch}"
+            )
+            if outcome.status == "conflicts":
+                outcomes[branch] = ("conflicts", None, list(outcome.conflicts))
+            else:
+                outcomes[branch] = ("merged", outcome.commit, [])
+    return [outcomes[b] for b in branches]
 
 
 def cmd_clone(args: argparse.Namespace) -> int:
     """``gvcs clone LOCATION [DIR]``: a new repository on disk with the history of every branch."""
     from narrative_vcs.errors import BadInput, NotFound
     from narrative_vcs.graph.factory import init_repository, redact, save_config
-    from narrative_vcs.refs import TAGS
-    from narrative_vcs.transfer import copy_branch
+    from narrative_vcs.refs import TAGS, branch_ref
+    from narrative_vcs.transfer import copy_refs
     from narrative_vcs.types import RefName
     from narrative_vcs.worktree import WorkTree
 
@@ -304,12 +339,12 @@ def cmd_clone(args: argparse.Namespace) -> int:
             head = "main" if "main" in branches else sorted(branches)[0]
         repo = init_repository(root, branch=head)
         WorkTree(root, repo).save_state()  # an empty checkout, which the checkout below fills
-        for branch in sorted(branches, key=lambda b: b != head):
-            copy_branch(remote, repo, branch, progress=_progress(f"Reading {branch}:"))
+        ordered = sorted(branches, key=lambda b: b != head)
+        pairs = [(branch_ref(b), branch_ref(b)) for b in ordered]
+        pairs += [(RefName(ref), RefName(ref)) for ref in remote.refs.list(TAGS)]
+        copy_refs(remote, repo, pairs, progress=_progress("Reading"))
+        for branch in ordered:
             _track(repo, "origin", branch, repo.branch_head(branch))
-        for ref, oid in remote.refs.list(TAGS).items():
-            if repo.objects.has(oid):
-                repo.refs.set_if_equals(RefName(ref), None, oid, who="gvcs clone", message="clone")
         config: dict[str, Any] = {"store": "git", "remotes": {"origin": location}}
         save_config(root, config)
         worktree = WorkTree(root, repo)

@@ -408,6 +408,12 @@ def cmd_tag(args: argparse.Namespace) -> int:
 def cmd_fsck(args: argparse.Namespace) -> int:
     """``gvcs fsck``: check every object and ref; exit 1 and list the problems if there are any."""
     ctx = Context(args)
+    if args.rules:
+        return _fsck_rules(ctx, args)
+    if args.rev is not None:
+        from narrative_vcs.errors import BadInput
+
+        raise BadInput("REV goes with --rules (gvcs fsck --rules REV)")
     report = ctx.repo.fsck()
     if args.json:
         emit_json(
@@ -421,6 +427,37 @@ def cmd_fsck(args: argparse.Namespace) -> int:
         out(problem)
     sys.stderr.write(f"gvcs: error: fsck found {len(report.problems)} problem(s)\n")
     return 1
+
+
+def _fsck_rules(ctx: Context, args: argparse.Namespace) -> int:
+    """``gvcs fsck --rules [REV]``: every commit checked against the story's rules."""
+    report = ctx.repo.fsck_rules(args.rev, progress=_progress("Checking"))
+    if args.json:
+        emit_json(report.to_json())
+        return 0 if report.ok else 1
+    if report.ok:
+        out(f"ok: {report.commits} commits of {report.refs} ref(s) follow the story's rules")
+        return 0
+    for problem in report.problems:
+        out(str(problem))
+    sys.stderr.write(
+        f"gvcs: error: {len(report.problems)} commit(s) or move(s) break the story's rules "
+        f"({report.commits} commits checked)\n"
+    )
+    return 1
+
+
+def _progress(verb: str) -> Any:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        if done == total or done % 1000 == 0:
+            end = "\n" if done == total else ""
+            sys.stderr.write(f"\r{verb} commits: {done}/{total}{end}")
+            sys.stderr.flush()
+
+    return show
 
 
 def cmd_gc(args: argparse.Namespace) -> int:

@@ -357,14 +357,12 @@ STEPS: tuple[Step, ...] = (
         "cop-e-right",
         "Draft: the copyist wakes and finds the vault",
         lambda: _with_pages("cop-e-right-wakes", "the-vault-door"),
-        AGENT,
     ),
     Step(
         "main",
         "london-fox",
         "Draft: the fox arrives by the night train",
         lambda: _with_pages("london-fox-arrives", "the-stacks"),
-        AGENT,
     ),
     Step(
         "main",
@@ -472,22 +470,47 @@ class DemoSummary:
 
 
 def build_demo(repo: Repository) -> DemoSummary:
-    """Write the demo story into an empty ``repo``, leaving HEAD on ``main``."""
+    """Write the demo story into an empty ``repo``, leaving HEAD on ``main``.
+
+    The agents' steps are ``agent.emit.v1`` events, ingested as any event is (one page each); the other
+    steps are edits."""
     heads: dict[str, ObjectId | None] = {"main": None}
     for index, step in enumerate(STEPS):
-        heads[step.branch] = repo.commit(
-            step.branch,
-            step.changes(),
-            actor=step.actor,
-            message=step.message,
-            expected_head=heads.get(step.branch),
-            kind=step.kind,
-            event={"agent": step.actor, "task": "draft"} if step.kind == AGENT else None,
-            timestamp=BASE_TIME + index * STEP,
-        )
+        when = BASE_TIME + index * STEP
+        if step.kind == AGENT:
+            heads[step.branch] = _emit(repo, index, step, when)
+        else:
+            heads[step.branch] = repo.commit(
+                step.branch,
+                step.changes(),
+                actor=step.actor,
+                message=step.message,
+                expected_head=heads.get(step.branch),
+                timestamp=when,
+            )
         for branch in FORKS.get(index, ()):
             heads[branch] = repo.create_branch(branch, heads["main"], who="imogen")
         if index in TAGS:
             repo.create_tag(TAGS[index], str(heads["main"]), who="imogen")
     repo.set_head_branch("main")
     return DemoSummary(len(STEPS), len(PAGES), repo.branches(), repo.tags())
+
+
+def _emit(repo: Repository, index: int, step: Step, when: int) -> ObjectId:
+    """An agent's step as the ``agent.emit.v1`` event it is: its one page, with the step's message."""
+    from .events import Event, ingest
+
+    (page,) = [p for p in step.changes().pages.values() if p is not None]
+    payload = {
+        "page": page.id,
+        "title": page.title,
+        "body": page.body,
+        "follows": list(page.follows),
+        "alternate_of": page.alternate_of,
+        "tags": list(page.tags),
+        "message": step.message,
+    }
+    event = Event(AGENT, f"demo-{index:02d}", step.actor, payload, step.branch, when)
+    result = ingest(repo, event)
+    assert result.commit is not None
+    return result.commit

@@ -115,6 +115,11 @@ class CommitInfo:
         return self.message.split("\n", 1)[0]
 
     @property
+    def email(self) -> str:
+        """The author's email: ``<actor id>@actors.gvcs`` for commits gvcs makes."""
+        return self._email
+
+    @property
     def short_id(self) -> str:
         return self.id[:10]
 

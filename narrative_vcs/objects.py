@@ -34,6 +34,7 @@ __all__ = [
     "Tree",
     "TreeEntry",
     "hash_object",
+    "load_yaml",
     "validate_id",
 ]
 
@@ -140,20 +141,50 @@ def _yaml_dump(data: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _yaml_load(text: str, path: str, line_offset: int = 0) -> Any:
+def load_yaml(text: str, path: str, line_offset: int = 0) -> Any:
+    """YAML text as plain data, refused with :class:`InvalidFile` (path and line) when it does not parse
+    or uses anchors, aliases or tags: a story's files are plain data, and an alias lets a few hundred bytes
+    stand for megabytes once written out again."""
     import yaml
 
+    _refuse_yaml_references(text, path, line_offset)
     try:
         # libyaml's loader when PyYAML was built with it: parsing front matter is most of what reading
         # a page costs, and the C loader is several times faster than the pure-Python one.
         return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        # An error found at the end of the text (an unclosed list) is reported on its last line.
-        last = text.count("\n") + 1 + line_offset
-        line = min(mark.line + 1 + line_offset, last) if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InvalidFile(path, line, f"invalid YAML: {problem}") from None
+        raise _yaml_error(exc, text, path, line_offset) from None
+
+
+def _refuse_yaml_references(text: str, path: str, line_offset: int) -> None:
+    if "&" not in text and "*" not in text and "!" not in text:
+        return  # no anchor, alias or tag can be spelled without these
+    import yaml
+
+    try:
+        for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+                what = "aliases (*name)" if isinstance(event, yaml.AliasEvent) else "anchors (&name)"
+            elif getattr(event, "tag", None) is not None:
+                what = "tags (!tag)"
+            else:
+                continue
+            line = event.start_mark.line + 1 + line_offset if event.start_mark is not None else None
+            raise InvalidFile(path, line, f"YAML {what} are not allowed: write the value out")
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, text, path, line_offset) from None
+
+
+def _yaml_error(exc: Exception, text: str, path: str, line_offset: int) -> InvalidFile:
+    mark = getattr(exc, "problem_mark", None)
+    # An error found at the end of the text (an unclosed list) is reported on its last line.
+    last = text.count("\n") + 1 + line_offset
+    line = min(mark.line + 1 + line_offset, last) if mark is not None else None
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return InvalidFile(path, line, f"invalid YAML: {problem}")
+
+
+_yaml_load = load_yaml
 
 
 _FAST_KEY = re.compile(r"[a-z_][a-z0-9_]*")

@@ -20,7 +20,7 @@ from typing import Any
 
 from .errors import InvalidFile
 from .merge.text import split_paragraphs
-from .objects import Page, Story
+from .objects import Page, Story, load_yaml
 
 __all__ = [
     "FieldChange",
@@ -268,14 +268,9 @@ def _path_kind(path: str) -> tuple[str, str | None]:
 
 
 def _yaml_mapping(data: bytes | None, path: str) -> dict[str, Any]:
-    import yaml
-
     if data is None:
         return {}
-    try:
-        loaded = yaml.safe_load(data.decode("utf-8", errors="replace"))
-    except yaml.YAMLError:
-        raise InvalidFile(path, None, "invalid YAML") from None
+    loaded = load_yaml(data.decode("utf-8", errors="replace"), path)
     return {str(k): v for k, v in loaded.items()} if isinstance(loaded, dict) else {}
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import BadInput
 from .objects import MODE_BLOB, MODE_TREE, Tree, TreeEntry
@@ -68,6 +68,8 @@ class TreeDiff:
     path: str
     old: ObjectId | None
     new: ObjectId | None
+    mode: str | None = field(default=None, compare=False)  # the new side's mode (gvcs writes 100644)
+    stored: str = field(default="", compare=False)  # the path in the store (pages sharded)
 
 
 class Snapshots:
@@ -163,7 +165,9 @@ class Snapshots:
             ba = ea.oid if ea is not None and not ea.is_tree else None
             bb = eb.oid if eb is not None and not eb.is_tree else None
             if ba != bb:
-                out.append(TreeDiff(logical_path(path), ba, bb))
+                out.append(
+                    TreeDiff(logical_path(path), ba, bb, eb.mode if bb is not None and eb else None, path)
+                )
 
     # --- writing ----------------------------------------------------------------------------------
 

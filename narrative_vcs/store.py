@@ -15,7 +15,7 @@ from .errors import BadInput, NotFound
 from .objects import hash_object
 from .types import ObjectId
 
-__all__ = ["MemoryObjectStore", "ObjectStore"]
+__all__ = ["MemoryObjectStore", "ObjectStore", "OverlayObjectStore"]
 
 HEX = frozenset("0123456789abcdef")
 #: The types of git object a store holds.
@@ -132,3 +132,33 @@ class MemoryObjectStore(ObjectStore):
 
     def __iter__(self) -> Iterator[ObjectId]:
         return iter(list(self._objects))
+
+
+class OverlayObjectStore(ObjectStore):
+    """Another store's objects, with writes kept in memory and dropped with this object: for working
+    out what a tree would be (a check that must write nothing) with the tree code that writes."""
+
+    def __init__(self, base: ObjectStore) -> None:
+        self.base = base
+        self.written = MemoryObjectStore()
+
+    def get(self, oid: ObjectId) -> tuple[str, bytes]:
+        if self.written.has(oid):
+            return self.written.get(oid)
+        return self.base.get(oid)
+
+    def put(self, obj_type: str, data: bytes) -> ObjectId:
+        return self.written.put(obj_type, data)
+
+    def has(self, oid: ObjectId) -> bool:
+        return self.written.has(oid) or self.base.has(oid)
+
+    def __iter__(self) -> Iterator[ObjectId]:
+        yield from self.written
+        yield from self.base
+
+    def get_many(self, oids: Iterable[ObjectId]) -> dict[ObjectId, tuple[str, bytes]]:
+        wanted = list(oids)
+        found = {oid: self.written.get(oid) for oid in wanted if self.written.has(oid)}
+        found.update(self.base.get_many([oid for oid in wanted if oid not in found]))
+        return found

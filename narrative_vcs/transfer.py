@@ -10,18 +10,18 @@ The destination's ref moves last, by compare-and-swap against the value read at 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .errors import BranchMoved, NotFound, Refused
 from .history import CommitInfo
 from .objects import Tree
-from .refs import branch_ref
+from .refs import HEADS, TAGS, RefMove, branch_ref
 from .repository import HEAD, Repository
 from .types import ObjectId, RefName
 
-__all__ = ["TransferResult", "copy_branch", "missing_commits"]
+__all__ = ["TransferResult", "copy_branch", "copy_refs", "missing_commits"]
 
 #: Commits a batch carries: one transaction (Neo4j) or one pack (git) each.
 BATCH_COMMITS = 500
@@ -42,21 +42,25 @@ class TransferResult:
         return self.old == self.new
 
 
-def missing_commits(source: Repository, head: ObjectId, destination: Repository) -> list[CommitInfo]:
-    """The commits reachable from ``head`` that ``destination`` lacks, parents before children.
+def missing_commits(
+    source: Repository, head: ObjectId | Sequence[ObjectId], destination: Repository
+) -> list[CommitInfo]:
+    """The commits reachable from ``head`` (one id or several) that ``destination`` lacks, parents before
+    children.
 
     The walk stops at commits the destination's refs already reach (read from the source, which has
     them when it has fetched them before); what is left is checked against the destination in batches,
     which also finds the commits a killed transfer already wrote.
     """
+    heads = [head] if isinstance(head, str) else list(head)
     known = [oid for oid in destination.refs.list().values() if source.objects.has(oid)]
     have: set[ObjectId] = set()
     if known:
         have = {c.id for c in source.commits.walk(known)}
     order: list[CommitInfo] = []
     seen = set(have)
-    stack = [head] if head not in seen else []
-    seen.add(head)
+    stack = [h for h in dict.fromkeys(heads) if h not in seen]
+    seen.update(stack)
     while stack:  # depth-first post-order: parents before children
         oid = stack[-1]
         info = source.commits.get(oid)
@@ -88,20 +92,90 @@ def copy_branch(
     ``force``. Raises :class:`BranchMoved` if the destination's ref moved during the transfer.
     """
     ref = branch_ref(branch)
-    head = source.refs.get(ref)
-    if head is None:
-        raise NotFound(f"no branch {branch!r} to send")
-    target = target or ref
-    old = destination.refs.get(target)
-    if old == head:
-        return TransferResult(target, old, head, 0, 0)
-    contained = old is None or (source.objects.has(old) and source.commits.is_ancestor(old, head))
-    if not contained and not force:
-        raise Refused(
-            f"{target} there has commits that {branch} here does not contain: "
-            "pull (fetch and merge) first, or force"
-        )
-    commits = missing_commits(source, head, destination)
+    return copy_refs(source, destination, [(ref, target or ref)], force=force, progress=progress)[0]
+
+
+def copy_refs(
+    source: Repository,
+    destination: Repository,
+    refs: Sequence[tuple[RefName, RefName]],
+    *,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[TransferResult]:
+    """Copy each ``(source ref, destination ref)`` pair: the history all of them need, then one
+    compare-and-swap of every destination ref together, through the destination's gate, so a push that
+    brings governance and a protected branch is verified as one (and lands whole or not at all).
+
+    With the refs travel the commits their history names (a proposal's target and source heads, for
+    one), so the destination can verify what it receives. A ref whose destination holds commits the
+    source's does not contain is refused unless ``force``; the gate may refuse a force all the same.
+    """
+    plans: list[tuple[RefName, RefName, ObjectId, ObjectId | None]] = []
+    for src, dst in refs:
+        head = source.refs.get(src)
+        if head is None:
+            raise NotFound(f"no {_what(src)} to send")
+        old = destination.refs.get(dst)
+        contained = old is None or (source.objects.has(old) and source.commits.is_ancestor(old, head))
+        if old != head and not contained and not force:
+            raise Refused(
+                f"{dst} there has commits that {_what(src)} here does not contain: pull (fetch and merge) "
+                "first, or force"
+            )
+        plans.append((src, dst, head, old))
+    moving = [p for p in plans if p[2] != p[3]]
+    roots: list[ObjectId] = []
+    for src, _dst, head, _old in moving:
+        roots.append(head)
+        roots.extend(oid for oid in source.gate.companions(source, src, head) if source.objects.has(oid))
+    commits = missing_commits(source, roots, destination) if moving else []
+    objects = _send(source, destination, commits, progress)
+    if moving:
+        moves = [RefMove(dst, old, head) for _src, dst, head, old in moving]
+        try:
+            destination.refs.update_many(moves, who="gvcs transfer", message="transfer")
+        except BranchMoved as exc:
+            raise BranchMoved(exc.ref, exc.expected, exc.actual) from None
+        first = moving[0][1]
+        if destination.refs.get_symbolic(HEAD) is None and first.startswith(HEADS):
+            destination.set_head_branch(first[len(HEADS) :])  # a store without a story yet: its first branch
+        destination.objects.maintain()
+    sent = {c.id: c for c in commits}
+    results = []
+    for _src, dst, head, old in plans:
+        count = _reached(sent, head) if old != head else 0
+        results.append(TransferResult(dst, old, head, count, objects if count and len(moving) == 1 else 0))
+    return results
+
+
+def _reached(sent: dict[ObjectId, CommitInfo], head: ObjectId) -> int:
+    """How many of the commits sent ``head`` reaches."""
+    seen: set[ObjectId] = set()
+    stack = [head] if head in sent else []
+    while stack:
+        oid = stack.pop()
+        if oid in seen:
+            continue
+        seen.add(oid)
+        stack.extend(p for p in sent[oid].parents if p in sent)
+    return len(seen)
+
+
+def _what(ref: RefName) -> str:
+    for prefix, kind in ((HEADS, "branch"), (TAGS, "tag")):
+        if ref.startswith(prefix):
+            return f"{kind} {ref[len(prefix) :]!r}"
+    return repr(ref)
+
+
+def _send(
+    source: Repository,
+    destination: Repository,
+    commits: list[CommitInfo],
+    progress: Callable[[int, int], None] | None,
+) -> int:
+    """Write the objects of ``commits`` into ``destination``, parents first, in batches; how many."""
     objects = 0
     done = 0
     # One batch is written (by a second thread: a server works meanwhile) while the next is read.
@@ -123,14 +197,7 @@ def copy_branch(
             pending.result()
             if progress is not None:
                 progress(len(commits), len(commits))
-    try:
-        destination.refs.set_if_equals(target, old, head, who="gvcs transfer", message=f"transfer: {branch}")
-    except BranchMoved as exc:
-        raise BranchMoved(exc.ref, exc.expected, exc.actual) from None
-    if destination.refs.get_symbolic(HEAD) is None and target == ref:
-        destination.set_head_branch(branch)  # a store that had no story yet: HEAD names its first branch
-    destination.objects.maintain()
-    return TransferResult(target, old, head, len(commits), objects)
+    return objects
 
 
 def _write(destination: Repository, batch: list[tuple[str, bytes]]) -> None:

@@ -15,8 +15,10 @@ environment and no current directory.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +30,7 @@ from .repository import ChangeSet, FileChange, MergeOutcome, Repository, path_ki
 from .snapshot import check_path
 from .types import ObjectId
 
-__all__ = ["STATE_FILE", "CommitResult", "WorkTree", "WorkTreeChange"]
+__all__ = ["STATE_FILE", "CommitResult", "WorkTree", "WorkTreeChange", "read_regular"]
 
 STATE_FILE = "gvcs-worktree.json"
 #: The state of a merge stopped by conflicts (git's MERGE_HEAD is written beside it).
@@ -151,41 +153,75 @@ class WorkTree:
         return self.root / check_path(path)
 
     def read(self, path: str) -> bytes | None:
-        """The bytes of a work-tree file, or None if it does not exist."""
-        try:
-            return self.file_path(path).read_bytes()
-        except (FileNotFoundError, NotADirectoryError):
-            return None
+        """The bytes of a work-tree file, or None if it does not exist. Never follows a symbolic link:
+        nothing outside the work tree is read (a link or any other non-regular file is refused)."""
+        return read_regular(self.root, check_path(path))
 
     def exists(self, path: str) -> bool:
-        return self.file_path(path).is_file()
+        return _kind(self.file_path(path)) == "file"
 
     def write(self, path: str, data: bytes) -> None:
         """Write a work-tree file atomically (temp file and rename)."""
+        self._require_real_dirs(path)
         _atomic_write(self.file_path(path), data)
 
-    def scan(self) -> list[str]:
-        """The logical paths of every story file in the work tree, sorted."""
-        found: list[str] = [name for name in TOP_FILES if (self.root / name).is_file()]
-        for top in (*FLAT_DIRS, *DEEP_DIRS):
-            base = self.root / top
-            if base.is_dir():
-                found.extend(self._walk_dir(base, top))
-        return sorted(found)
+    def _require_real_dirs(self, path: str) -> None:
+        """Refuse to write under a symbolic link (or a file) where the path has a directory: a link
+        there would take the write outside the work tree."""
+        parts = check_path(path).split("/")
+        for depth in range(1, len(parts)):
+            where = "/".join(parts[:depth])
+            kind = _kind(self.root / where)
+            if kind == "missing":
+                return
+            if kind != "dir":
+                problem = _ODD["link"] if kind == "link" else "is not a directory"
+                raise Refused(f"{where} {problem}; move it away and try again")
 
-    def _walk_dir(self, directory: Path, prefix: str) -> list[str]:
-        out: list[str] = []
+    def scan(self) -> list[str]:
+        """The logical paths of every story file in the work tree, sorted (regular files only: see
+        :meth:`odd_files` for links and other files a story cannot hold)."""
+        return self._scan()[0]
+
+    def odd_files(self) -> dict[str, str]:
+        """Story paths that are not regular files (symbolic links, pipes, a file where a directory
+        belongs), and why commit refuses each."""
+        return self._scan()[1]
+
+    def _scan(self) -> tuple[list[str], dict[str, str]]:
+        found: list[str] = []
+        odd: dict[str, str] = {}
+        for name in TOP_FILES:
+            kind = _kind(self.root / name)
+            if kind == "file":
+                found.append(name)
+            elif kind != "missing":
+                odd[name] = _ODD[kind]
+        for top in (*FLAT_DIRS, *DEEP_DIRS):
+            kind = _kind(self.root / top)
+            if kind == "dir":
+                self._walk_dir(self.root / top, top, found, odd)
+            elif kind == "file":
+                odd[top] = f"is a file, but {top}/ is a directory of the story"
+            elif kind != "missing":
+                odd[top] = _ODD[kind]
+        return sorted(found), odd
+
+    def _walk_dir(self, directory: Path, prefix: str, found: list[str], odd: dict[str, str]) -> None:
         with os.scandir(directory) as entries:
             for entry in entries:
                 # Hidden files and editor backups are not part of the story.
                 if entry.name.startswith(".") or entry.name.endswith("~"):
                     continue
                 path = f"{prefix}/{entry.name}"
-                if entry.is_dir():
-                    out.extend(self._walk_dir(Path(entry.path), path))
-                elif entry.is_file():
-                    out.append(path)
-        return out
+                if entry.is_symlink():
+                    odd[path] = _ODD["link"]
+                elif entry.is_dir(follow_symlinks=False):
+                    self._walk_dir(Path(entry.path), path, found, odd)
+                elif entry.is_file(follow_symlinks=False):
+                    found.append(path)
+                else:
+                    odd[path] = _ODD["other"]
 
     def pages(self) -> list[str]:
         """Ids of the well-named page files in the work tree."""
@@ -198,8 +234,8 @@ class WorkTree:
     def _blob_of(self, path: str, entry: _Entry | None) -> ObjectId | None:
         """The blob id of a work-tree file, from the cached stat when it is trustworthy."""
         try:
-            st = os.stat(self.root / path)
-        except FileNotFoundError:
+            st = os.lstat(self.root / path)
+        except (FileNotFoundError, NotADirectoryError):
             return None
         if (
             entry is not None
@@ -208,7 +244,10 @@ class WorkTree:
             and st.st_mtime_ns < self._saved_ns - RACY_NS
         ):
             return entry.blob
-        blob = hash_object("blob", (self.root / path).read_bytes())
+        data = read_regular(self.root, path)
+        if data is None:
+            return None
+        blob = hash_object("blob", data)
         if entry is not None and blob == entry.blob:
             entry.mtime_ns, entry.size = st.st_mtime_ns, st.st_size
             self._dirty_state = True
@@ -230,7 +269,7 @@ class WorkTree:
 
     def _compare(self, committed: dict[str, ObjectId], cache: dict[str, _Entry]) -> list[WorkTreeChange]:
         out: list[WorkTreeChange] = []
-        on_disk = self.scan()
+        on_disk, odd = self._scan()
         for path in on_disk:
             old = committed.get(path)
             entry = cache.get(path)
@@ -238,8 +277,18 @@ class WorkTree:
             if new != old:
                 status = "added" if old is None else "modified"
                 out.append(WorkTreeChange(path, status, old, new, name_problem(path)))
-        disk = set(on_disk)
-        out.extend(WorkTreeChange(p, "removed", oid, None) for p, oid in committed.items() if p not in disk)
+        for path, problem in odd.items():
+            out.append(
+                WorkTreeChange(
+                    path, "modified" if path in committed else "added", committed.get(path), None, problem
+                )
+            )
+        disk = set(on_disk) | set(odd)
+        out.extend(
+            WorkTreeChange(p, "removed", oid, None)
+            for p, oid in committed.items()
+            if p not in disk and not _under(p, odd)
+        )
         return sorted(out, key=lambda c: c.path)
 
     # --- committing -------------------------------------------------------------------------------
@@ -316,7 +365,7 @@ class WorkTree:
         return normalised
 
     def _stat_entry(self, path: str, blob: ObjectId) -> _Entry:
-        st = os.stat(self.root / path)
+        st = os.lstat(self.root / path)
         return _Entry(blob, st.st_mtime_ns, st.st_size)
 
     # --- switching --------------------------------------------------------------------------------
@@ -558,6 +607,7 @@ class WorkTree:
         self._save_merge(None)
 
     def _remove(self, path: str) -> None:
+        self._require_real_dirs(path)
         target = self.file_path(path)
         target.unlink(missing_ok=True)
         parent = target.parent
@@ -595,3 +645,66 @@ def _atomic_write(target: Path, data: bytes) -> None:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+_ODD = {
+    "link": "is a symbolic link: a story holds regular files only (gvcs never follows a link)",
+    "other": "is not a regular file: a story holds regular files only",
+    "dir": "is a directory, not a file",
+}
+
+
+def _kind(path: Path) -> str:
+    """``file``, ``dir``, ``link``, ``other`` or ``missing``, without following a symbolic link."""
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return "missing"
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    return "link" if stat.S_ISLNK(mode) else "other"
+
+
+def _under(path: str, odd: dict[str, str]) -> bool:
+    """Whether ``path`` is inside an odd path (a ``pages`` that is a file): its state is unknown, not gone."""
+    return any(path.startswith(f"{o}/") for o in odd)
+
+
+def read_regular(root: Path, path: str) -> bytes | None:
+    """The bytes of the regular file ``root/path``, or None if it does not exist.
+
+    Every directory on the way and the file itself are opened without following symbolic links, so a
+    link anywhere in the path (or swapped in meanwhile) is refused, never followed outside ``root``.
+    """
+    parts = path.split("/")
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        directory = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    except FileNotFoundError:
+        return None
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, flags | os.O_DIRECTORY, dir_fd=directory)
+            os.close(directory)
+            directory = inner
+        # O_NONBLOCK: opening a pipe must not wait for a writer; it is refused just below.
+        fd = os.open(parts[-1], flags | os.O_NONBLOCK, dir_fd=directory)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise BadInput(f"{path} {_ODD['other']}")
+            chunks = []
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise BadInput(f"{path} {_ODD['link']}") from None
+        raise
+    finally:
+        os.close(directory)

@@ -25,6 +25,7 @@ from narrative_vcs.graph.git import GitObjectStore, GitRefStore, init_git_dir
 from narrative_vcs.objects import Actor, Page
 from narrative_vcs.refs import MemoryRefStore, RefStore
 from narrative_vcs.repository import ChangeSet, Repository
+from narrative_vcs.rules import story_rules
 from narrative_vcs.store import MemoryObjectStore, ObjectStore
 from narrative_vcs.types import ObjectId
 from tests import services
@@ -89,6 +90,15 @@ def refs(backend: Backend) -> RefStore:
 @pytest.fixture
 def repo(backend: Backend) -> Iterator[Repository]:
     """A repository over each backend, HEAD on ``main``, no commits."""
+    repository = Repository(backend.objects, backend.refs, backend.access, rules=story_rules())
+    repository.set_head_branch("main")
+    yield repository
+
+
+@pytest.fixture
+def bare_repo(backend: Backend) -> Iterator[Repository]:
+    """The same backend without the story's rules: the core's own mechanics, which the rules would
+    otherwise stand in front of (an event that is not one, a state file written by hand)."""
     repository = Repository(backend.objects, backend.refs, backend.access)
     repository.set_head_branch("main")
     yield repository
@@ -121,6 +131,7 @@ class Writer:
         self.repo = repo
         self.branch = branch
         self.time = start_time
+        self.events = 0
 
     def setup(self, *actors: Actor, pages: Sequence[Page] = ()) -> ObjectId:
         """The first commit: the actors (ada, bot and cal unless given) and some pages."""
@@ -155,12 +166,59 @@ class Writer:
     def page(
         self, page_id: str, body: str, *, actor: str = "ada", title: str | None = None, **fields: object
     ) -> ObjectId:
-        """Commit one page (``title`` defaults to the id; ``fields``: follows, tags, timestamp ...)."""
+        """Commit one page (``title`` defaults to the id; ``fields``: follows, tags, timestamp ...).
+
+        With ``kind="agent.emit.v1"`` the page is an agent's event, ingested as events are."""
         commit_args = {k: fields.pop(k) for k in ("timestamp", "branch", "kind") if k in fields}
         page = Page(page_id, title or page_id.title(), body, **fields)  # type: ignore[arg-type]
+        if commit_args.get("kind") == "agent.emit.v1":
+            payload = {
+                "page": page.id,
+                "title": page.title,
+                "body": page.body,
+                "follows": list(page.follows),
+                "alternate_of": page.alternate_of,
+                "tags": list(page.tags),
+                "message": f"Write {page_id}",
+            }
+            branch = str(commit_args.get("branch") or self.branch)
+            return self.event(
+                "agent.emit.v1", payload, actor=actor, branch=branch, timestamp=commit_args.get("timestamp")
+            )
         return self.commit(
             ChangeSet().upsert_page(page), actor=actor, message=f"Write {page_id}", **commit_args
         )
+
+    def event(
+        self,
+        topic: str,
+        payload: dict[str, object],
+        *,
+        actor: str = "ada",
+        branch: str | None = None,
+        timestamp: object = None,
+    ) -> ObjectId:
+        """Commit one event through the intake (its commit time: the writer's next time)."""
+        from narrative_vcs.events import Event, ingest
+
+        self.time += 60
+        when = self.time if timestamp is None else int(timestamp)  # type: ignore[call-overload]
+        self.events += 1
+        event = Event(topic, f"writer-{self.events}", actor, payload, branch or self.branch, when)
+        result = ingest(self.repo, event)
+        assert result.commit is not None
+        return result.commit
+
+    def mint(self, balances: dict[str, int], *, minter: str = "ada", branch: str | None = None) -> ObjectId:
+        """Mint tokens for each actor of ``balances`` (gift.txn.v1 events by ``minter``)."""
+        last = None
+        for to, amount in balances.items():
+            if amount:
+                last = self.event(
+                    "gift.txn.v1", {"op": "mint", "to": to, "amount": amount}, actor=minter, branch=branch
+                )
+        assert last is not None
+        return last
 
 
 @pytest.fixture

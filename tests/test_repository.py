@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from narrative_vcs.errors import BadInput, BranchMoved, MergeConflicts, NotFound, NothingToCommit
+from narrative_vcs.gate import RuleBroken
 from narrative_vcs.objects import Actor, Commit, Page, Signature, Story, hash_object
 from narrative_vcs.refs import MemoryRefStore
 from narrative_vcs.repository import ChangeSet, PendingCommit, Repository, split_paragraphs
@@ -15,7 +16,7 @@ from narrative_vcs.snapshot import EMPTY_TREE, store_path
 from narrative_vcs.store import MemoryObjectStore, ObjectStore
 from narrative_vcs.types import ObjectId, RefName
 
-from .conftest import Writer
+from .conftest import Backend, Writer
 
 
 def page(page_id: str, body: str = "", **fields: Any) -> Page:
@@ -44,17 +45,17 @@ def test_a_change_set_upserts_and_deletes_pages_actors_and_files(repo: Repositor
         .delete_page("b")
         .upsert_page(page("c", "C", follows=("a",)))
         .upsert_actor(Actor("dot", "Dot", "agent"))
-        .delete_actor("cal")
-        .put_file("ledger.yaml", b"ada: 10\n")
+        .delete_actor("bot")
+        .put_file("notes/plan.txt", b"ada: 10\n")
         .set_story(Story("The Vault", (("protected", ["release"]),)))
     )
-    oid = writer.commit(changes, actor="bot", message="Big change")
+    oid = writer.commit(changes, actor="bot", message="Big change")  # bot leaves, in its own commit
     assert repo.list_pages() == ["a", "c"]
     assert repo.read_page("a").body == "A2\n"
     assert repo.read_actor("dot").kind == "agent"
     with pytest.raises(NotFound):
-        repo.read_actor("cal")
-    assert repo.read_file("ledger.yaml") == b"ada: 10\n"
+        repo.read_actor("bot")
+    assert repo.read_file("notes/plan.txt") == b"ada: 10\n"
     assert repo.read_story_record() == Story("The Vault", (("protected", ["release"]),))
     statuses = {c.path: c.status for c in repo.changes(oid)}
     assert statuses == {
@@ -62,12 +63,12 @@ def test_a_change_set_upserts_and_deletes_pages_actors_and_files(repo: Repositor
         "pages/b.md": "removed",
         "pages/c.md": "added",
         "actors/dot.yaml": "added",
-        "actors/cal.yaml": "removed",
-        "ledger.yaml": "added",
+        "actors/bot.yaml": "removed",
+        "notes/plan.txt": "added",
         "story.yaml": "added",
     }
-    writer.commit(ChangeSet().delete_file("ledger.yaml"))
-    assert repo.read_file("ledger.yaml") is None
+    writer.commit(ChangeSet().delete_file("notes/plan.txt"))
+    assert repo.read_file("notes/plan.txt") is None
 
 
 def test_stale_expected_head_raises_branch_moved_and_the_branch_stays(
@@ -92,9 +93,10 @@ def test_unknown_actor_is_refused(repo: Repository, writer: Writer) -> None:
         writer.commit(ChangeSet().upsert_page(page("a")), actor="zed")
     with pytest.raises(BadInput):
         writer.commit(ChangeSet().upsert_page(page("a")), actor="Not An Id")
-    with pytest.raises(BadInput):
-        writer.commit(ChangeSet().delete_actor("ada"), actor="ada")
     assert repo.list_pages() == []
+    writer.commit(ChangeSet().delete_actor("cal"), actor="cal")  # an actor may leave, in their own commit
+    with pytest.raises(NotFound):
+        repo.read_actor("cal")
 
 
 @pytest.mark.parametrize(
@@ -221,14 +223,14 @@ def test_read_story_returns_everything(repo: Repository, writer: Writer) -> None
         ChangeSet()
         .upsert_actor(Actor("ada", "Ada"))
         .upsert_page(page("a", "A"))
-        .put_file("ledger.yaml", b"ada: 1\n")
+        .put_file("notes/plan.txt", b"ada: 1\n")
         .set_story(Story("Title"))
     )
     story = repo.read_story()
     assert story.commit == oid
     assert story.story == Story("Title")
     assert list(story.pages) == ["a"] and list(story.actors) == ["ada"]
-    assert story.files == {"ledger.yaml": b"ada: 1\n"}
+    assert story.files == {"notes/plan.txt": b"ada: 1\n"}
 
 
 def test_reading_an_empty_repository(repo: Repository) -> None:
@@ -508,13 +510,16 @@ def test_fsck_is_clean_on_a_good_repository(repo: Repository, merged: dict[str, 
 
 
 def test_fsck_reports_refs_at_missing_objects_and_blobs(
-    repo: Repository, merged: dict[str, ObjectId]
+    repo: Repository, backend: Backend, merged: dict[str, ObjectId]
 ) -> None:
     blob = repo.snapshots.blob_id(repo.tree_of("HEAD"), "pages/p.md")
     assert blob is not None
     missing = ObjectId("ab" * 20)
-    repo.refs.add_if_new(repo.refs.get_symbolic("HEAD").replace("main", "to-blob"), blob)  # type: ignore[union-attr,arg-type]
-    repo.refs.add_if_new("refs/tags/to-nothing", missing)  # type: ignore[arg-type]
+    with pytest.raises(RuleBroken, match="must point at a commit, not a blob"):  # the gate refuses it
+        repo.refs.add_if_new(RefName("refs/heads/to-blob"), blob)
+    # what a broken store might hold anyway, written past the gate
+    backend.refs.add_if_new(RefName("refs/heads/to-blob"), blob)
+    backend.refs.add_if_new(RefName("refs/tags/to-nothing"), missing)
     problems = repo.fsck().problems
     assert any("refs/heads/to-blob" in p and blob in p and "blob" in p for p in problems), problems
     assert any("refs/tags/to-nothing" in p and missing in p for p in problems), problems

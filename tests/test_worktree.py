@@ -115,11 +115,11 @@ def test_switch_rewrites_files_and_refuses_dirty(tree: WorkTree) -> None:
     tree.commit("Start", "ann")
     tree.create_branch("side")
     tree.write("pages/two.md", Page("two", "Two").serialise())
-    tree.write("infra/spores/a.yaml", b"health: 3\n")
+    tree.write("notes/plan.txt", b"nothing of the story\n")  # not a story file: not committed
     tree.commit("Side", "ann")
     tree.switch("main")
     assert not (tree.root / "pages" / "two.md").exists()
-    assert not (tree.root / "infra").exists()
+    assert (tree.root / "notes" / "plan.txt").exists()
     assert tree.repo.head_branch() == "main"
     tree.write("pages/one.md", Page("one", "One", "Dirty.").serialise())
     with pytest.raises(Refused, match="uncommitted"):

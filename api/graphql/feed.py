@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -31,6 +32,7 @@ __all__ = [
     "NarrativeMessage",
     "Subscription",
     "commits_since",
+    "narrative_since",
 ]
 
 log = logging.getLogger("gvcs.api")
@@ -139,6 +141,7 @@ class CommitFeed:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self.fanout: Fanout | None = None  # set by the application when Redis carries the news
+        self._delivered: OrderedDict[str, None] = OrderedDict()  # narrative message ids, lately
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
@@ -177,7 +180,17 @@ class CommitFeed:
             self.deliver(NarrativeMessage(data))
 
     def deliver(self, item: BranchCommit | NarrativeMessage) -> None:
-        """Hand ``item`` to every subscriber that wants it (on the event loop's thread)."""
+        """Hand ``item`` to every subscriber that wants it (on the event loop's thread). A narrative
+        message heard twice (derived here from a head that moved, and published on Redis by the process
+        that moved it) is delivered once."""
+        if isinstance(item, NarrativeMessage):
+            key = item.data.get("id")
+            if isinstance(key, str):
+                if key in self._delivered:
+                    return
+                self._delivered[key] = None
+                if len(self._delivered) > 10_000:
+                    self._delivered.popitem(last=False)
         for sub in list(self._subscribers):
             if not sub.offer(item):  # a subscriber that stopped reading is dropped
                 self._subscribers.discard(sub)
@@ -238,14 +251,28 @@ class CommitFeed:
             for item in found:
                 self.deliver(item)
 
-    def _changes(self) -> list[BranchCommit]:
+    def _changes(self) -> list[BranchCommit | NarrativeMessage]:
         old = self._heads or {}
         new = self.repo.branches()
         self._heads = new
-        found: list[BranchCommit] = []
+        found: list[BranchCommit | NarrativeMessage] = []
         for name, head in sorted(new.items()):
-            if old.get(name) != head:
-                found.extend(
-                    BranchCommit(name, info) for info in commits_since(self.repo, old.get(name), head)
-                )
+            before = old.get(name)
+            if before != head:
+                found.extend(BranchCommit(name, info) for info in commits_since(self.repo, before, head))
+                found.extend(narrative_since(self.repo, name, before, head))
         return found
+
+
+def narrative_since(
+    repo: Repository, branch: str, old: ObjectId | None, new: ObjectId
+) -> list[NarrativeMessage]:
+    """The ``narrative.change.v1`` messages of the commits that landed on a protected ``branch`` when it
+    moved from ``old`` to ``new`` (derived from its history, so every writer's changes are announced)."""
+    if old is None:
+        return []  # a branch seen for the first time: nothing landed on it as far as this feed knows
+    try:
+        from narrative_vcs.governance.narrative import changes_between
+    except ImportError:
+        return []
+    return [NarrativeMessage(change.to_json()) for change in changes_between(repo, branch, old, new)]

@@ -47,6 +47,9 @@ class ProposalVote:
     stake: int
     weight: float
     time: int = strawberry.field(description="unix seconds, UTC")
+    stake_commit: str | None = strawberry.field(
+        default=None, description="the ledger commit that took the stake (stake-weighted votes)"
+    )
 
 
 @strawberry.type(description="The votes counted.")

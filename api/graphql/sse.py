@@ -31,7 +31,7 @@ from narrative_vcs.refs import validate_ref_name
 from narrative_vcs.repository import Repository
 from narrative_vcs.types import ObjectId
 
-from .feed import NARRATIVE_CHANGE, BranchCommit, CommitFeed, NarrativeMessage, commits_since
+from .feed import NARRATIVE_CHANGE, BranchCommit, CommitFeed, NarrativeMessage, commits_since, narrative_since
 
 __all__ = ["KEEPALIVE", "event_data", "events_endpoint"]
 
@@ -60,7 +60,11 @@ def _format(item: BranchCommit) -> str:
 
 def _format_narrative(item: NarrativeMessage) -> str:
     data = json.dumps(item.data, separators=(",", ":"), ensure_ascii=False)
-    return f"event: {NARRATIVE_CHANGE}\ndata: {data}\n\n"
+    branch, commit = item.data.get("branch"), item.data.get("commit")
+    # A change that landed on a branch has the id of its commit's event: a client reconnecting with it
+    # is sent what came after that commit, commits and changes alike.
+    key = f"id: {branch}:{commit}\n" if isinstance(branch, str) and isinstance(commit, str) else ""
+    return f"{key}event: {NARRATIVE_CHANGE}\ndata: {data}\n\n"
 
 
 def _bad(message: str) -> Response:
@@ -68,8 +72,11 @@ def _bad(message: str) -> Response:
     return JSONResponse(body, status_code=400)
 
 
-def _missed(repo: Repository, branch: str | None, last_event_id: str | None) -> list[BranchCommit]:
-    """The commits after ``Last-Event-ID`` (``branch:commit``) on its branch, oldest first."""
+def _missed(
+    repo: Repository, branch: str | None, last_event_id: str | None
+) -> list[BranchCommit | NarrativeMessage]:
+    """The commits after ``Last-Event-ID`` (``branch:commit``) on its branch, oldest first, each followed
+    by its ``narrative.change.v1`` message when it landed on a protected branch."""
     if not last_event_id or ":" not in last_event_id:
         return []
     name, _, oid = last_event_id.rpartition(":")
@@ -85,7 +92,13 @@ def _missed(repo: Repository, branch: str | None, last_event_id: str | None) -> 
         and not repo.commits.is_ancestor(ObjectId(oid), head)
     ):
         return []  # the branch moved elsewhere: nothing to replay
-    return [BranchCommit(name, info) for info in gained]
+    changes = {m.data["commit"]: m for m in narrative_since(repo, name, ObjectId(oid), head)}
+    out: list[BranchCommit | NarrativeMessage] = []
+    for info in gained:
+        out.append(BranchCommit(name, info))
+        if info.id in changes:
+            out.append(changes[info.id])
+    return out
 
 
 def events_endpoint(repo: Repository, feed: CommitFeed) -> Any:
@@ -107,13 +120,17 @@ def events_endpoint(repo: Repository, feed: CommitFeed) -> Any:
         except BaseException:
             sub.close()
             raise
-        replayed = {(m.branch, m.commit.id) for m in missed}
+        replayed = {(m.branch, m.commit.id) for m in missed if isinstance(m, BranchCommit)}
+        replayed_changes = {m.data.get("id") for m in missed if isinstance(m, NarrativeMessage)}
 
         async def body() -> AsyncIterator[str]:
             try:
                 yield ": gvcs commit stream\n\n"
                 for item in missed:
-                    if kind is None or item.commit.kind == kind:
+                    if isinstance(item, NarrativeMessage):
+                        if narrative:
+                            yield _format_narrative(item)
+                    elif kind is None or item.commit.kind == kind:
                         yield _format(item)
                 while True:
                     try:
@@ -124,7 +141,8 @@ def events_endpoint(repo: Repository, feed: CommitFeed) -> Any:
                     if live is None:
                         return
                     if isinstance(live, NarrativeMessage):
-                        yield _format_narrative(live)
+                        if live.data.get("id") not in replayed_changes:
+                            yield _format_narrative(live)
                         continue
                     if (live.branch, live.commit.id) in replayed:
                         continue

@@ -24,7 +24,7 @@ def plan(tip: Tip, event: Event) -> Plan:
     from ..repository import ChangeSet
 
     page, verb = page_change(tip, TOPIC, event.payload)
-    return Plan(ChangeSet().upsert_page(page), f"{verb} {page.id}")
+    return Plan(ChangeSet().upsert_page(page), event.payload.get("message") or f"{verb} {page.id}")
 
 
 def page_change(tip: Tip, topic: str, fields: Mapping[str, Any], where: str = "payload") -> tuple[Page, str]:

@@ -43,6 +43,9 @@ class EventIndex:
     def __len__(self) -> int:
         return len(self._generation)
 
+    def __contains__(self, oid: object) -> bool:
+        return oid in self._generation
+
     def add(self, head: ObjectId | None) -> None:
         """Read the commits reachable from ``head`` that the index has not read yet."""
         if head is None:

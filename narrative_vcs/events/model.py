@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BadInput, GvcsError
-from ..objects import validate_id
+from ..objects import event_trailer, validate_id
 from ..refs import validate_ref_name
 from ..types import ObjectId
 from .schemas import check_payload
@@ -111,7 +111,10 @@ class Event:
             raise BadInput(f"{self.topic}: {exc}") from None
         if self.time is not None and (isinstance(self.time, bool) or not isinstance(self.time, int)):
             raise BadInput(f"{self.topic}: time must be unix seconds (a whole number), not {self.time!r}")
-        object.__setattr__(self, "payload", check_payload(self.topic, self.payload))
+        # The payload as its commit's Gvcs-Event trailer keeps it (keys sorted): what the event makes of
+        # it must not depend on the order a sender wrote the keys in, or a replay would differ.
+        payload = json.loads(event_trailer(check_payload(self.topic, self.payload)))
+        object.__setattr__(self, "payload", payload)
 
     @classmethod
     def new(

@@ -93,14 +93,14 @@ def _create_branch(
     tip: Tip, event: Event, args: dict[str, Any], changes: ChangeSet
 ) -> tuple[list[FollowUp], str]:
     name = args["name"]
-    if tip.repo.refs.get(branch_ref(name)) is not None:
+    if not tip.verifying and tip.repo.refs.get(branch_ref(name)) is not None:
         raise Refused(f"{TOPIC}: branch {name} already exists: the ritual would create it")
     return [FollowUp("branch", {"name": name})], f"create branch {name}"
 
 
 def _tag_head(tip: Tip, event: Event, args: dict[str, Any], changes: ChangeSet) -> tuple[list[FollowUp], str]:
     name = args["name"]
-    if tip.repo.refs.get(tag_ref(name)) is not None:
+    if not tip.verifying and tip.repo.refs.get(tag_ref(name)) is not None:
         raise Refused(f"{TOPIC}: tag {name} already exists: the ritual would create it")
     return [FollowUp("tag", {"name": name})], f"tag {name}"
 
@@ -126,7 +126,9 @@ def _open_proposal(
         )
     source, into = args.get("source"), args.get("into") or tip.branch
     for name in [source, into]:
-        if name is not None and tip.repo.refs.get(branch_ref(name)) is None and name != tip.branch:
+        if tip.verifying or name is None or name == tip.branch:
+            continue
+        if tip.repo.refs.get(branch_ref(name)) is None:
             raise NotFound(f"{TOPIC}: open_proposal: branch {name!r} not found")
     glyph, rotation = event.payload["glyph"], event.payload["rotation"]
     message = args.get("message") or f"Ritual {glyph} at {rotation}° by {event.actor}"

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import BadInput, InvalidFile, NotFound
 from ..merge.contents import counters_in
-from ..objects import Actor, Page, Story, _yaml_dump, hash_object, validate_id
+from ..objects import Actor, Page, Story, _yaml_dump, hash_object, load_yaml, validate_id
 from ..types import ObjectId
 
 if TYPE_CHECKING:
@@ -103,16 +103,29 @@ def blob_cache(repo: Repository) -> BlobCache:
 
 
 class Tip:
-    """The snapshot an event is applied on: the tip's commit (None on a new, empty branch) and tree."""
+    """The snapshot an event is applied on: the tip's commit (None on a new, empty branch) and tree.
+
+    ``verifying``: the event is replayed to check a commit that exists (see :mod:`narrative_vcs.rules`);
+    planners then leave out what depends on refs rather than on the snapshot (whether a branch a ritual
+    would create exists: that is the follow-up's business, not the commit's).
+    """
 
     def __init__(
-        self, repo: Repository, branch: str, commit: ObjectId | None, tree: ObjectId | None, now: int
+        self,
+        repo: Repository,
+        branch: str,
+        commit: ObjectId | None,
+        tree: ObjectId | None,
+        now: int,
+        *,
+        verifying: bool = False,
     ) -> None:
         self.repo = repo
         self.branch = branch
         self.commit = commit
         self.tree = tree
         self.now = now
+        self.verifying = verifying
         self.cache = blob_cache(repo)
 
     def blob(self, path: str) -> ObjectId | None:
@@ -180,13 +193,10 @@ class Tip:
 
 
 def _parse_yaml(path: str, data: bytes) -> dict[str, Any]:
-    import yaml
-
     try:
-        # libyaml's loader when PyYAML has it: the pure-Python one costs most of an event
-        value = yaml.load(data.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InvalidFile(path, None, f"invalid YAML: {exc}") from None
+        value = load_yaml(data.decode("utf-8"), path)
+    except UnicodeDecodeError as exc:
+        raise InvalidFile(path, None, f"not UTF-8 text ({exc.reason})") from None
     if not isinstance(value, dict):
         raise BadInput(f"{path}: must be a mapping")
     return value

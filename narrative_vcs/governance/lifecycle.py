@@ -23,11 +23,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInput, BranchMoved, GvcsError, MergeConflicts, NotFound, Refused
-from ..objects import Actor, validate_id
-from ..refs import validate_ref_name
+from ..objects import Actor, event_trailer, validate_id
+from ..refs import RefMove, branch_ref, validate_ref_name
 from ..types import ObjectId
-from . import ledger
-from .hooks import NarrativeChange, publish
+from . import ledger, transitions
 from .proposal import (
     CHOICES,
     ProposalResult,
@@ -41,7 +40,7 @@ from .rules import GOVERNANCE_BRANCH, GovernanceRules, rules_of
 
 if TYPE_CHECKING:
     from ..merge.contents import Conflict
-    from ..repository import Repository
+    from ..repository import ChangeSet, Repository
 
 __all__ = ["close_expired", "execute", "list_proposals", "propose", "show", "vote"]
 
@@ -157,10 +156,7 @@ def _write(
     event_id: str | None = None,
 ) -> ProposalState:
     """Commit ``state`` as ``proposals/<n>.yaml`` on the governance branch if it is still at ``head``."""
-    from ..repository import ChangeSet
-
-    changes = ChangeSet().put_file(proposal_path(state.number), state.serialise()).upsert_actor(author)
-    event = {"proposal": state.number, "status": state.status, "source": state.source, "target": state.target}
+    changes, event = _proposal_change(state, author)
     oid = repo.commit(
         GOVERNANCE_BRANCH,
         changes,
@@ -173,6 +169,40 @@ def _write(
         timestamp=now,
     )
     return dataclasses.replace(state, commit=oid)
+
+
+def _write_commit(
+    repo: Repository,
+    state: ProposalState,
+    *,
+    head: ObjectId | None,
+    author: Actor,
+    kind: str,
+    subject: str,
+    now: int,
+    alone: bool,
+) -> ObjectId:
+    """The commit of ``state`` on the governance head ``head``, written but not yet on the branch."""
+    changes, event = _proposal_change(state, author)
+    return repo.write_commit(
+        GOVERNANCE_BRANCH,
+        head,
+        changes,
+        actor=author.id,
+        message=subject,
+        kind=kind,
+        facts={"Gvcs-Event": event_trailer(event)},
+        timestamp=now,
+        alone=alone,
+    )
+
+
+def _proposal_change(state: ProposalState, author: Actor) -> tuple[ChangeSet, dict[str, Any]]:
+    from ..repository import ChangeSet
+
+    changes = ChangeSet().put_file(proposal_path(state.number), state.serialise()).upsert_actor(author)
+    event = {"proposal": state.number, "status": state.status, "source": state.source, "target": state.target}
+    return changes, event
 
 
 def propose(
@@ -218,17 +248,15 @@ def propose(
                 if earlier.event_id == event_id:
                     return earlier.number
         number = (numbers[-1] if numbers else 0) + 1
-        state = ProposalState(
-            number=number,
-            status="open",
+        state = transitions.opened(
+            number,
             source=source,
             source_head=source_head,
             target=target,
             target_head=target_head,
-            message=message.strip(),
+            message=message,
             proposer=actor,
-            opened=when,
-            closes=when + rules.window,
+            when=when,
             rules=rules,
             resolutions=settled,
             event_id=event_id,
@@ -309,10 +337,12 @@ def vote(
 ) -> ProposalState:
     """Vote ``yes`` or ``no`` on an open proposal; one vote per actor (a second one is refused).
 
-    Under ``weight: stake`` the vote stakes ``stake`` tokens (1 or more) from the actor's balance in the
-    ledger (burned, or locked until the proposal closes) and weighs ``sqrt(stake)``; otherwise every vote
-    weighs 1 and ``stake`` must be 0. When this vote decides the proposal (it passes, or can no longer
-    pass) it is closed at once: a passed proposal is executed before this returns.
+    Who votes: the actors of the target as it was when the proposal opened. Under ``weight: stake`` the
+    vote stakes ``stake`` tokens (1 or more) from the actor's balance in the ledger (burned, or locked
+    until the proposal closes) and weighs ``sqrt(stake)``: the stake and the vote are two commits (one
+    on the ledger branch, one on the governance branch) that land together or not at all. Otherwise every
+    vote weighs 1 and ``stake`` must be 0. When this vote decides the proposal (it passes, or can no
+    longer pass) it is closed at once: a passed proposal is executed before this returns.
     """
     when = _now(now)
     _check_number(number)
@@ -323,24 +353,20 @@ def vote(
         raise BadInput(f"a stake is a whole number of tokens (0 or more), not {stake!r}")
     close_expired(repo, now=when)
     state = show(repo, number)
-    _check_can_vote(state, actor)
-    target_head = _branch_head(repo, state.target, "target")
-    author = _actor_record(repo, actor, state.target, target_head)
+    _check_can_vote(state, actor, when)
+    voters = transitions.electorate(repo, state)
+    if actor not in voters:
+        raise NotFound(
+            f"unknown actor {actor!r}: {state.target} had no actors/{actor}.yaml when proposal {number} "
+            "opened (the actors of then vote on it)"
+        )
+    author = _actor_record(repo, actor, state.target, state.target_head)
     rules = state.rules
     if rules.weight == "stake" and stake < 1:
         raise BadInput(f"proposal {number} is weighted by stake: vote with --stake TOKENS (1 or more)")
     if rules.weight != "stake" and stake:
         raise BadInput(f"proposal {number} counts one vote per actor: it takes no stake")
-    if stake:
-        _stake(repo, state, actor, -stake, when, "burn" if rules.stake == "burn" else "lock")
-    try:
-        decided = _record_vote(
-            repo, number, author, Vote(actor, choice, stake, rules.vote_weight(stake), when)
-        )
-    except BaseException:
-        if stake:  # the vote was not counted: the tokens go back
-            _stake(repo, state, actor, stake, when, "refund")
-        raise
+    decided = _record_vote(repo, number, author, choice, stake, when, voters)
     if decided.status == "passed":
         return _carry_out(repo, decided, when)
     if decided.status == "rejected":
@@ -348,86 +374,69 @@ def vote(
     return decided
 
 
-def _check_can_vote(state: ProposalState, actor: str) -> None:
+def _check_can_vote(state: ProposalState, actor: str, when: int) -> None:
     if state.status != "open":
         raise Refused(f"proposal {state.number} is {state.status}: voting has ended")
     if actor in state.votes:
         earlier = state.votes[actor].choice
         raise Refused(f"{actor} already voted {earlier} on proposal {state.number}: one vote per actor")
+    if when >= state.closes:
+        raise Refused(f"proposal {state.number}'s window has ended: voting has ended")
 
 
-def _record_vote(repo: Repository, number: int, author: Actor, ballot: Vote) -> ProposalState:
+def _record_vote(
+    repo: Repository,
+    number: int,
+    author: Actor,
+    choice: str,
+    stake: int,
+    when: int,
+    voters: frozenset[str],
+) -> ProposalState:
+    """Commit the vote (and its stake) on the heads as they are now; on a race, read them again."""
     for _ in range(_TRIES):
         head = repo.branch_head(GOVERNANCE_BRANCH)
         state = _read(repo, number, head)
-        _check_can_vote(state, ballot.actor)
-        counted = state.changed(votes={**state.votes, ballot.actor: ballot})
-        status, reason = _decision(repo, counted)
-        result = None
-        if status == "rejected":
-            result = ProposalResult("rejected", ballot.time, reason=reason, returned=counted.locked())
-        counted = dataclasses.replace(counted, status=status, result=result)
-        subject = f"Vote {ballot.choice} on proposal {number}"
-        if status != "open":
-            subject += f": {status}"
-        try:
-            return _write(
-                repo,
-                counted,
-                head=head,
-                author=author,
-                kind="proposal.vote",
-                subject=subject,
-                now=ballot.time,
+        _check_can_vote(state, author.id, when)
+        moves: list[RefMove] = []
+        stake_commit = None
+        if stake:
+            how = "burn" if state.rules.stake == "burn" else "lock"
+            ledger_branch = state.rules.ledger
+            ledger_head = repo.branch_head(ledger_branch)
+            stake_commit = ledger.stake_commit(
+                repo, ledger_branch, ledger_head, author.id, how, stake, number, when
             )
+            moves.append(RefMove(branch_ref(ledger_branch), ledger_head, stake_commit))
+        ballot = Vote(author.id, choice, stake, state.rules.vote_weight(stake), when, stake_commit)
+        counted = transitions.voted(state, ballot, voters)
+        subject = f"Vote {choice} on proposal {number}"
+        if counted.status != "open":
+            subject += f": {counted.status}"
+        oid = _write_commit(
+            repo,
+            counted,
+            head=head,
+            author=author,
+            kind="proposal.vote",
+            subject=subject,
+            now=when,
+            alone=not stake,
+        )
+        moves.append(RefMove(branch_ref(GOVERNANCE_BRANCH), head, oid))
+        try:
+            repo.move_refs(moves, who=f"{author.name} <{author.email}>", message=f"vote: {subject}")
         except BranchMoved:
             continue
+        return dataclasses.replace(counted, commit=oid)
     raise Refused(f"the governance branch kept moving: the vote on proposal {number} was not recorded")
 
 
-def _decision(repo: Repository, state: ProposalState) -> tuple[str, str]:
-    """``passed`` when quorum is reached and the yes share is above the threshold; ``rejected`` when
-    that can no longer happen even if every other actor of the target votes yes; else ``open``."""
-    tally = state.tally
-    if tally.passing:
-        return "passed", ""
-    head = repo.branch_head(state.target)
-    electorate = set(state.votes)
-    if head is not None:
-        names = repo.snapshots.list_dir(repo.commits.get(head).tree, "actors")
-        electorate.update(n.removesuffix(".yaml") for n in names if n.endswith(".yaml"))
-    remaining = len(electorate - set(state.votes))
-    if state.rules.weight == "stake":
-        # A stake's weight has no upper bound known in advance: only a complete vote decides early.
-        if remaining:
-            return "open", ""
-        return "rejected", "every actor voted and the proposal did not pass"
-    best_yes, best_total = tally.yes + remaining, tally.yes + tally.no + remaining
-    if tally.voters + remaining < tally.quorum:
-        return "rejected", f"quorum of {tally.quorum} can no longer be reached"
-    if best_total <= 0 or best_yes / best_total <= tally.threshold:
-        return "rejected", f"the yes share can no longer exceed {tally.threshold:g}"
-    return "open", ""
-
-
-def _stake(repo: Repository, state: ProposalState, actor: str, delta: int, when: int, how: str) -> None:
-    verbs = {"burn": "Burn", "lock": "Lock", "refund": "Refund", "unlock": "Return"}
-    amount = abs(delta)
-    ledger.change_balance(
-        repo,
-        state.rules.ledger,
-        actor,
-        delta,
-        message=f"{verbs[how]} {amount} token(s) staked on proposal {state.number}",
-        event={"type": f"stake.{how}", "actor": actor, "amount": amount, "proposal": state.number},
-        now=when,
-    )
-
-
 def _return_locked(repo: Repository, state: ProposalState, when: int) -> None:
-    """Give back the stakes a closed proposal locked (``stake: lock``), one commit per actor."""
+    """Give back the stakes a closed proposal locked (``stake: lock``), one commit per actor; a stake
+    already given back (its event id is on the ledger branch) is not given twice."""
     for actor, amount in sorted(state.locked().items()):
-        _stake(repo, state, actor, amount, when, "unlock")
+        ledger.return_stake(repo, state.rules.ledger, actor, amount, state.number, when)
 
 
 # --- executing and closing ------------------------------------------------------------------------
@@ -467,11 +476,11 @@ def close_expired(repo: Repository, *, now: int | None = None) -> list[int]:
 
 
 def _close(repo: Repository, state: ProposalState, when: int) -> ProposalState:
-    if state.status == "passed" or state.tally.passing:
+    ending = transitions.closing(state, when)
+    if ending is None:
         return _carry_out(repo, state, when)
-    status = "rejected" if state.tally.quorum_reached else "expired"
-    reason = "the yes share did not exceed the threshold" if status == "rejected" else "quorum not reached"
-    result = ProposalResult(status, when, reason=f"window ended: {reason}", returned=state.locked())
+    status, reason = ending
+    result = ProposalResult(status, when, reason=reason, returned=state.locked())
     final, wrote = _record_result(repo, state.number, status, result, when)
     if wrote:
         _return_locked(repo, final, when)
@@ -480,28 +489,15 @@ def _close(repo: Repository, state: ProposalState, when: int) -> ProposalState:
 
 def _carry_out(repo: Repository, state: ProposalState, when: int) -> ProposalState:
     """Execute a proposal that passed and record how it went (``executed`` or ``failed``)."""
-    previous = None
     if state.hearing:
         result = ProposalResult("decided", when, reason="hearing: the decision is recorded")
     else:
-        result, previous = _merge(repo, state, when)
+        result = _merge(repo, state, when)[0]
     ok = result.status in ("merged", "up-to-date", "decided")
     result = dataclasses.replace(result, returned=state.locked())
     final, wrote = _record_result(repo, state.number, "executed" if ok else "failed", result, when)
     if not wrote:
         return final  # another process closed it first
-    if result.status == "merged" and result.commit is not None:
-        change = NarrativeChange(
-            branch=state.target,
-            commit=result.commit,
-            previous=previous,
-            actor=state.proposer,
-            kind="merge",
-            proposal=state.number,
-            source=state.source,
-            time=when,
-        )
-        publish(change)
     _return_locked(repo, final, when)
     return final
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import BadInput, InvalidFile
+from ..objects import load_yaml
 from ..snapshot import check_path
 from ..types import ObjectId
 from .rules import GovernanceRules
@@ -69,6 +70,7 @@ class Vote:
     stake: int
     weight: float
     time: int
+    stake_commit: ObjectId | None = None  # the ledger commit that took the stake
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,7 +79,19 @@ class Vote:
             "stake": self.stake,
             "weight": self.weight,
             "time": self.time,
+            "stake_commit": self.stake_commit,
         }
+
+    def to_record(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "choice": self.choice,
+            "stake": self.stake,
+            "weight": self.weight,
+            "time": self.time,
+        }
+        if self.stake_commit is not None:
+            record["stake_commit"] = self.stake_commit
+        return record
 
 
 @dataclass(frozen=True)
@@ -228,8 +242,7 @@ class ProposalState:
             "event_id": self.event_id,
             "rules": self.rules.to_json(),
             "votes": {
-                v.actor: {"choice": v.choice, "stake": v.stake, "weight": v.weight, "time": v.time}
-                for v in sorted(self.votes.values(), key=lambda v: (v.time, v.actor))
+                v.actor: v.to_record() for v in sorted(self.votes.values(), key=lambda v: (v.time, v.actor))
             },
             "resolutions": {p: _resolution_record(p, r) for p, r in sorted(self.resolutions.items())},
             "result": None if self.result is None else self.result.to_json(),
@@ -253,12 +266,10 @@ class ProposalState:
 
     @classmethod
     def parse(cls, number: int, data: bytes, commit: ObjectId | None = None) -> ProposalState:
-        import yaml
-
         path = proposal_path(number)
         try:
-            raw = yaml.load(data.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raw = load_yaml(data.decode("utf-8"), path)
+        except UnicodeDecodeError as exc:
             raise InvalidFile(path, None, f"not a proposal: {exc}") from None
         if not isinstance(raw, dict) or raw.get("number") != number:
             raise InvalidFile(path, None, f"not proposal {number}")
@@ -271,7 +282,12 @@ class ProposalState:
     def _from_record(cls, raw: dict[str, Any], commit: ObjectId | None) -> ProposalState:
         votes = {
             str(actor): Vote(
-                str(actor), str(v["choice"]), int(v.get("stake", 0)), float(v["weight"]), int(v["time"])
+                str(actor),
+                str(v["choice"]),
+                int(v.get("stake", 0)),
+                float(v["weight"]),
+                int(v["time"]),
+                _oid(v.get("stake_commit")),
             )
             for actor, v in (raw.get("votes") or {}).items()
         }

@@ -21,13 +21,15 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..errors import BadInput, Refused
+from ..errors import BadInput
+from ..gate import RuleBroken
+from ..history import CommitInfo
 from ..objects import Story
 from ..refs import validate_ref_name
 
 __all__ = [
     "GOVERNANCE_BRANCH",
-    "GUARDED_KINDS",
+    "PROTECTED_EVENTS",
     "STAKE_MODES",
     "WEIGHTS",
     "GovernanceRules",
@@ -43,18 +45,20 @@ GOVERNANCE_BRANCH = "governance"
 WEIGHTS = ("one-actor-one-vote", "stake")
 STAKE_MODES = ("burn", "lock")
 
-#: Commit kinds refused on a protected branch: changes to the story itself. Other kinds (gift
-#: transactions, rituals, infrastructure events) are validated state transitions and are allowed.
-GUARDED_KINDS = frozenset({"edit", "merge", "revert", "agent.emit.v1"})
-
+#: Commit kinds a protected branch takes without a proposal: events, each verified by replaying it.
+PROTECTED_EVENTS = frozenset({"gift.txn.v1", "ritual.performed.v1", "infra.spore.v1", "mycelium.decay.v1"})
 _KEYS = ("quorum", "threshold", "window", "weight", "stake", "ledger")
 
 
-class ProtectedBranch(Refused):
-    """A direct commit, plain merge, replay or delete on a protected branch."""
+class ProtectedBranch(RuleBroken):
+    """A move of a protected branch that is not a fast-forward through passed proposals and events: a
+    direct commit, a plain merge, a replay, a force, a delete."""
 
-    def __init__(self, branch: str) -> None:
-        super().__init__(f"{branch} is protected: open a proposal (gvcs propose SOURCE --into {branch})")
+    RULE = "protected-branches"
+
+    def __init__(self, branch: str, message: str | None = None, *, commit: CommitInfo | None = None) -> None:
+        text = message or f"{branch} is protected: open a proposal (gvcs propose SOURCE --into {branch})"
+        super().__init__(self.RULE, text, commit=commit)
         self.branch = branch
 
 

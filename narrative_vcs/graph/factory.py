@@ -1,6 +1,7 @@
 """Open and create repositories on disk: the composition of a backend with the repository API.
 
-Entry points (the CLI, the server, the workers) call this; the core never imports a backend.
+Entry points (the CLI, the server, the workers) call this; the core never imports a backend. Every
+repository opened here has the story's rules (:mod:`narrative_vcs.rules`) at its gate.
 A repository on disk is a directory (the work tree) holding ``.gvcs/``, a bare git repository.
 """
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from ..errors import BadInput, NotFound
 from ..repository import DEFAULT_BRANCH, Repository
+from ..rules import story_rules
 from .access_file import FileAccessStore
 from .git import GitObjectStore, GitRefStore, init_git_dir
 
@@ -91,7 +93,7 @@ def open_store(uri: str, cache_dir: Path | None = None) -> Repository:
     from .neo4j import open_neo4j
 
     objects, refs, access = open_neo4j(uri, cache_dir)
-    return Repository(objects, refs, access)
+    return Repository(objects, refs, access, rules=story_rules())
 
 
 def redact(uri: str) -> str:
@@ -105,7 +107,9 @@ def redact(uri: str) -> str:
 
 
 def _open(git_dir: Path) -> Repository:
-    return Repository(GitObjectStore(git_dir), GitRefStore(git_dir), FileAccessStore(git_dir))
+    return Repository(
+        GitObjectStore(git_dir), GitRefStore(git_dir), FileAccessStore(git_dir), rules=story_rules()
+    )
 
 
 def load_config(root: Path) -> dict[str, Any]:

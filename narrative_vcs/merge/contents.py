@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import BadInput
-from ..objects import Actor, Glyph, Page, Story, _yaml_dump
+from ..objects import Actor, Glyph, Page, Story, _yaml_dump, load_yaml
 from .text import TextConflict, TextMerge, merge_text
 from .values import MISSING, Conflicted, Outcome, counter, mapping, scalar, set3
 
@@ -228,12 +228,10 @@ def _unsettled(body: TextMerge, strategy: str | None) -> str:
 
 
 def _load(data: bytes, path: str) -> dict[str, Any]:
-    import yaml
-
     try:
-        value = yaml.safe_load(data.decode("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{path} is not YAML: {exc}") from None
+        value = load_yaml(data.decode("utf-8"), path)
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{path} is not UTF-8 text ({exc.reason})") from None
     if not isinstance(value, dict):
         raise BadInput(f"{path} is not a mapping")
     return value

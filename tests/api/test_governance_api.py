@@ -95,10 +95,11 @@ def test_protected_branches_refuse_commits_and_merges_over_graphql(
         },
     )
     assert error_codes(commit) == ["REFUSED"]
-    assert (
-        commit["errors"][0]["message"]
-        == "main is protected: open a proposal (gvcs propose SOURCE --into main)"
+    message = commit["errors"][0]["message"]
+    refusal = (
+        "main is protected: open a proposal (gvcs propose SOURCE --into main) (rule: protected-branches)"
     )
+    assert message.endswith(f"by ada: {refusal}")
     merge = gql(
         client,
         'mutation($h: String!) { merge(source: "side", target: "main", expectedHead: $h) { status } }',

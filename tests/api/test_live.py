@@ -190,7 +190,7 @@ def test_events_stream_commits_and_resume_after_a_reconnect(
         assert event["event"] == "commit" and event["id"] == f"main:{first}"
         data = json.loads(event["data"])
         assert (data["branch"], data["id"], data["actor"], data["kind"]) == ("main", first, "ada", "edit")
-        gift = _commit_elsewhere(story_dir, "ledger-note", kind="gift")
+        gift = _commit_elsewhere(story_dir, "ledger-note", kind="agent.emit.v1")
         assert stream.next()["id"] == f"main:{gift}"
     finally:
         stream.close()
@@ -207,14 +207,14 @@ def test_events_stream_commits_and_resume_after_a_reconnect(
 
 
 def test_events_filter_by_kind(server: Served, story_dir: Path, token: str) -> None:
-    stream = EventStream(server, "/events?kind=gift", {"authorization": f"Bearer {token}"})
+    stream = EventStream(server, "/events?kind=agent.emit.v1", {"authorization": f"Bearer {token}"})
     try:
         assert stream.response.status == 200
         _wait_for_subscribers(server, 1)
         _commit_via_api(server, token, "plain")  # an edit: filtered out
-        gift = _commit_elsewhere(story_dir, "ledger-note", kind="gift")
+        gift = _commit_elsewhere(story_dir, "ledger-note", kind="agent.emit.v1")
         event = stream.next()
-        assert event["id"] == f"main:{gift}" and json.loads(event["data"])["kind"] == "gift"
+        assert event["id"] == f"main:{gift}" and json.loads(event["data"])["kind"] == "agent.emit.v1"
     finally:
         stream.close()
 

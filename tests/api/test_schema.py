@@ -83,20 +83,12 @@ def test_commit_by_revision_expression(client: TestClient, story: Story) -> None
 
 
 def test_event_payload(repo: Repository, client: TestClient, story: Story) -> None:
-    from narrative_vcs.objects import Page
-    from narrative_vcs.repository import ChangeSet
+    from narrative_vcs.events import Event, ingest
 
-    oid = repo.commit(
-        "main",
-        ChangeSet().upsert_page(Page("note", "Note", "A note.")),
-        actor="bot",
-        message="Emit a note",
-        kind="agent.emit.v1",
-        event={"agent": "bot", "task": "draft"},
-        expected_head=story.main_edit,
-    )
+    payload = {"page": "note", "title": "Note", "body": "A note."}
+    oid = ingest(repo, Event("agent.emit.v1", "note-1", "bot", payload, "main")).commit
     got = data(client, f'{{ commit(id: "{oid}") {{ kind event }} }}')["commit"]
-    assert got == {"kind": "agent.emit.v1", "event": {"agent": "bot", "task": "draft"}}
+    assert got == {"kind": "agent.emit.v1", "event": payload}
 
 
 def test_page(client: TestClient, story: Story) -> None:

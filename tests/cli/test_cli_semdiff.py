@@ -52,6 +52,9 @@ def _edit(gvcs: Gvcs, story: Path) -> None:
     """Commit OPENING, then leave REVISED in the work tree."""
     page = story / "pages" / "opening.md"
     page.write_text(OPENING)
+    # second stops following opening, so that opening may follow second (reading order has no cycle)
+    second = story / "pages" / "second.md"
+    second.write_text(second.read_text().replace("follows: [opening]", "follows: []"))
     ok(gvcs("--actor", "mara", "commit", "-m", "Opening text", cwd=story))
     page.write_text(REVISED)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .conftest import Gvcs, ok, one_line_error
 
-PROTECTED = "main is protected: open a proposal (gvcs propose SOURCE --into main)"
+PROTECTED = "main is protected: open a proposal (gvcs propose SOURCE --into main) (rule: protected-branches)"
 
 
 def governed(gvcs: Gvcs, story: Path, settings: str) -> None:
@@ -105,8 +105,9 @@ def test_expired_proposals_close_on_the_next_look(gvcs: Gvcs, story: Path) -> No
 
 
 def test_stake_weighted_votes_take_tokens_from_the_ledger(gvcs: Gvcs, story: Path) -> None:
-    (story / "ledger.yaml").write_text("balances: {bot: 9, cal: 1, mara: 4}\n", encoding="utf-8")
     governed(gvcs, story, "governance: {weight: stake, stake: burn}\n")
+    for who, amount in (("bot", 9), ("cal", 1), ("mara", 4)):  # tokens come from mints (gift.txn.v1)
+        ok(gvcs("gift", "mint", who, str(amount), cwd=story, actor="mara"))
     ok(gvcs("propose", "side", "--into", "main", "-m", "Weighed", cwd=story, actor="mara"))
     short = one_line_error(gvcs("vote", "1", "yes", "--stake", "5", cwd=story, actor="cal"), 1)
     assert short.endswith("cal has 1 token(s) in main's ledger.yaml: not enough to stake 5")
@@ -136,5 +137,7 @@ def test_governance_input_errors_are_one_line(gvcs: Gvcs, story: Path) -> None:
     assert hearing.out.startswith("proposal 1 opened: hearing on main")
     ok(gvcs("switch", "side", cwd=story))
     (story / "story.yaml").write_text("title: Night Shift\ngovernance: {quorum: 0}\n", encoding="utf-8")
-    bad = one_line_error(gvcs("commit", "-m", "Bad rules", cwd=story, actor="mara"), 2)
-    assert bad.endswith("story.yaml: governance.quorum must be a whole number of at least 1, not 0")
+    bad = one_line_error(gvcs("commit", "-m", "Bad rules", cwd=story, actor="mara"), 1)
+    assert bad.endswith(
+        "story.yaml: governance.quorum must be a whole number of at least 1, not 0 (rule: governance)"
+    )

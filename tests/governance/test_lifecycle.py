@@ -61,7 +61,9 @@ def test_the_proposal_file_and_its_json(repo: Repository, writer: Writer) -> Non
     state = governance.vote(repo, 1, actor="bot", choice="no", now=T0 + 5)
     data = state.to_json()
     assert data["number"] == 1 and data["status"] == "open" and data["hearing"] is False
-    assert data["votes"] == [{"actor": "bot", "choice": "no", "stake": 0, "weight": 1.0, "time": T0 + 5}]
+    assert data["votes"] == [
+        {"actor": "bot", "choice": "no", "stake": 0, "weight": 1.0, "time": T0 + 5, "stake_commit": None}
+    ]
     assert data["tally"] == {
         "voters": 1,
         "yes": 0.0,

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from narrative_vcs.errors import BadInput, NotFound
+from narrative_vcs.gate import GatedRefs
 from narrative_vcs.graph.factory import (
     GVCS_DIR,
     find_root,
@@ -26,7 +27,8 @@ def test_init_creates_a_bare_git_repository_with_head_on_main(tmp_path: Path) ->
     git_dir = tmp_path / "story" / GVCS_DIR
     assert (git_dir / "HEAD").read_text() == "ref: refs/heads/main\n"
     assert (git_dir / "objects").is_dir() and (git_dir / "refs" / "heads").is_dir()
-    assert isinstance(repo.objects, GitObjectStore) and isinstance(repo.refs, GitRefStore)
+    assert isinstance(repo.objects, GitObjectStore) and isinstance(repo.refs, GatedRefs)
+    assert isinstance(repo.refs.inner, GitRefStore) and repo.gate.active  # the story's rules hold
     assert repo.head_branch() == "main" and repo.branches() == {}
     assert load_config(tmp_path / "story") == {"store": "git"}
 

@@ -1,0 +1,259 @@
+"""Reading the story at a revision (pages, actors, files) and its history (log, diffs)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from ..errors import BadInput, NotFound
+from ..history import CommitInfo
+from ..objects import Actor, Page, Story, validate_id
+from ..snapshot import EMPTY_TREE, check_path
+from ..types import ObjectId
+from .branches import Branches
+from .values import FileChange, LogPage, StorySnapshot, path_kind
+
+if TYPE_CHECKING:
+    from ..semdiff import SemanticChange
+
+__all__ = ["Reading"]
+
+
+class Reading(Branches):
+    # --- reading ----------------------------------------------------------------------------------
+
+    def tree_of(self, rev: str | None) -> ObjectId:
+        return EMPTY_TREE if rev is None else self.commit_info(rev).tree
+
+    def at(self, rev: str = "HEAD", as_of: int | None = None) -> ObjectId:
+        """The commit of ``rev``, or with ``as_of`` the newest one on its first-parent line by then."""
+        oid = self.resolve(rev)
+        return oid if as_of is None else self.commits.as_of(oid, as_of)
+
+    def read_page(self, page_id: str, rev: str = "HEAD", *, as_of: int | None = None) -> Page:
+        validate_id("page", page_id)
+        commit = self.at(rev, as_of)
+        data = self.snapshots.read(self.commits.get(commit).tree, f"pages/{page_id}.md")
+        if data is None:
+            raise NotFound(f"page {page_id!r} not found at {rev}")
+        return Page.parse(page_id, data)
+
+    def read_actor(self, actor_id: str, rev: str = "HEAD") -> Actor:
+        validate_id("actor", actor_id)
+        data = self.snapshots.read(self.tree_of(rev), f"actors/{actor_id}.yaml")
+        if data is None:
+            raise NotFound(f"actor {actor_id!r} not found at {rev}")
+        return Actor.parse(actor_id, data)
+
+    def actor_record(self, actor_id: str, blob: ObjectId) -> Actor:
+        """The actor record stored in ``blob``, parsed once per repository (records never change)."""
+        record = self._actors.get(blob)
+        if record is None:
+            if len(self._actors) >= 10_000:
+                self._actors.clear()
+            record = self._actors[blob] = Actor.parse(actor_id, self.read_blob(blob))
+        return record
+
+    def read_file(self, path: str, rev: str = "HEAD") -> bytes | None:
+        return self.snapshots.read(self.tree_of(rev), check_path(path))
+
+    def read_blob(self, oid: ObjectId) -> bytes:
+        return self.objects.get(oid)[1]
+
+    def read_story_record(self, rev: str = "HEAD") -> Story | None:
+        data = self.read_file(Story.PATH, rev)
+        return None if data is None else Story.parse(data)
+
+    def list_pages(self, rev: str = "HEAD", *, as_of: int | None = None) -> list[str]:
+        tree = self.commits.get(self.at(rev, as_of)).tree
+        return [name[:-3] for name in self.snapshots.list_dir(tree, "pages") if name.endswith(".md")]
+
+    def list_actors(self, rev: str = "HEAD") -> list[Actor]:
+        tree = self.tree_of(rev)
+        names = self.snapshots.list_dir(tree, "actors")
+        return [Actor.parse(n[:-5], self.read_blob(oid)) for n, oid in names.items() if n.endswith(".yaml")]
+
+    def read_story(self, rev: str = "HEAD", *, as_of: int | None = None) -> StorySnapshot:
+        """Every page, actor and file of the story at a revision (or as of a time)."""
+        commit = self.at(rev, as_of)
+        pages: dict[str, Page] = {}
+        actors: dict[str, Actor] = {}
+        files: dict[str, bytes] = {}
+        story = None
+        for path, oid in self.snapshots.walk(self.commits.get(commit).tree):
+            kind, item = path_kind(path)
+            data = self.read_blob(oid)
+            if kind == "page" and item:
+                pages[item] = Page.parse(item, data)
+            elif kind == "actor" and item:
+                actors[item] = Actor.parse(item, data)
+            elif kind == "story":
+                story = Story.parse(data)
+            else:
+                files[path] = data
+        return StorySnapshot(commit, story, dict(sorted(pages.items())), dict(sorted(actors.items())), files)
+
+    # --- history ----------------------------------------------------------------------------------
+
+    def walk(self, revs: Sequence[str] = ("HEAD",), *, first_parent: bool = False) -> Iterator[CommitInfo]:
+        """Commits reachable from ``revs``, newest first."""
+        return self.commits.walk([self.resolve(r) for r in revs], first_parent=first_parent)
+
+    def log(
+        self,
+        revs: Sequence[str] = ("HEAD",),
+        *,
+        actor: str | None = None,
+        kind: str | None = None,
+        page: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        first_parent: bool = False,
+    ) -> LogPage:
+        """A page of history with filters. ``after`` is the cursor of the previous page.
+
+        A cursor pins the heads the walk started from, so later commits never shift the pages.
+        """
+        if first is not None and first < 0:
+            raise BadInput("first must not be negative")
+        if page is not None:
+            validate_id("page", page)
+        if after is not None:
+            starts, last = _decode_cursor(after)
+            if not all(self.objects.has(oid) for oid in [*starts, last]):
+                raise BadInput("cursor does not belong to this history")
+        else:
+            starts, last = [self.resolve(r) for r in revs], None
+        matches = self._filtered(starts, actor, kind, page, since, until, first_parent)
+        if last is not None:
+            for info in matches:
+                if info.id == last:
+                    break
+            else:
+                raise BadInput("cursor does not belong to this history")
+        out: list[CommitInfo] = []
+        for info in matches:
+            if first is not None and len(out) == first:
+                return LogPage(out, _encode_cursor(starts, out[-1].id) if out else None)
+            out.append(info)
+        return LogPage(out, None)
+
+    def _filtered(
+        self,
+        starts: list[ObjectId],
+        actor: str | None,
+        kind: str | None,
+        page: str | None,
+        since: int | None,
+        until: int | None,
+        first_parent: bool,
+    ) -> Iterator[CommitInfo]:
+        path = f"pages/{page}.md" if page else None
+        for info in self.commits.walk(starts, first_parent=first_parent):
+            if actor is not None and info.actor != actor:
+                continue
+            if kind is not None and info.kind != kind:
+                continue
+            if until is not None and info.time > until:
+                continue
+            if since is not None and info.time < since:
+                continue
+            if path is not None and not self._touches(info, path):
+                continue
+            yield info
+
+    def _touches(self, info: CommitInfo, path: str) -> bool:
+        mine = self.snapshots.blob_id(info.tree, path)
+        if not info.parents:
+            return mine is not None
+        return all(self.snapshots.blob_id(self.commits.get(p).tree, path) != mine for p in info.parents)
+
+    def changes(self, rev: str) -> list[FileChange]:
+        """What a commit changed against its first parent (everything, for a root commit)."""
+        info = self.commit_info(rev)
+        parent = self.commits.get(info.parents[0]).tree if info.parents else None
+        return [FileChange.from_diff(d) for d in self.snapshots.diff(parent, info.tree)]
+
+    def diff(self, old: str | None, new: str) -> list[FileChange]:
+        """Files that differ between two revisions (``old`` None: the empty story)."""
+        old_tree = self.tree_of(old) if old is not None else None
+        return [FileChange.from_diff(d) for d in self.snapshots.diff(old_tree, self.tree_of(new))]
+
+    def diff_trees(self, old: ObjectId | None, new: ObjectId | None) -> list[FileChange]:
+        return [FileChange.from_diff(d) for d in self.snapshots.diff(old, new)]
+
+    def line_diff(self, change: FileChange, context: int = 3) -> list[str]:
+        """A unified line diff of one changed file."""
+
+        def lines(oid: ObjectId | None) -> list[str]:
+            if oid is None:
+                return []
+            return self.read_blob(oid).decode("utf-8", errors="replace").splitlines(keepends=True)
+
+        a = "/dev/null" if change.old is None else f"a/{change.path}"
+        b = "/dev/null" if change.new is None else f"b/{change.path}"
+        import difflib
+
+        return list(difflib.unified_diff(lines(change.old), lines(change.new), a, b, n=context))
+
+    # --- additions for the CLI ----------------------------------------------------------------------
+
+    def iter_log(
+        self,
+        revs: Sequence[str] = ("HEAD",),
+        *,
+        actor: str | None = None,
+        kind: str | None = None,
+        page: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        first_parent: bool = False,
+    ) -> Iterator[CommitInfo]:
+        """Like :meth:`log` without paging: the matching commits, newest first, produced lazily."""
+        if page is not None:
+            validate_id("page", page)
+        starts = [self.resolve(r) for r in revs]
+        return self._filtered(starts, actor, kind, page, since, until, first_parent)
+
+    # --- the semantic diff ----------------------------------------------------------------------
+
+    def semantic_diff(self, old: str | None, new: str) -> list[SemanticChange]:
+        """What differs between two revisions, page by page (``old`` None: the empty story).
+
+        See :mod:`narrative_vcs.semdiff`: fields, links and paragraphs per page, keys per actor.
+        """
+        return self._semantic(self.diff(old, new))
+
+    def semantic_changes(self, rev: str) -> list[SemanticChange]:
+        """What a commit changed against its first parent, page by page."""
+        return self._semantic(self.changes(rev))
+
+    def _semantic(self, changes: Iterable[FileChange]) -> list[SemanticChange]:
+        from ..semdiff import diff_file
+
+        def blob(oid: ObjectId | None) -> bytes | None:
+            return None if oid is None else self.read_blob(oid)
+
+        return [diff_file(c.path, blob(c.old), blob(c.new), old_blob=c.old, new_blob=c.new) for c in changes]
+
+
+def _encode_cursor(starts: Iterable[ObjectId], last: ObjectId) -> str:
+    raw = ",".join(starts) + ":" + last
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[list[ObjectId], ObjectId]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        heads, last = raw.split(":")
+        starts = [ObjectId(h) for h in heads.split(",")]
+        if not all(re.fullmatch(r"[0-9a-f]{40}", x) for x in [*starts, last]):
+            raise ValueError
+        return starts, ObjectId(last)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise BadInput(f"invalid cursor {cursor[:40]!r}") from None

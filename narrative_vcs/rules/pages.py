@@ -1,0 +1,89 @@
+"""The story's structure: what a page links to exists, and reading order has no cycle.
+
+- Every page a commit writes ``follows`` pages, and is an ``alternate_of`` a page, that exist in the
+  commit's snapshot.
+- FOLLOWS has no cycle (p1 follows p2, p2 follows p1): a commit that gives a page a new place to follow
+  is refused when that page can be reached again by following reading order from there. Only pages whose
+  ``follows`` gained an entry are looked at, so an edit of the text costs nothing here.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+from ..gate import CommitCheck, Gate, Rule
+from ..objects import Page
+from ..types import ObjectId
+
+if TYPE_CHECKING:
+    from ..repo.base import RepositoryBase
+
+__all__ = ["StoryStructure", "parsed_page"]
+
+_PAGES = "pages"  # the gate's cache of parsed pages, by blob id
+_CACHE = 50_000
+
+
+def parsed_page(gate: Gate, repo: RepositoryBase, page_id: str, blob: ObjectId) -> Page:
+    """The page stored in ``blob``, parsed once per gate (blobs never change)."""
+    cache: OrderedDict[tuple[str, ObjectId], Page] = gate.caches.setdefault(_PAGES, OrderedDict())
+    key = (page_id, blob)
+    page = cache.get(key)
+    if page is None:
+        page = Page.parse(page_id, repo.objects.get(blob)[1])
+        cache[key] = page
+        if len(cache) > _CACHE:
+            cache.popitem(last=False)
+    return page
+
+
+class StoryStructure(Rule):
+    name = "pages"
+
+    def check_commit(self, check: CommitCheck) -> None:
+        gained: dict[str, set[str]] = {}
+        for change in check.changes:
+            if change.new is None or not change.path.startswith("pages/"):
+                continue
+            page_id = change.path[6:-3]
+            page = parsed_page(check.gate, check.repo, page_id, change.new)
+            for target in (*page.follows, *([page.alternate_of] if page.alternate_of else [])):
+                if self._blob(check, target) is None:
+                    check.fail(self.name, f"page {page_id} links to {target!r}, which does not exist")
+            before = (
+                set(parsed_page(check.gate, check.repo, page_id, change.old).follows) if change.old else set()
+            )
+            new = set(page.follows) - before
+            if new:
+                gained[page_id] = new
+        for page_id, targets in sorted(gained.items()):
+            cycle = self._cycle(check, page_id, targets)
+            if cycle:
+                check.fail(self.name, f"reading order would have a cycle: {' -> '.join(cycle)}")
+
+    @staticmethod
+    def _blob(check: CommitCheck, page_id: str) -> ObjectId | None:
+        return check.repo.snapshots.blob_id(check.info.tree, f"pages/{page_id}.md")
+
+    def _cycle(self, check: CommitCheck, start: str, targets: set[str]) -> list[str] | None:
+        """A path of FOLLOWS from ``start`` back to itself through one of ``targets``, or None."""
+        came_from: dict[str, str] = {t: start for t in targets}
+        stack = sorted(targets)
+        while stack:
+            page_id = stack.pop()
+            if page_id == start:
+                path = [start]
+                node = came_from[start]
+                while node != start:
+                    path.append(node)
+                    node = came_from[node]
+                return [start, *reversed(path[1:]), start]
+            blob = self._blob(check, page_id)
+            if blob is None:
+                continue
+            for target in parsed_page(check.gate, check.repo, page_id, blob).follows:
+                if target not in came_from:
+                    came_from[target] = page_id
+                    stack.append(target)
+        return None
