@@ -110,6 +110,9 @@ def server(argv: list[str], port: int) -> Iterator[str]:
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
 
 
 def gvcs_server(story: Path) -> tuple[list[str], int]:

@@ -361,6 +361,9 @@ def _worktree_changes(ctx: Context, rev: str | None) -> tuple[list[TextChange], 
     else:
         base = repo.resolve(rev)
         found = worktree.compare(repo.commits.get(base).tree)
+    for c in found:
+        if c.problem and c.new is None and c.status != "removed":  # a link, a pipe: nothing to read
+            sys.stderr.write(f"gvcs: warning: {c.path} {c.problem}; not shown\n")
     changes = [
         TextChange(
             c.path,
@@ -371,6 +374,7 @@ def _worktree_changes(ctx: Context, rev: str | None) -> tuple[list[TextChange], 
             worktree.read(c.path) if c.new is not None else None,
         )
         for c in found
+        if not (c.problem and c.new is None and c.status != "removed")
     ]
     return changes, base
 

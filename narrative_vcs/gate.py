@@ -46,18 +46,25 @@ log = logging.getLogger("gvcs.gate")
 
 #: Refs whose history the gate has verified: what they reach is not checked again.
 VERIFIED_PREFIXES = (HEADS, TAGS)
+#: Refs that hold fetched history unverified, until it is merged into a branch.
+UNVERIFIED_PREFIXES = ("refs/remotes/",)
 
 
 class RuleBroken(Refused):
     """A ref move the story's rules refuse: one line naming the commit (if one is at fault), what is
     wrong, and the rule."""
 
-    def __init__(self, rule: str, message: str, *, commit: CommitInfo | None = None) -> None:
+    def __init__(
+        self, rule: str, message: str, *, commit: CommitInfo | None = None, ref: str | None = None
+    ) -> None:
         where = f"commit {commit.short_id} by {commit.actor}: " if commit is not None else ""
+        if ref is not None:
+            where = f"{ref}: {where}"
         super().__init__(f"{where}{message} (rule: {rule})")
         self.rule = rule
         self.reason = message
         self.commit = commit.id if commit is not None else None
+        self.ref = ref
 
 
 class Rule:
@@ -197,7 +204,10 @@ class Gate:
     # --- checking ---------------------------------------------------------------------------------
 
     def check(self, repo: RepositoryBase, moves: Sequence[RefMove]) -> None:
-        """Refuse ``moves`` (raise :class:`RuleBroken`) unless every rule lets every one through."""
+        """Refuse ``moves`` (raise :class:`RuleBroken`) unless every rule lets every one through.
+
+        Remote-tracking refs hold what was fetched as it is: their commits are checked when they are
+        merged or fast-forwarded into a branch, not before."""
         moves = [m for m in moves if m.old != m.new]
         if not self.rules or not moves:
             return
@@ -205,10 +215,17 @@ class Gate:
         for move in moves:
             if move.new is not None:
                 self._require_commit(repo, move)
-        fresh = self.new_commits(repo, moves)
+        checked = [m for m in moves if not m.ref.startswith(UNVERIFIED_PREFIXES)]
+        fresh = self.new_commits(repo, checked) if checked else []
+        by_move = self._by_move(repo, checked, fresh)
         for info in fresh:
-            self.check_commit(session, info)
-        by_move = self._by_move(repo, moves, fresh)
+            try:
+                self.check_commit(session, info)
+            except RuleBroken as exc:
+                if len(checked) > 1:  # say which of the refs brought it
+                    ref = next((r for r, found in by_move.items() if info in found), None)
+                    raise RuleBroken(exc.rule, exc.reason, commit=info, ref=ref) from None
+                raise
         for move in moves:
             check = MoveCheck(session, move, by_move.get(move.ref, []))
             for rule in self.rules:

@@ -54,7 +54,7 @@ def check_path(path: str) -> str:
     if (
         not path
         or path.startswith("/")
-        or any(p in ("", ".", "..", ".git", ".gvcs") for p in parts)
+        or any(p in ("", ".", "..") or p.lower() in (".git", ".gvcs") for p in parts)
         or any(ord(c) < 32 for c in path)
     ):
         raise BadInput(f"invalid path {path!r}: use a relative path without '.', '..' or empty parts")

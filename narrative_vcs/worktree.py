@@ -30,7 +30,7 @@ from .repository import ChangeSet, FileChange, MergeOutcome, Repository, path_ki
 from .snapshot import check_path
 from .types import ObjectId
 
-__all__ = ["STATE_FILE", "CommitResult", "WorkTree", "WorkTreeChange", "read_regular"]
+__all__ = ["STATE_FILE", "CommitResult", "Directories", "WorkTree", "WorkTreeChange", "read_regular"]
 
 STATE_FILE = "gvcs-worktree.json"
 #: The state of a merge stopped by conflicts (git's MERGE_HEAD is written beside it).
@@ -231,7 +231,7 @@ class WorkTree:
         """Ids of the well-named actor files in the work tree."""
         return [p[7:-5] for p in self.scan() if path_kind(p)[0] == "actor" and name_problem(p) is None]
 
-    def _blob_of(self, path: str, entry: _Entry | None) -> ObjectId | None:
+    def _blob_of(self, path: str, entry: _Entry | None, dirs: Directories | None = None) -> ObjectId | None:
         """The blob id of a work-tree file, from the cached stat when it is trustworthy."""
         try:
             st = os.lstat(self.root / path)
@@ -244,7 +244,7 @@ class WorkTree:
             and st.st_mtime_ns < self._saved_ns - RACY_NS
         ):
             return entry.blob
-        data = read_regular(self.root, path)
+        data = read_regular(self.root, path, dirs)
         if data is None:
             return None
         blob = hash_object("blob", data)
@@ -270,13 +270,14 @@ class WorkTree:
     def _compare(self, committed: dict[str, ObjectId], cache: dict[str, _Entry]) -> list[WorkTreeChange]:
         out: list[WorkTreeChange] = []
         on_disk, odd = self._scan()
-        for path in on_disk:
-            old = committed.get(path)
-            entry = cache.get(path)
-            new = self._blob_of(path, entry if entry is not None and entry.blob == old else None)
-            if new != old:
-                status = "added" if old is None else "modified"
-                out.append(WorkTreeChange(path, status, old, new, name_problem(path)))
+        with Directories(self.root) as dirs:
+            for path in on_disk:
+                old = committed.get(path)
+                entry = cache.get(path)
+                new = self._blob_of(path, entry if entry is not None and entry.blob == old else None, dirs)
+                if new != old:
+                    status = "added" if old is None else "modified"
+                    out.append(WorkTreeChange(path, status, old, new, name_problem(path)))
         for path, problem in odd.items():
             out.append(
                 WorkTreeChange(
@@ -672,25 +673,56 @@ def _under(path: str, odd: dict[str, str]) -> bool:
     return any(path.startswith(f"{o}/") for o in odd)
 
 
-def read_regular(root: Path, path: str) -> bytes | None:
+class Directories:
+    """Open directories of a work tree, each reached from the root without following a link, kept
+    for a scan (thousands of pages share ``pages/``); close it when done."""
+
+    FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._fds: dict[str, int] = {}
+
+    def fd(self, directory: str) -> int:
+        """The descriptor of ``directory`` ("" for the root); OSError (ELOOP for a link) otherwise."""
+        found = self._fds.get(directory)
+        if found is not None:
+            return found
+        if not directory:
+            fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+        else:
+            parent, _, name = directory.rpartition("/")
+            fd = os.open(name, self.FLAGS, dir_fd=self.fd(parent))
+        self._fds[directory] = fd
+        return fd
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+
+    def __enter__(self) -> Directories:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_regular(root: Path, path: str, dirs: Directories | None = None) -> bytes | None:
     """The bytes of the regular file ``root/path``, or None if it does not exist.
 
     Every directory on the way and the file itself are opened without following symbolic links, so a
     link anywhere in the path (or swapped in meanwhile) is refused, never followed outside ``root``.
+    ``dirs``: directories already open for a scan (kept open for the next file).
     """
-    parts = path.split("/")
+    if dirs is None:
+        with Directories(root) as own:
+            return read_regular(root, path, own)
+    parent, _, name = path.rpartition("/")
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        directory = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-    except FileNotFoundError:
-        return None
-    try:
-        for part in parts[:-1]:
-            inner = os.open(part, flags | os.O_DIRECTORY, dir_fd=directory)
-            os.close(directory)
-            directory = inner
         # O_NONBLOCK: opening a pipe must not wait for a writer; it is refused just below.
-        fd = os.open(parts[-1], flags | os.O_NONBLOCK, dir_fd=directory)
+        fd = os.open(name, flags | os.O_NONBLOCK, dir_fd=dirs.fd(parent))
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 raise BadInput(f"{path} {_ODD['other']}")
@@ -706,5 +738,3 @@ def read_regular(root: Path, path: str) -> bytes | None:
         if exc.errno == errno.ELOOP:
             raise BadInput(f"{path} {_ODD['link']}") from None
         raise
-    finally:
-        os.close(directory)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import cold_log, commit_rate, disk, log_speed, util
+from bench import cold_log, commit_rate, disk, gate_cost, log_speed, util
 from bench.generate import StoryGenerator, build_history
 from narrative_vcs.graph.factory import open_repository
 from narrative_vcs.repository import Repository
@@ -60,6 +60,7 @@ def test_fast_history_is_the_history_the_library_writes(tmp_path: Path) -> None:
     try:
         assert len(list(stored.walk())) == 25
         assert stored.fsck().ok
+        assert stored.fsck_rules().ok  # the generated history follows the story's rules
     finally:
         stored.close()
     subprocess.run(["git", f"--git-dir={tmp_path / 's' / '.gvcs'}", "fsck", "--strict"], check=True)
@@ -96,3 +97,12 @@ def test_disk_runs(results: Path) -> None:
     result = disk.main(["--pages", "20", "--commits", "10"])
     assert result["auto_packed_bytes"] > 0 and result["git_gc_bytes"] > 0
     assert (results / "disk.json").is_file()
+
+
+@needs_git
+def test_gate_cost_runs(results: Path) -> None:
+    sizes = ["--pages", "30", "--commits", "4", "--agents", "3", "--groups", "2", "--history", "30"]
+    result = gate_cost.main([*sizes, "--history-pages", "20"])
+    assert result["long_history"]["commits"] == 30
+    assert result["cli_single_page_commit"]["median_seconds_with_rules"] > 0
+    assert (results / "gate_cost.json").is_file()

@@ -8,7 +8,6 @@ is opened by the caller (``gvcs serve``) and closed when the application shuts d
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, cast
@@ -131,11 +130,9 @@ def create_app(
         feed.start()
         if fanout is not None:
             fanout.start(feed)
-        unhook = _hook_narrative_changes(feed)
         try:
             yield
         finally:
-            unhook()
             if fanout is not None:
                 await fanout.stop()
             await feed.stop()
@@ -156,24 +153,3 @@ def create_app(
     app.state.feed = feed  # app.state.feed.narrative({...}) publishes a narrative.change.v1 message
     app.state.intake = intake
     return app
-
-
-def _hook_narrative_changes(feed: CommitFeed) -> Any:
-    """Stream governance's ``narrative.change.v1`` news (a proposal's merge that this process carried
-    out) through ``feed``; returns the function that removes the hook."""
-    try:
-        from narrative_vcs.governance import hooks
-    except ImportError:
-        return lambda: None
-    loop = asyncio.get_running_loop()
-
-    def hook(change: Any) -> None:  # called on whichever thread ran the merge
-        loop.call_soon_threadsafe(feed.narrative, change.to_json())
-
-    hooks.on_narrative_change.append(hook)
-
-    def unhook() -> None:
-        with contextlib.suppress(ValueError):
-            hooks.on_narrative_change.remove(hook)
-
-    return unhook

@@ -21,7 +21,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .feed import CommitFeed, NarrativeMessage
+from .feed import CommitFeed, NarrativeMessage, is_derived
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -134,5 +134,7 @@ class RedisFanout:
         except ValueError:
             log.warning("ignored a narrative message that is not JSON")
             return
-        if isinstance(data, dict):
+        if isinstance(data, dict) and not is_derived(data):
+            # A change that landed on a branch is derived by every server from the heads it watches
+            # (in order, after its commit); what the other processes publish is everyone else's news.
             self.feed.deliver(NarrativeMessage(data))

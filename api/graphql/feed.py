@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ __all__ = [
     "NarrativeMessage",
     "Subscription",
     "commits_since",
+    "is_derived",
     "narrative_since",
 ]
 
@@ -262,6 +264,16 @@ class CommitFeed:
                 found.extend(BranchCommit(name, info) for info in commits_since(self.repo, before, head))
                 found.extend(narrative_since(self.repo, name, before, head))
         return found
+
+
+_DERIVED = re.compile(r"[^:\s]+:[0-9a-f]{40}")
+
+
+def is_derived(data: dict[str, Any]) -> bool:
+    """Whether a narrative message is the change of a commit that landed on a branch (``id``
+    ``<branch>:<commit>``), which each server derives from history itself."""
+    key = data.get("id")
+    return isinstance(key, str) and _DERIVED.fullmatch(key) is not None
 
 
 def narrative_since(

@@ -61,9 +61,9 @@ def _format(item: BranchCommit) -> str:
 def _format_narrative(item: NarrativeMessage) -> str:
     data = json.dumps(item.data, separators=(",", ":"), ensure_ascii=False)
     branch, commit = item.data.get("branch"), item.data.get("commit")
-    # A change that landed on a branch has the id of its commit's event: a client reconnecting with it
-    # is sent what came after that commit, commits and changes alike.
-    key = f"id: {branch}:{commit}\n" if isinstance(branch, str) and isinstance(commit, str) else ""
+    # A change that landed on a branch comes right after its commit's event, as ``<branch>:<commit>:
+    # narrative``: a client reconnecting with either id is sent what it has not had yet.
+    key = f"id: {branch}:{commit}:narrative\n" if isinstance(branch, str) and isinstance(commit, str) else ""
     return f"{key}event: {NARRATIVE_CHANGE}\ndata: {data}\n\n"
 
 
@@ -75,15 +75,23 @@ def _bad(message: str) -> Response:
 def _missed(
     repo: Repository, branch: str | None, last_event_id: str | None
 ) -> list[BranchCommit | NarrativeMessage]:
-    """The commits after ``Last-Event-ID`` (``branch:commit``) on its branch, oldest first, each followed
-    by its ``narrative.change.v1`` message when it landed on a protected branch."""
+    """What came after ``Last-Event-ID`` on its branch, oldest first: after a commit's event
+    (``branch:commit``), its own ``narrative.change.v1`` message if it has one; then each later commit,
+    followed by its message when it landed on a protected branch (after ``branch:commit:narrative``,
+    the later ones only)."""
     if not last_event_id or ":" not in last_event_id:
         return []
-    name, _, oid = last_event_id.rpartition(":")
+    parts = last_event_id.split(":")
+    told = len(parts) == 3 and parts[2] == "narrative"  # the commit's change was sent too
+    if len(parts) != 2 and not told:
+        return []
+    name, oid = parts[0], parts[1]
     if branch is not None and name != branch:
         return []
     head = repo.branch_head(name)
-    if head is None or len(oid) != 40:
+    if head is None or len(oid) != 40 or not all(c in "0123456789abcdef" for c in oid):
+        return []
+    if not repo.objects.has(ObjectId(oid)):
         return []
     gained = commits_since(repo, ObjectId(oid), head)
     if (
@@ -92,8 +100,11 @@ def _missed(
         and not repo.commits.is_ancestor(ObjectId(oid), head)
     ):
         return []  # the branch moved elsewhere: nothing to replay
-    changes = {m.data["commit"]: m for m in narrative_since(repo, name, ObjectId(oid), head)}
     out: list[BranchCommit | NarrativeMessage] = []
+    last = repo.commits.get(ObjectId(oid))
+    if not told and last.parents:
+        out.extend(narrative_since(repo, name, last.parents[0], last.id))  # its own change, not yet sent
+    changes = {m.data["commit"]: m for m in narrative_since(repo, name, ObjectId(oid), head)}
     for info in gained:
         out.append(BranchCommit(name, info))
         if info.id in changes:

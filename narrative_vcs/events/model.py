@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BadInput, GvcsError
-from ..objects import event_trailer, validate_id
+from ..objects import validate_id
 from ..refs import validate_ref_name
 from ..types import ObjectId
 from .schemas import check_payload
@@ -72,7 +71,9 @@ def validate(topic: str, payload: object) -> dict[str, Any]:
 
 def check_ingestible(topic: str) -> str:
     """``topic`` if events of it are ingested, else BadInput (an unknown or the published topic)."""
-    check_topic(topic)
+    if topic not in TOPICS:
+        shown = topic if isinstance(topic, str) else type(topic).__name__
+        raise BadInput(f"unknown event topic {shown!r}: use one of {', '.join(INGESTED)}")
     if topic == PUBLISHED:
         raise BadInput(
             f"{PUBLISHED} is published by gvcs when a merge lands on a protected branch; "
@@ -113,8 +114,7 @@ class Event:
             raise BadInput(f"{self.topic}: time must be unix seconds (a whole number), not {self.time!r}")
         # The payload as its commit's Gvcs-Event trailer keeps it (keys sorted): what the event makes of
         # it must not depend on the order a sender wrote the keys in, or a replay would differ.
-        payload = json.loads(event_trailer(check_payload(self.topic, self.payload)))
-        object.__setattr__(self, "payload", payload)
+        object.__setattr__(self, "payload", check_payload(self.topic, self.payload))
 
     @classmethod
     def new(
@@ -128,6 +128,8 @@ class Event:
         time: int | None = None,
     ) -> Event:
         """An event with a new random id (uuid4, 32 hex digits) unless ``id`` is given."""
+        import uuid
+
         return cls(topic, uuid.uuid4().hex if id is None else id, actor, dict(payload), branch, time)
 
     def to_json(self) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInput
@@ -30,6 +29,8 @@ SETTINGS_SCHEMA = "story-settings"
 @functools.cache
 def schema_of(name: str) -> dict[str, Any]:
     """The JSON Schema ``schemas/<name>.json`` shipped with the package."""
+    from importlib import resources
+
     text = resources.files(__package__ or "narrative_vcs.events").joinpath(f"schemas/{name}.json").read_text()
     schema: dict[str, Any] = json.loads(text)
     return schema
@@ -49,18 +50,26 @@ def _validator(name: str) -> Validator:
 
 
 def check_payload(topic: str, payload: object) -> dict[str, Any]:
-    """``payload`` as plain JSON if it fits the schema of ``topic`` (a known topic); else BadInput."""
+    """``payload`` as plain JSON, its keys sorted as a ``Gvcs-Event`` trailer keeps them, if it fits the
+    schema of ``topic`` (a known topic); else BadInput."""
     if not isinstance(payload, Mapping):
         raise BadInput(f"{topic}: payload must be a JSON object, not {_kind(payload)}")
     try:
-        text = json.dumps(payload, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+        text = json.dumps(payload, allow_nan=False, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     except (TypeError, ValueError) as exc:
         raise BadInput(f"{topic}: payload is not JSON: {exc}") from None
     if len(text.encode()) > MAX_PAYLOAD:
         raise BadInput(f"{topic}: payload is too large: at most {MAX_PAYLOAD} bytes of JSON")
+    _checked(topic, text)
     plain: dict[str, Any] = json.loads(text)
-    _check(topic, plain, f"{topic}: ", "payload")
     return plain
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked(topic: str, text: str) -> None:
+    """Check a payload given as canonical JSON text, once per text: an event's payload is checked when
+    the event is made and again when its commit is verified (by replay), with the same text."""
+    _check(topic, json.loads(text), f"{topic}: ", "payload")
 
 
 def check_settings(settings: Mapping[str, Any]) -> None:
@@ -69,9 +78,12 @@ def check_settings(settings: Mapping[str, Any]) -> None:
 
 
 def _check(name: str, instance: Any, prefix: str, root: str) -> None:
+    validator = _validator(name)
+    if validator.is_valid(instance):  # the usual case, and much cheaper than ranking the errors
+        return
     from jsonschema.exceptions import best_match
 
-    error = best_match(_validator(name).iter_errors(instance))
+    error = best_match(validator.iter_errors(instance))
     if error is not None:
         path, problem = _describe(error, root)
         raise BadInput(f"{prefix}{path}: {problem}" if path else f"{prefix}{problem}")

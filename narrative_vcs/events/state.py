@@ -25,7 +25,17 @@ from ..types import ObjectId
 if TYPE_CHECKING:
     from ..repository import ChangeSet, Repository
 
-__all__ = ["FOLLOW_UP_TRAILER", "BlobCache", "FollowUp", "Plan", "Tip", "blob_cache"]
+__all__ = [
+    "FOLLOW_UP_TRAILER",
+    "BlobCache",
+    "FollowUp",
+    "Plan",
+    "PlanKey",
+    "Planned",
+    "Tip",
+    "blob_cache",
+    "planned",
+]
 
 #: The trailer that records an event commit's follow-ups, so a re-sent event can complete them.
 FOLLOW_UP_TRAILER = "Gvcs-Follow-Up"
@@ -90,8 +100,57 @@ class BlobCache:
                 self._items.popitem(last=False)
 
 
+#: What a plan depends on: the tree it is worked out on, the topic, event id, actor, payload (its
+#: ``Gvcs-Event`` text) and time. Planners read nothing else that changes the files they write.
+PlanKey = tuple[ObjectId | None, str, str, str, str, int]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """The files a plan writes (blob ids; None: removed) and the follow-ups it records."""
+
+    files: Mapping[str, ObjectId | None]
+    follow_ups: tuple[FollowUp, ...]
+
+    @classmethod
+    def of(cls, plan: Plan) -> Planned:
+        files = {p: None if d is None else hash_object("blob", d) for p, d in plan.changes.paths().items()}
+        return cls(files, plan.follow_ups)
+
+
+class PlannedCache:
+    """Plans worked out in this process, by what they depend on: planning is a pure function of its
+    :data:`PlanKey`, so the rules that replay an event commit this process just planned look its
+    outcome up instead of planning it a second time (a commit from elsewhere is planned again)."""
+
+    SIZE = 4096
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[PlanKey, Planned] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: PlanKey) -> Planned | None:
+        with self._lock:
+            return self._items.get(key)
+
+    def put(self, key: PlanKey, planned: Planned) -> None:
+        with self._lock:
+            self._items[key] = planned
+            if len(self._items) > self.SIZE:
+                self._items.popitem(last=False)
+
+
 _CACHES: weakref.WeakKeyDictionary[Repository, BlobCache] = weakref.WeakKeyDictionary()
+_PLANNED: weakref.WeakKeyDictionary[Repository, PlannedCache] = weakref.WeakKeyDictionary()
 _CACHES_LOCK = threading.Lock()
+
+
+def planned(repo: Repository) -> PlannedCache:
+    with _CACHES_LOCK:
+        cache = _PLANNED.get(repo)
+        if cache is None:
+            cache = _PLANNED[repo] = PlannedCache()
+        return cache
 
 
 def blob_cache(repo: Repository) -> BlobCache:
@@ -153,8 +212,14 @@ class Tip:
         return None if story is None else story.get(key)
 
     def page(self, page_id: str) -> Page | None:
-        data = self.read(f"pages/{validate_id('page', page_id)}.md")
-        return None if data is None else Page.parse(page_id, data)
+        blob = self.blob(f"pages/{validate_id('page', page_id)}.md")
+        if blob is None:
+            return None
+        page = self.cache.get("page", blob)
+        if page is None or page.id != page_id:
+            page = Page.parse(page_id, self.repo.read_blob(blob))
+            self.cache.put("page", blob, page)
+        return cast(Page, page)
 
     def actor(self, actor_id: str) -> Actor | None:
         validate_id("actor", actor_id)

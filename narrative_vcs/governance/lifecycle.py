@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInput, BranchMoved, GvcsError, MergeConflicts, NotFound, Refused
-from ..objects import Actor, event_trailer, validate_id
+from ..objects import Actor, Page, event_trailer, validate_id
 from ..refs import RefMove, branch_ref, validate_ref_name
 from ..types import ObjectId
 from . import ledger, transitions
@@ -317,6 +317,30 @@ def _check_mergeable(
             f"or merge {target} into {source} first",
             unsettled,
         )
+    _check_resolved_files(repo, preview, source_head, resolutions)
+
+
+def _check_resolved_files(
+    repo: Repository, preview: Any, source_head: ObjectId, resolutions: Mapping[str, ResolutionValue]
+) -> None:
+    """What the resolutions write must be pages and records that parse: voters vote on a merge that can
+    be made (the same check as when the merge is made)."""
+    from ..repo.merging import resolved_files
+    from ..repository import path_kind
+
+    files = resolved_files(
+        repo.snapshots,
+        repo.commits.get(preview.ours).tree,
+        repo.commits.get(source_head).tree,
+        preview.base_tree,
+        resolutions,
+    )
+    for path, data in files.items():
+        kind, item = path_kind(path)
+        if data is not None and kind == "page" and item:
+            Page.parse(item, data, path)
+        elif data is not None and kind == "actor" and item:
+            Actor.parse(item, data, path)
 
 
 def _unsettled(conflicts: list[Conflict], resolutions: Mapping[str, ResolutionValue]) -> list[Conflict]:

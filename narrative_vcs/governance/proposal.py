@@ -343,6 +343,8 @@ def check_resolutions(resolutions: Mapping[str, ResolutionValue]) -> dict[str, R
     out: dict[str, ResolutionValue] = {}
     for path, value in resolutions.items():
         check_path(path)
+        if path in ("ledger.yaml", "rituals.yaml") or path.startswith(("infra/", "proposals/")):
+            raise BadInput(f"{path} merges as its events made it: a proposal takes no resolution for it")
         if isinstance(value, str) and value not in SIDES:
             raise BadInput(f"{path}: unknown side {value!r}: use ours, theirs, base or union")
         if isinstance(value, bytes):

@@ -27,6 +27,9 @@ _TYPE_NAMES = {1: "commit", 2: "tree", 3: "blob", 4: "tag"}
 _OFS_DELTA = 6
 _REF_DELTA = 7
 _MAX_DELTA_DEPTH = 10_000
+#: The cache of delta bases: at most this many objects and bytes.
+_BASES = 4096
+_BASE_BYTES = 64 << 20
 #: Lookups in one fan-out bucket after which the bucket gets a dict (see ``_Pack.find``).
 _BUCKET_DICT_AFTER = 16
 
@@ -196,12 +199,14 @@ class ObjectReader:
         self._packs_lock = threading.Lock()
         # Delta bases by (pack, offset): a commit or tree chain shares its bases.
         self._bases: OrderedDict[tuple[str, int], tuple[int, bytes]] = OrderedDict()
+        self._base_bytes = 0
 
     def close(self) -> None:
         for pack in self._packs.values():
             pack.close()
         self._packs = {}
         self._bases.clear()
+        self._base_bytes = 0
         self._scanned = False
 
     def rescan(self) -> bool:
@@ -397,8 +402,11 @@ class ObjectReader:
         else:
             raise ValueError(f"bad pack object type {type_code}")
         if depth:
-            # Only bases (objects other deltas were read through) are worth keeping.
+            # Only bases (objects other deltas were read through) are worth keeping. A long walk
+            # reads each tree's versions in turn: every fan-out tree's last version must still be here
+            # when the next one is read, so the cache holds a few thousand small objects.
             self._bases[key] = result
-            if len(self._bases) > 256:
-                self._bases.popitem(last=False)
+            self._base_bytes += len(result[1])
+            while self._bases and (len(self._bases) > _BASES or self._base_bytes > _BASE_BYTES):
+                self._base_bytes -= len(self._bases.popitem(last=False)[1][1])
         return result

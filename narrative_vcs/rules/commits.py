@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import json
 
-from ..events.model import INGESTED
 from ..gate import CommitCheck, Rule
 from ..objects import ID_PATTERN
 
 __all__ = ["EVENT_KINDS", "KINDS", "PROPOSAL_KINDS", "STORY_KINDS", "CommitFormat", "a"]
 
 STORY_KINDS = ("edit", "merge", "revert")
-EVENT_KINDS = frozenset(INGESTED)
+#: The event topics the intake commits (narrative_vcs.events.INGESTED; a test keeps the two equal).
+EVENT_KINDS = frozenset(
+    {"agent.emit.v1", "gift.txn.v1", "ritual.performed.v1", "infra.spore.v1", "mycelium.decay.v1"}
+)
 PROPOSAL_KINDS = frozenset({"proposal.opened", "proposal.vote", "proposal.executed"})
 KINDS = frozenset(STORY_KINDS) | EVENT_KINDS | PROPOSAL_KINDS
 DOMAIN = "@actors.gvcs"

@@ -15,8 +15,10 @@ import re
 
 from ..errors import BadInput
 from ..gate import CommitCheck, Rule
-from ..objects import ID_PATTERN, Actor, Page, Story
+from ..objects import ID_PATTERN, Actor, Story
 from ..snapshot import TreeDiff, check_path, shard_of, store_path
+from ..types import ObjectId
+from .pages import parsed_page
 from .settings import parse_settings, settings_at
 
 __all__ = ["REGULAR_MODES", "StoryFiles"]
@@ -43,7 +45,7 @@ class StoryFiles(Rule):
                     f"{change.path} is {len(data):,} bytes, more than the story's limit of {limit:,} "
                     "(story.yaml limits.file_bytes)",
                 )
-            self._check_parses(check, change.path, data)
+            self._check_parses(check, change.path, data, change.new)
 
     def _check_place(self, check: CommitCheck, change: TreeDiff) -> None:
         stored = change.stored or change.path
@@ -77,10 +79,10 @@ class StoryFiles(Rule):
         elif top == "proposals" and not _PROPOSAL.fullmatch(stored):
             check.fail(self.name, f"{stored}: proposals/ holds <number>.yaml files")
 
-    def _check_parses(self, check: CommitCheck, path: str, data: bytes) -> None:
+    def _check_parses(self, check: CommitCheck, path: str, data: bytes, blob: ObjectId) -> None:
         try:
             if path.startswith("pages/"):
-                Page.parse(path[6:-3], data, path)
+                parsed_page(check.gate, check.repo, path[6:-3], blob)
             elif path.startswith("actors/"):
                 Actor.parse(path[7:-5], data, path)
             elif path == Story.PATH:

@@ -26,16 +26,7 @@ import re
 from typing import TYPE_CHECKING, NoReturn
 
 from ..errors import BadInput, NotFound
-from ..events.index import index_of
 from ..gate import CommitCheck, MoveCheck, Rule
-from ..governance import transitions
-from ..governance.proposal import (
-    ProposalResult,
-    ProposalState,
-    Vote,
-    check_resolutions,
-    proposal_path,
-)
 from ..governance.rules import GOVERNANCE_BRANCH, check_story_settings, rules_of
 from ..history import CommitInfo
 from ..objects import Story
@@ -43,7 +34,11 @@ from ..types import ObjectId, RefName
 from .commits import PROPOSAL_KINDS, a
 
 if TYPE_CHECKING:
+    from ..governance.proposal import ProposalResult, ProposalState
     from ..repository import Repository
+
+# The engine's modules (proposals, transitions) are imported where a proposal is looked at: most
+# commits are not governance steps, and short commands should not pay for loading them.
 
 __all__ = ["GovernanceBranch", "proposal_at"]
 
@@ -53,6 +48,8 @@ GOVERNANCE_REF = f"refs/heads/{GOVERNANCE_BRANCH}"
 
 def proposal_at(repo: Repository, head: ObjectId | None, number: int) -> ProposalState | None:
     """Proposal ``number`` as the governance commit ``head`` has it (None without one)."""
+    from ..governance.proposal import ProposalState, proposal_path
+
     if head is None:
         return None
     blob = repo.snapshots.blob_id(repo.commits.get(head).tree, proposal_path(number))
@@ -79,6 +76,8 @@ class GovernanceBranch(Rule):
 
     def companions(self, repo: Repository, ref: RefName, head: ObjectId) -> list[ObjectId]:
         """The commits the proposals name: what a copy of the governance branch needs to verify it."""
+        from ..governance.proposal import ProposalState
+
         if ref != GOVERNANCE_REF:
             return []
         found: list[ObjectId] = []
@@ -101,12 +100,16 @@ class GovernanceBranch(Rule):
         move = check.move
         if move.ref == GOVERNANCE_REF:
             self._governance_move(check)
-        elif move.ref.startswith("refs/heads/") or move.ref.startswith("refs/tags/"):
-            for info in check.new_commits:
+        elif move.new is not None and move.ref.startswith(("refs/heads/", "refs/tags/")):
+            tip = check.repo.commits.get(move.new)
+            for info in [tip, *check.new_commits]:
                 if info.kind in PROPOSAL_KINDS:
-                    check.fail(
-                        self.name, f"{info.kind} commits belong on the {GOVERNANCE_BRANCH} branch", info
-                    )
+                    where = f"{info.kind} commits belong on the {GOVERNANCE_BRANCH} branch"
+                    check.fail(self.name, where, info)
+                for parent in info.parents[1:]:  # a merge would bring governance's history along
+                    if check.repo.commits.get(parent).kind in PROPOSAL_KINDS:
+                        where = f"the {GOVERNANCE_BRANCH} branch is not merged into other branches"
+                        check.fail(self.name, where, info)
         for info in check.new_commits:
             if info.kind == "gift.txn.v1":
                 self._check_unlock(check, info)
@@ -136,6 +139,8 @@ class GovernanceBranch(Rule):
 
     def _check_stake(self, check: MoveCheck, info: CommitInfo) -> None:
         """A staked vote's stake is a stake commit of that voter, proposal and amount on the ledger."""
+        from ..events.index import index_of
+
         repo = check.repo
         number = _changed_proposal(repo, info)
         state = proposal_at(repo, info.id, number)
@@ -201,6 +206,8 @@ class _Replay:
         self.check.fail(self.rule, message)
 
     def run(self) -> None:
+        from ..governance.proposal import ProposalState, proposal_path
+
         info, check = self.info, self.check
         if len(check.parents) > 1:
             self.fail("a governance step has one parent")
@@ -250,6 +257,9 @@ class _Replay:
         raise AssertionError
 
     def _opened(self, number: int, before: ProposalState | None, after: ProposalState) -> ProposalState:
+        from ..governance import transitions
+        from ..governance.proposal import check_resolutions
+
         info, repo = self.info, self.repo
         if before is not None:
             self.fail(f"proposal {number} is already open")
@@ -288,6 +298,9 @@ class _Replay:
         )
 
     def _vote(self, number: int, before: ProposalState | None, after: ProposalState) -> ProposalState:
+        from ..governance import transitions
+        from ..governance.proposal import Vote, proposal_path
+
         info = self.info
         if before is None:
             self.fail(f"there is no proposal {number} to vote on")
@@ -324,6 +337,9 @@ class _Replay:
         return transitions.voted(before, counted, voters)
 
     def _executed(self, number: int, before: ProposalState | None, after: ProposalState) -> ProposalState:
+        from ..governance import transitions
+        from ..governance.proposal import ProposalResult
+
         info = self.info
         if before is None or before.closed:
             self.fail(f"proposal {number} is {'closed' if before else 'not open'}: there is nothing to close")

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ from ..objects import Page
 from ..types import ObjectId
 
 if TYPE_CHECKING:
-    from ..repo.base import RepositoryBase
+    from ..repository import Repository as RepositoryBase
 
 __all__ = ["StoryStructure", "parsed_page"]
 
@@ -26,10 +27,15 @@ _CACHE = 50_000
 
 
 def parsed_page(gate: Gate, repo: RepositoryBase, page_id: str, blob: ObjectId) -> Page:
-    """The page stored in ``blob``, parsed once per gate (blobs never change)."""
+    """The page stored in ``blob``, parsed once per gate (blobs never change), or as the events of this
+    process wrote it there."""
     cache: OrderedDict[tuple[str, ObjectId], Page] = gate.caches.setdefault(_PAGES, OrderedDict())
     key = (page_id, blob)
     page = cache.get(key)
+    events = sys.modules.get("narrative_vcs.events.state")  # only loaded where events were planned
+    if page is None and events is not None:
+        written = events.blob_cache(repo).get("page", blob)
+        page = written if isinstance(written, Page) and written.id == page_id else None
     if page is None:
         page = Page.parse(page_id, repo.objects.get(blob)[1])
         cache[key] = page
@@ -43,18 +49,21 @@ class StoryStructure(Rule):
 
     def check_commit(self, check: CommitCheck) -> None:
         gained: dict[str, set[str]] = {}
+        removed = {c.path[6:-3] for c in check.changes if c.new is None and c.path.startswith("pages/")}
         for change in check.changes:
             if change.new is None or not change.path.startswith("pages/"):
                 continue
             page_id = change.path[6:-3]
             page = parsed_page(check.gate, check.repo, page_id, change.new)
-            for target in (*page.follows, *([page.alternate_of] if page.alternate_of else [])):
+            old = parsed_page(check.gate, check.repo, page_id, change.old) if change.old else None
+            linked = {*page.follows, *([page.alternate_of] if page.alternate_of else [])}
+            had = {*old.follows, *([old.alternate_of] if old.alternate_of else [])} if old else set()
+            # Links the page had before pointed at pages of the parent: only new ones, and ones to
+            # pages this commit removes, can point at nothing.
+            for target in sorted((linked - had) | (linked & removed)):
                 if self._blob(check, target) is None:
                     check.fail(self.name, f"page {page_id} links to {target!r}, which does not exist")
-            before = (
-                set(parsed_page(check.gate, check.repo, page_id, change.old).follows) if change.old else set()
-            )
-            new = set(page.follows) - before
+            new = set(page.follows) - (set(old.follows) if old else set())
             if new:
                 gained[page_id] = new
         for page_id, targets in sorted(gained.items()):

@@ -18,50 +18,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..errors import BadInput
-from ..events.index import index_of
 from ..gate import MoveCheck, Rule
-from ..governance.hooks import publish
-from ..governance.narrative import changes_between, is_protected_at
-from ..governance.proposal import ProposalState
 from ..governance.rules import (
     GOVERNANCE_BRANCH,
     PROTECTED_EVENTS,
     ProtectedBranch,
-    protected_branches,
     rules_of,
 )
 from ..history import CommitInfo
-from ..merge.snapshot import merge_trees
-from ..objects import Story
 from ..refs import RefMove
-from ..repo.merging import resolved_files
-from ..snapshot import Snapshots
-from ..store import OverlayObjectStore
 from ..types import ObjectId
 from .governance import proposal_at
+from .settings import settings_at
 
 if TYPE_CHECKING:
+    from ..governance.proposal import ProposalState
     from ..repository import Repository
 
 __all__ = ["ProtectedBranches", "protected_at"]
 
 
 def protected_at(check: MoveCheck, commit: ObjectId) -> frozenset[str]:
-    """The branches story.yaml protects at ``commit`` (parsed once per story.yaml blob)."""
+    """The branches story.yaml protects at ``commit``."""
     repo = check.repo
-    blob = repo.snapshots.blob_id(repo.commits.get(commit).tree, Story.PATH)
-    if blob is None:
-        return frozenset()
-    cache: dict[ObjectId, frozenset[str]] = check.gate.caches.setdefault("protected", {})
-    found = cache.get(blob)
-    if found is None:
-        try:
-            found = protected_branches(Story.parse(repo.read_blob(blob)))
-        except BadInput:
-            found = frozenset()
-        cache[blob] = found
-    return found
+    return settings_at(check.gate, repo.snapshots, repo.commits.get(commit).tree).protected
 
 
 class ProtectedBranches(Rule):
@@ -88,16 +68,25 @@ class ProtectedBranches(Rule):
             raise ProtectedBranch(branch, commit=info)
 
     def moved(self, repo: Repository, moves: Sequence[RefMove]) -> None:
-        """Announce (``narrative.change.v1``) every commit that landed on a protected branch."""
+        """Announce (``narrative.change.v1``) every commit that landed on a protected branch, and every
+        proposal's merge."""
         for move in moves:
             branch = move.branch
             if branch is None or move.new is None or move.old is None:
                 continue
-            if is_protected_at(repo, branch, move.old) or _may_hold_a_decision(repo, move.new):
+            protected = (
+                branch in settings_at(repo.gate, repo.snapshots, repo.commits.get(move.old).tree).protected
+            )
+            if protected or _may_hold_a_decision(repo, move.new):
+                from ..governance.hooks import publish
+                from ..governance.narrative import changes_between
+
                 for change in changes_between(repo, branch, move.old, move.new):
                     publish(change)
 
     def _proposal_merge(self, check: MoveCheck, branch: str, info: CommitInfo) -> None:
+        from ..events.index import index_of
+
         repo = check.repo
         raw = info.trailers["Gvcs-Proposal"]
         number = int(raw) if raw.isdigit() else 0
@@ -132,6 +121,12 @@ class ProtectedBranches(Rule):
 def _merged_tree(check: MoveCheck, state: ProposalState, ours: ObjectId, theirs: ObjectId) -> ObjectId | None:
     """What the engine's merge of ``theirs`` into ``ours`` with the proposal's resolutions holds (worked
     out without writing anything); None when it would not merge."""
+    from ..events.index import index_of
+    from ..merge.snapshot import merge_trees
+    from ..repo.merging import resolved_files
+    from ..snapshot import Snapshots
+    from ..store import OverlayObjectStore
+
     repo = check.repo
     index = index_of(repo)
     if theirs in index and index.reaches(ours, theirs):

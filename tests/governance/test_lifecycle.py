@@ -204,6 +204,14 @@ def test_a_conflicting_merge_needs_resolutions_to_be_proposed(repo: Repository, 
     with pytest.raises(MergeConflicts, match=r"conflicts in pages/door\.md"):
         governance.propose(repo, "side", "main", actor="ada", message="Open it", now=T0)
     assert repo.branch_head(GOVERNANCE_BRANCH) is None
+    aliased = b"---\ntitle: &t Door\ntags: [*t]\n---\nx\n"
+    for bad, message in [
+        ({"pages/door.md": aliased}, r"pages/door\.md:2: YAML anchors"),
+        ({"pages/door.md": "theirs", "ledger.yaml": b"balances: {ada: 1}\n"}, r"ledger\.yaml merges as"),
+    ]:
+        with pytest.raises(BadInput, match=message):  # voters vote on a merge that can be made
+            governance.propose(repo, "side", "main", actor="ada", message="Open it", resolutions=bad, now=T0)
+    assert repo.branch_head(GOVERNANCE_BRANCH) is None
     content = DOOR.replace("was shut", "was bricked up, then opened").encode()
     page = b"---\ntitle: Door\nfollows: []\nalternate_of: null\ntags: []\nglyphs: []\n---\n" + content + b"\n"
     governance.propose(

@@ -26,13 +26,14 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..errors import BadInput, BranchMoved, GvcsError, NotFound, Refused
+from ..objects import event_trailer
 from ..refs import branch_ref, tag_ref
 from ..types import ObjectId, RefName
 from . import agent, gift, infra, ritual
 from .index import index_of
 from .model import INGESTED, Event, Ingested, check_ingestible
 from .proposals import open_proposal
-from .state import FOLLOW_UP_TRAILER, FollowUp, Plan, Tip
+from .state import FOLLOW_UP_TRAILER, FollowUp, Plan, Planned, Tip, planned
 
 if TYPE_CHECKING:
     from ..repository import BuiltCommit, GroupOutcome, Repository
@@ -167,6 +168,13 @@ class _Group:
             state = Tip(self.repo, self.branch, tip, tree, now)
             state.require_actor(event.topic, event.actor)
             plan = self.plans[i] = PLANNERS[event.topic](state, event)
+            key = (tree, event.topic, event.id, event.actor, event_trailer(event.payload), now)
+            outcome = Planned.of(plan)
+            planned(self.repo).put(key, outcome)
+            for page in plan.changes.pages.values():  # read back by the rules, and by the next event
+                blob = outcome.files[page.path] if page is not None else None
+                if page is not None and blob is not None:
+                    state.cache.put("page", blob, page)
             self.written[event.id] = i
             return BuiltCommit(
                 plan.changes,
