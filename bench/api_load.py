@@ -217,7 +217,7 @@ def check_writes(story: Path, out: Writes, before: str, sharers: set[str]) -> di
                 false_conflicts += 1
                 continue
             # A true conflict: some commit after `expected` on main changed each named page.
-            changed = set()
+            changed: set[str] = set()
             for info in repo.walk(["main"]):
                 if info.id == expected:
                     break

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -68,25 +69,31 @@ def bare(git_dir: Path) -> Repository:
 
 
 def single_page_commits(root: Path, pages: int, commits: int) -> dict[str, Any]:
-    ruled = init_repository(root)
+    """``Repository.commit`` of a one-page edit, on two stores made alike: one opened with the rules,
+    one without (each process writes its own store: neither's caches see the other's commits)."""
     gen = StoryGenerator(seed=9, pages=pages)
-    head = gen.populate(ruled)
-    pack = getattr(ruled.objects, "pack", None)
-    if pack is not None:
-        pack()
-    plain = bare(root / ".gvcs")
+    ruled = init_repository(root / "rules")
+    heads = {"rules": gen.populate(ruled)}
+    init_repository(root / "none").close()
+    plain = bare(root / "none" / ".gvcs")
+    heads["none"] = StoryGenerator(seed=9, pages=pages).populate(plain)
+    repos = {"rules": ruled, "none": plain}
+    for repo in repos.values():
+        pack = getattr(repo.objects, "pack", None)
+        if pack is not None:
+            pack()
     humans = [a.id for a in gen.actors if a.kind == "human"]
     times: dict[str, list[float]] = {"rules": [], "none": []}
-    for i in range(commits * 2 + 10):
-        repo, key = (ruled, "rules") if i % 2 == 0 else (plain, "none")
+    for i in range(commits + 5):
         edit = dataclasses.replace(gen.edit(), kind="edit", actor=humans[i % len(humans)])
-        start = time.perf_counter()
-        head = gen.apply(repo, edit, head)
-        if i >= 10:  # the first few warm both up
-            times[key].append(time.perf_counter() - start)
-    wait_for_packers(root / ".gvcs")
-    ruled.close()
-    plain.close()
+        for key, repo in repos.items():  # the same edit on each, in turn
+            start = time.perf_counter()
+            heads[key] = gen.apply(repo, edit, heads[key])
+            if i >= 5:  # the first few warm both up
+                times[key].append(time.perf_counter() - start)
+    for key, repo in repos.items():
+        wait_for_packers(root / key / ".gvcs")
+        repo.close()
     return _ratio(times, "single-page commit", pages=pages, commits=commits)
 
 
@@ -181,37 +188,41 @@ async def _one_commit_each(url: str, tokens: dict[str, str], head: str, round_: 
 
 
 def agent_groups(root: Path, agents: int, groups: int) -> dict[str, Any]:
-    ruled = init_repository(root)
+    """100 ``agent.emit.v1`` events as one group (``ingest_many``), on two stores made alike: one
+    opened with the rules, one without."""
     ids = [f"agent-{i:03d}" for i in range(agents)]
     setup = ChangeSet()
     for actor in ("ada", *ids):
         setup.upsert_actor(Actor(actor, actor.title(), "human" if actor == "ada" else "agent"))
-    ruled.commit("main", setup, actor="ada", message="Set up", expected_head=None)
-    plain = bare(root / ".gvcs")
+    ruled = init_repository(root / "rules")
+    init_repository(root / "none").close()
+    repos = {"rules": ruled, "none": bare(root / "none" / ".gvcs")}
+    for repo in repos.values():
+        repo.commit("main", setup, actor="ada", message="Set up", expected_head=None)
     times: dict[str, list[float]] = {"rules": [], "none": []}
-    for g in range(groups * 2 + 2):
-        repo, key = (ruled, "rules") if g % 2 == 0 else (plain, "none")
-        events = [
-            Event(
-                "agent.emit.v1",
-                f"g{g}-{agent}",
-                agent,
-                {"page": f"desk-{agent}", "title": f"Desk of {agent}", "body": f"Note {g} of {agent}."},
-                "main",
-            )
-            for agent in ids
-        ]
-        elapsed = time_call(lambda repo=repo, events=events: _all_committed(ingest_many(repo, events)))
-        if g >= 2:
-            times[key].append(elapsed)
-    wait_for_packers(root / ".gvcs")
-    ruled.close()
-    plain.close()
+    for g in range(groups + 2):
+        for key, repo in repos.items():
+            events = [
+                Event(
+                    "agent.emit.v1",
+                    f"g{g}-{agent}",
+                    agent,
+                    {"page": f"desk-{agent}", "title": f"Desk of {agent}", "body": f"Note {g} of {agent}."},
+                    "main",
+                )
+                for agent in ids
+            ]
+            elapsed = time_call(partial(_ingest_all, repo, events))
+            if g >= 2:
+                times[key].append(elapsed)
+    for key, repo in repos.items():
+        wait_for_packers(root / key / ".gvcs")
+        repo.close()
     return _ratio(times, f"group of {agents} agent commits", agents=agents, groups=groups)
 
 
-def _all_committed(results: list[Any]) -> None:
-    failed = [r for r in results if r.commit is None]
+def _ingest_all(repo: Repository, events: list[Event]) -> None:
+    failed = [r for r in ingest_many(repo, events) if r.commit is None]
     if failed:
         raise RuntimeError(f"{len(failed)} events were not committed: {failed[0].error}")
 

@@ -26,6 +26,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -48,6 +49,8 @@ log = logging.getLogger("gvcs.gate")
 VERIFIED_PREFIXES = (HEADS, TAGS)
 #: Refs that hold fetched history unverified, until it is merged into a branch.
 UNVERIFIED_PREFIXES = ("refs/remotes/",)
+#: Commits from which a check tells the store that many reads follow (ObjectStore.reading_many).
+MANY = 500
 
 
 class RuleBroken(Refused):
@@ -218,14 +221,15 @@ class Gate:
         checked = [m for m in moves if not m.ref.startswith(UNVERIFIED_PREFIXES)]
         fresh = self.new_commits(repo, checked) if checked else []
         by_move = self._by_move(repo, checked, fresh)
-        for info in fresh:
-            try:
-                self.check_commit(session, info)
-            except RuleBroken as exc:
-                if len(checked) > 1:  # say which of the refs brought it
-                    ref = next((r for r, found in by_move.items() if info in found), None)
-                    raise RuleBroken(exc.rule, exc.reason, commit=info, ref=ref) from None
-                raise
+        with repo.objects.reading_many() if len(fresh) >= MANY else nullcontext():
+            for info in fresh:
+                try:
+                    self.check_commit(session, info)
+                except RuleBroken as exc:
+                    if len(checked) > 1:  # say which of the refs brought it
+                        ref = next((r for r, found in by_move.items() if info in found), None)
+                        raise RuleBroken(exc.rule, exc.reason, commit=info, ref=ref) from None
+                    raise
         for move in moves:
             check = MoveCheck(session, move, by_move.get(move.ref, []))
             for rule in self.rules:
@@ -294,6 +298,8 @@ class Gate:
         fresh = self._short_walk(repo, include, olds)
         if fresh is None:
             fresh = self._paint(repo, include, olds)
+        if len(fresh) == 1:  # the usual move: one commit on top of the old value
+            return [repo.commits.get(next(iter(fresh)))]
         return self._parents_first(repo, fresh)
 
     def _short_walk(
@@ -408,6 +414,12 @@ class Gate:
         checked as if each had just arrived; one :class:`Problem` per commit or step that breaks a rule.
         Other refs count as they are now (a protected merge's proposal is looked up on today's
         governance branch). Returns the problems and how many commits were checked."""
+        with repo.objects.reading_many():
+            return self._audit(repo, heads, progress)
+
+    def _audit(
+        self, repo: RepositoryBase, heads: dict[RefName, ObjectId], progress: Any
+    ) -> tuple[list[Problem], int]:
         problems: list[Problem] = []
         session = Session(repo, self, [])
         commits = self._parents_first(repo, self._reachable(repo, heads.values()))

@@ -265,6 +265,15 @@ class Commits:
             del cache[next(iter(cache))]  # the oldest entry: dicts keep insertion order
         return info
 
+    def add(self, oid: ObjectId, commit: Commit) -> CommitInfo:
+        """A commit this process has just written: known as it was built, not read back and parsed."""
+        info = CommitInfo.from_commit(oid, commit)
+        cache = self._cache
+        cache[oid] = info
+        if len(cache) > self._cache_size:
+            del cache[next(iter(cache))]
+        return info
+
     def _listed_info(self, oid: ObjectId) -> CommitInfo | None:
         """The commit from the backend's listing of commits, refreshed with only the new commits.
 

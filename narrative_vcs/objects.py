@@ -562,21 +562,37 @@ class Tree:
     @classmethod
     def parse(cls, data: bytes) -> Tree:
         entries: dict[str, TreeEntry] = {}
-        i, n = 0, len(data)
+        seen = _ENTRIES.get
+        size = 0
         try:
-            while i < n:
-                sp = data.index(b" ", i)
-                nul = data.index(b"\0", sp)
-                name = data[sp + 1 : nul].decode()
-                oid = data[nul + 1 : nul + 21]
-                if len(oid) != 20 or not name or "/" in name:
-                    raise ValueError
-                mode = data[i:sp].decode()
-                entries[name] = TreeEntry(name, mode, ObjectId(oid.hex()), data[i : nul + 21])
-                i = nul + 21
-        except (ValueError, UnicodeDecodeError):
+            # One match per entry, and the matches must cover the data end to end. Successive versions
+            # of a tree share most entries, so an entry already parsed (same bytes) is reused.
+            for record in _TREE_ENTRY.findall(data):
+                entry = seen(record)
+                if entry is None:
+                    space = record.index(b" ")
+                    name = record[space + 1 : -21].decode()
+                    entry = TreeEntry(name, record[:space].decode(), ObjectId(record[-20:].hex()), record)
+                    if len(_ENTRIES) >= _ENTRIES_KEPT:
+                        _ENTRIES.clear()
+                    _ENTRIES[record] = entry
+                entries[entry.name] = entry
+                size += len(record)
+        except UnicodeDecodeError:
             raise CorruptObject("tree object does not parse") from None
-        return cls(entries, ordered=True)
+        if size != len(data):
+            raise CorruptObject("tree object does not parse")
+        tree = cls.__new__(cls)
+        tree.entries = entries
+        tree._ordered = True
+        return tree
+
+
+#: A tree entry: its mode, a space, its name (no NUL, no slash), a NUL and the 20-byte id.
+_TREE_ENTRY = re.compile(rb"[0-7]{5,6} [^\0/]+\0.{20}", re.DOTALL)
+#: Entries parsed lately, by their bytes (entries are immutable: trees are rebuilt, never edited).
+_ENTRIES: dict[bytes, TreeEntry] = {}
+_ENTRIES_KEPT = 65_536
 
 
 # --- git commits ----------------------------------------------------------------------------------

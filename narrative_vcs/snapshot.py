@@ -78,6 +78,8 @@ class Snapshots:
     def __init__(self, store: ObjectStore, cache_size: int = 8192) -> None:
         self.store = store
         self._trees: OrderedDict[ObjectId, Tree] = OrderedDict()
+        #: Diffs of the trees :meth:`write` made, by (old root, new root).
+        self._diffs: OrderedDict[tuple[ObjectId | None, ObjectId], list[TreeDiff]] = OrderedDict()
         self._cache_size = cache_size
 
     def tree(self, oid: ObjectId) -> Tree:
@@ -144,6 +146,10 @@ class Snapshots:
 
     def diff(self, old: ObjectId | None, new: ObjectId | None) -> list[TreeDiff]:
         """Logical paths whose blobs differ; equal subtrees are skipped without being read."""
+        if new is not None:
+            known = self._diffs.get((old, new))
+            if known is not None:
+                return list(known)
         out: list[TreeDiff] = []
         self._diff(old, new, "", out)
         return sorted(out, key=lambda d: d.path)
@@ -185,7 +191,30 @@ class Snapshots:
             if isinstance(node.get(parts[-1]), dict):
                 raise BadInput(f"path {path!r} conflicts with a directory of the same name")
             node[parts[-1]] = value
-        return self._write_tree(root, nested) or self.store.put("tree", b"")
+        new_root = self._write_tree(root, nested) or self.store.put("tree", b"")
+        self._remember_diff(root, new_root, changes)
+        return new_root
+
+    def _remember_diff(
+        self, root: ObjectId | None, new_root: ObjectId, changes: Mapping[str, object]
+    ) -> None:
+        """Keep what :meth:`diff` of ``root`` and ``new_root`` gives, from the entries just written: the
+        commit checked next asks for it (both trees are in the cache, so this reads nothing)."""
+        if root == new_root:
+            return
+        found: dict[str, TreeDiff] = {}
+        for path in changes:
+            stored = store_path(path)
+            old = self.entry(root, path) if root else None
+            new = self.entry(new_root, path)
+            if (old is not None and old.is_tree) or (new is not None and new.is_tree):
+                return  # a directory replaced or removed as a whole: let diff walk it
+            a, b = (old.oid if old else None), (new.oid if new else None)
+            if a != b:
+                found[stored] = TreeDiff(logical_path(stored), a, b, new.mode if new else None, stored)
+        self._diffs[(root, new_root)] = sorted(found.values(), key=lambda d: d.path)
+        if len(self._diffs) > self._cache_size:
+            self._diffs.popitem(last=False)
 
     def _write_tree(self, oid: ObjectId | None, changes: dict[str, object]) -> ObjectId | None:
         tree = self.tree(oid).copy() if oid else Tree()

@@ -93,6 +93,11 @@ class ObjectStore(ABC):
         """
         return None
 
+    def reading_many(self) -> AbstractContextManager[None]:
+        """A hint for the block: many reads follow (a long history is being verified), so a backend may
+        read through what is fastest at volume rather than what starts fastest."""
+        return nullcontext()
+
     def maintain(self) -> None:
         """Housekeeping after writes (packing loose objects); a no-op unless the backend needs it."""
 

@@ -71,6 +71,26 @@ def test_a_change_set_upserts_and_deletes_pages_actors_and_files(repo: Repositor
     assert repo.read_file("notes/plan.txt") is None
 
 
+def test_what_a_commit_keeps_as_built_is_what_reading_it_back_gives(repo: Repository, writer: Writer) -> None:
+    """A commit keeps its pages and its header as it built them (the gate reads them back without
+    parsing): they equal what a fresh repository on the same store parses from the objects."""
+    writer.setup()
+    oid = writer.commit(
+        ChangeSet()
+        .upsert_page(page("door", "The door.\r\nIt opens", tags=("act-1",)))
+        .upsert_page(page("hall", "", follows=("door",))),
+        message="Two pages",
+    )
+    fresh = Repository(repo.objects, repo.refs)
+    assert repo.commits.get(oid).to_json() == fresh.commits.get(oid).to_json()
+    tree = repo.commits.get(oid).tree
+    for page_id in ("door", "hall"):
+        blob = repo.snapshots.blob_id(tree, f"pages/{page_id}.md")
+        assert blob is not None
+        assert repo.page_record(page_id, blob) == fresh.page_record(page_id, blob)
+        assert repo.page_record(page_id, blob) == Page.parse(page_id, repo.read_blob(blob))
+
+
 def test_stale_expected_head_raises_branch_moved_and_the_branch_stays(
     repo: Repository, writer: Writer
 ) -> None:

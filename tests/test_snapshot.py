@@ -196,3 +196,27 @@ def test_snapshots_behave_like_a_dict_of_paths(batches: list[dict[str, bytes | N
         assert Snapshots(MemoryObjectStore()).write(None, model) == root  # type: ignore[arg-type]
         for oid in [root]:
             assert Tree.parse(store.get(oid)[1]).serialise() == store.get(oid)[1]
+
+
+def _exact(diffs: list[TreeDiff]) -> list[tuple[str, ObjectId | None, ObjectId | None, str | None, str]]:
+    return [(d.path, d.old, d.new, d.mode, d.stored) for d in diffs]
+
+
+anything = st.one_of(paths, st.sampled_from(["infra", "pages", "infra/deep", "pages/0/1/x.md"]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.dictionaries(anything, st.none() | st.binary(max_size=4), max_size=5), max_size=5))
+def test_the_diff_a_write_remembers_is_the_diff_of_its_trees(batches: list[dict[str, bytes | None]]) -> None:
+    """What write() keeps for diff() (so that a commit just built is not read back) is exactly what
+    walking the two trees gives, whatever was written: files over directories, directories removed."""
+    store = MemoryObjectStore()
+    snaps = Snapshots(store)
+    root: ObjectId | None = None
+    for batch in batches:
+        try:
+            new = snaps.write(root, batch)  # type: ignore[arg-type]
+        except BadInput:
+            continue
+        assert _exact(snaps.diff(root, new)) == _exact(Snapshots(store).diff(root, new))
+        root = new

@@ -174,7 +174,7 @@ class _Group:
             for page in plan.changes.pages.values():  # read back by the rules, and by the next event
                 blob = outcome.files[page.path] if page is not None else None
                 if page is not None and blob is not None:
-                    state.cache.put("page", blob, page)
+                    self.repo.remember_page(blob, page)
             self.written[event.id] = i
             return BuiltCommit(
                 plan.changes,

@@ -215,11 +215,7 @@ class Tip:
         blob = self.blob(f"pages/{validate_id('page', page_id)}.md")
         if blob is None:
             return None
-        page = self.cache.get("page", blob)
-        if page is None or page.id != page_id:
-            page = Page.parse(page_id, self.repo.read_blob(blob))
-            self.cache.put("page", blob, page)
-        return cast(Page, page)
+        return self.repo.page_record(page_id, blob)
 
     def actor(self, actor_id: str) -> Actor | None:
         validate_id("actor", actor_id)

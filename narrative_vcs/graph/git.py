@@ -81,7 +81,8 @@ class GitObjectStore(ObjectStore):
         self._dirs: set[str] = set()
         self._tmp_counter = itertools.count()
         self._reader = ObjectReader(self._objects_dir)
-        self._local = threading.local()  # .pending: the objects of this thread's open batch
+        # .pending: the objects of this thread's open batch; .many: its open reading_many() blocks
+        self._local = threading.local()
         self._recent: Mapping[ObjectId, tuple[str, bytes]] = {}  # the last batch written
         self._reads = 0
 
@@ -105,7 +106,32 @@ class GitObjectStore(ObjectStore):
             return recent
         if len(oid) != 40 or not _HEX.issuperset(oid):
             raise BadInput(f"not an object id: {oid!r}")
+        if getattr(self._local, "many", 0):
+            found = self._read_libgit2(oid)
+            if found is not None:
+                return found
         return self._reader.read(oid)
+
+    @contextmanager
+    def reading_many(self) -> Iterator[None]:
+        """Read through libgit2 in the block: its delta resolution in C reads trees about three times
+        as fast as the pure-Python reader, which pays off once pygit2's import is paid. Only the thread
+        in the block reads so."""
+        local = self._local
+        local.many = getattr(local, "many", 0) + 1
+        try:
+            yield
+        finally:
+            local.many -= 1
+
+    def _read_libgit2(self, oid: ObjectId) -> tuple[str, bytes] | None:
+        import pygit2
+
+        try:
+            type_code, data = self.repo.odb.read(oid)
+        except (KeyError, ValueError, OSError, pygit2.GitError):
+            return None  # a pack a packer just replaced: the pure-Python reader looks again
+        return _TYPE_NAMES[int(type_code)], data
 
     def get_many(self, oids: Iterable[ObjectId]) -> dict[ObjectId, tuple[str, bytes]]:
         """Many objects at once through libgit2, whose delta resolution in C wins on bulk reads."""
@@ -114,7 +140,7 @@ class GitObjectStore(ObjectStore):
             return super().get_many(wanted)
         import pygit2
 
-        names = {1: "commit", 2: "tree", 3: "blob", 4: "tag"}
+        names = _TYPE_NAMES
         out: dict[ObjectId, tuple[str, bytes]] = {}
         odb = self.repo.odb
         rest: list[ObjectId] = []

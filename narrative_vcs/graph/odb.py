@@ -200,6 +200,7 @@ class ObjectReader:
         # Delta bases by (pack, offset): a commit or tree chain shares its bases.
         self._bases: OrderedDict[tuple[str, int], tuple[int, bytes]] = OrderedDict()
         self._base_bytes = 0
+        self._last = ""  # the pack the last read was found in
 
     def close(self) -> None:
         for pack in self._packs.values():
@@ -322,9 +323,15 @@ class ObjectReader:
         if not self._scanned:
             self.rescan()
         raw = bytes.fromhex(oid)
-        for name, pack in self._packs.items():
+        # The pack that served the last read first: a walk reads neighbours (a commit, its trees, its
+        # parent), which a transfer or a commit wrote into the same pack, among possibly hundreds.
+        last = self._last
+        packs = self._packs
+        order = ((last, packs[last]), *packs.items()) if last in packs else packs.items()
+        for name, pack in order:
             offset = pack.find(raw)
             if offset >= 0:
+                self._last = name
                 try:
                     type_code, data = self._unpack(name, pack, offset, 0)
                 except (zlib.error, IndexError, KeyError, ValueError):

@@ -8,13 +8,14 @@ the ones before it; :class:`narrative_vcs.repository.Repository` is the last.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, cast
 
 from ..access import AccessStore, MemoryAccessStore
 from ..gate import Gate, GatedRefs, Rule
 from ..history import Commits
-from ..objects import Actor
+from ..objects import Actor, Page
 from ..refs import RefMove, RefStore
 from ..snapshot import Snapshots
 from ..store import ObjectStore
@@ -51,6 +52,7 @@ class RepositoryBase:
         self.snapshots = Snapshots(objects)
         self.commits = Commits(objects)
         self._actors: dict[ObjectId, Actor] = {}  # parsed actor records by blob id
+        self._pages: OrderedDict[tuple[str, ObjectId], Page] = OrderedDict()  # parsed pages, by id and blob
         self._graph: CommitGraph | None = None  # the commit DAG, built on first use
 
     def check_moves(self, moves: Sequence[RefMove]) -> None:

@@ -68,6 +68,7 @@ class Building(Reading):
             parents = ((current,) if current else ()) + tuple(extra_parents)
             commit = self._commit_object(new_tree, parents, author, message, facts, timestamp)
             oid = self.objects.put("commit", commit.serialise())
+            self._wrote(oid, commit, changes)
             self.check_moves([RefMove(ref, current, oid)])  # refused: the batch is dropped, nothing written
         self._move(ref, current, oid, author, commit)
         return oid
@@ -267,9 +268,20 @@ class Building(Reading):
         parents = (current,) if current else ()
         commit = self._commit_object(new_tree, parents, author, message, all_facts, timestamp)
         oid = self.objects.put("commit", commit.serialise())
+        self._wrote(oid, commit, changes)
         if check:
             self.check_moves([RefMove(ref, current, oid)])
         return oid, new_tree, author, commit
+
+    def _wrote(self, oid: ObjectId, commit: Commit, changes: ChangeSet) -> None:
+        """Keep what was just written as it was built, for the gate and the next commit to read back
+        without parsing: the commit, and the pages of ``changes``."""
+        self.commits.add(oid, commit)
+        for page in changes.pages.values():
+            if page is not None:
+                blob = self.snapshots.blob_id(commit.tree, f"pages/{page.id}.md")
+                if blob is not None:
+                    self.remember_page(blob, page)
 
     def _commit_object(
         self,

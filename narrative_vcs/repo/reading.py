@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -56,6 +57,27 @@ class Reading(Branches):
                 self._actors.clear()
             record = self._actors[blob] = Actor.parse(actor_id, self.read_blob(blob))
         return record
+
+    #: Parsed pages kept per repository (a page's blob never changes).
+    PAGES_KEPT = 50_000
+
+    def page_record(self, page_id: str, blob: ObjectId, data: bytes | None = None) -> Page:
+        """The page ``page_id`` stored in ``blob`` (whose bytes are ``data`` when the caller has read
+        them), parsed once per repository, or as this process wrote it there."""
+        key = (page_id, blob)
+        page = self._pages.get(key)
+        if page is None:
+            page = Page.parse(page_id, data if data is not None else self.read_blob(blob))
+            self.remember_page(blob, page)
+        return page
+
+    def remember_page(self, blob: ObjectId, page: Page) -> None:
+        """``page`` is what ``blob`` holds (it was serialised into it: pages round-trip exactly)."""
+        pages = self._pages
+        pages[(page.id, blob)] = page
+        if len(pages) > self.PAGES_KEPT:
+            with contextlib.suppress(KeyError):  # another thread may have taken the oldest first
+                pages.popitem(last=False)
 
     def read_file(self, path: str, rev: str = "HEAD") -> bytes | None:
         return self.snapshots.read(self.tree_of(rev), check_path(path))

@@ -18,7 +18,6 @@ from ..gate import CommitCheck, Rule
 from ..objects import ID_PATTERN, Actor, Story
 from ..snapshot import TreeDiff, check_path, shard_of, store_path
 from ..types import ObjectId
-from .pages import parsed_page
 from .settings import parse_settings, settings_at
 
 __all__ = ["REGULAR_MODES", "StoryFiles"]
@@ -82,7 +81,7 @@ class StoryFiles(Rule):
     def _check_parses(self, check: CommitCheck, path: str, data: bytes, blob: ObjectId) -> None:
         try:
             if path.startswith("pages/"):
-                parsed_page(check.gate, check.repo, path[6:-3], blob)
+                check.repo.page_record(path[6:-3], blob, data)
             elif path.startswith("actors/"):
                 Actor.parse(path[7:-5], data, path)
             elif path == Story.PATH:

@@ -9,39 +9,10 @@
 
 from __future__ import annotations
 
-import sys
-from collections import OrderedDict
-from typing import TYPE_CHECKING
-
-from ..gate import CommitCheck, Gate, Rule
-from ..objects import Page
+from ..gate import CommitCheck, Rule
 from ..types import ObjectId
 
-if TYPE_CHECKING:
-    from ..repository import Repository as RepositoryBase
-
-__all__ = ["StoryStructure", "parsed_page"]
-
-_PAGES = "pages"  # the gate's cache of parsed pages, by blob id
-_CACHE = 50_000
-
-
-def parsed_page(gate: Gate, repo: RepositoryBase, page_id: str, blob: ObjectId) -> Page:
-    """The page stored in ``blob``, parsed once per gate (blobs never change), or as the events of this
-    process wrote it there."""
-    cache: OrderedDict[tuple[str, ObjectId], Page] = gate.caches.setdefault(_PAGES, OrderedDict())
-    key = (page_id, blob)
-    page = cache.get(key)
-    events = sys.modules.get("narrative_vcs.events.state")  # only loaded where events were planned
-    if page is None and events is not None:
-        written = events.blob_cache(repo).get("page", blob)
-        page = written if isinstance(written, Page) and written.id == page_id else None
-    if page is None:
-        page = Page.parse(page_id, repo.objects.get(blob)[1])
-        cache[key] = page
-        if len(cache) > _CACHE:
-            cache.popitem(last=False)
-    return page
+__all__ = ["StoryStructure"]
 
 
 class StoryStructure(Rule):
@@ -54,8 +25,8 @@ class StoryStructure(Rule):
             if change.new is None or not change.path.startswith("pages/"):
                 continue
             page_id = change.path[6:-3]
-            page = parsed_page(check.gate, check.repo, page_id, change.new)
-            old = parsed_page(check.gate, check.repo, page_id, change.old) if change.old else None
+            page = check.repo.page_record(page_id, change.new)
+            old = check.repo.page_record(page_id, change.old) if change.old else None
             linked = {*page.follows, *([page.alternate_of] if page.alternate_of else [])}
             had = {*old.follows, *([old.alternate_of] if old.alternate_of else [])} if old else set()
             # Links the page had before pointed at pages of the parent: only new ones, and ones to
@@ -91,7 +62,7 @@ class StoryStructure(Rule):
             blob = self._blob(check, page_id)
             if blob is None:
                 continue
-            for target in parsed_page(check.gate, check.repo, page_id, blob).follows:
+            for target in check.repo.page_record(page_id, blob).follows:
                 if target not in came_from:
                     came_from[target] = page_id
                     stack.append(target)

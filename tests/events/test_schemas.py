@@ -6,11 +6,12 @@ import json
 from typing import Any
 
 import pytest
+from fastjsonschema import JsonSchemaException
 from hypothesis import given
 from hypothesis import strategies as st
 
 from narrative_vcs.errors import BadInput
-from narrative_vcs.events import INGESTED, TOPICS, Event, validate
+from narrative_vcs.events import INGESTED, TOPICS, Event, schemas, validate
 from narrative_vcs.events.schemas import check_settings, schema_of
 
 VALID: dict[str, list[dict[str, Any]]] = {
@@ -265,3 +266,61 @@ def test_good_settings_pass() -> None:
             "phoenix": {"restarts": 3, "minutes": 10, "watches": "the vault"},
         }
     )
+
+
+# --- the fast path (fastjsonschema) ------------------------------------------------------------------
+
+
+@pytest.fixture
+def warmed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every schema already used often enough in this process to be checked by fastjsonschema first."""
+    monkeypatch.setattr(schemas, "_uses", dict.fromkeys(INGESTED, schemas._FAST_AFTER))
+
+
+@pytest.mark.usefixtures("warmed")
+@pytest.mark.parametrize(("topic", "payload"), [(t, p) for t, ps in VALID.items() for p in ps])
+def test_valid_payloads_pass_the_fast_check_too(topic: str, payload: dict[str, Any]) -> None:
+    assert schemas._quickly_valid(topic, payload) == schemas._plain(payload)
+    assert validate(topic, payload) == payload
+
+
+@pytest.mark.usefixtures("warmed")
+@pytest.mark.parametrize(("topic", "payload", "path", "problem"), BAD)
+def test_bad_payloads_are_named_the_same_once_the_fast_check_is_on(
+    topic: str, payload: Any, path: str, problem: str
+) -> None:
+    assert not schemas._quickly_valid(topic, payload)
+    with pytest.raises(BadInput) as caught:
+        validate(topic, payload)
+    assert str(caught.value).startswith(f"{topic}: {path}: ")
+    assert problem in str(caught.value)
+
+
+def test_every_payload_schema_compiles_for_the_fast_check() -> None:
+    for topic in INGESTED:
+        assert schemas._fast(topic) is not None, topic
+    # story.yaml settings use dependentRequired, which fastjsonschema reads otherwise: never fast.
+    assert schemas._fast(schemas.SETTINGS_SCHEMA) is None
+
+
+def _near(case: tuple[str, dict[str, Any]]) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
+    """A valid payload of a topic with a few fields added or replaced by any JSON values."""
+    topic, base = case
+    extra = st.dictionaries(st.sampled_from([*base, "x", "from", "to"]), json_values, max_size=3)
+    return st.tuples(st.just(topic), extra.map(lambda more: {**base, **more}))
+
+
+near_valid = st.sampled_from([(t, p) for t, ps in VALID.items() for p in ps]).flatmap(_near)
+
+
+@given(case=near_valid)
+def test_the_fast_check_never_passes_what_jsonschema_refuses(case: tuple[str, dict[str, Any]]) -> None:
+    topic, payload = case
+    fast = schemas._fast(topic)
+    assert fast is not None
+    try:
+        fast(payload)
+    except JsonSchemaException:
+        return
+    if schemas._plain(payload):
+        assert schemas._validator(topic).is_valid(payload), payload

@@ -141,6 +141,30 @@ def test_objects_read_back_from_a_full_pack(git_dir: Path, story: dict[str, Obje
     git_cli(git_dir, "fsck", "--strict", "--no-dangling")
 
 
+def test_reading_many_reads_the_same_objects_through_libgit2(
+    git_dir: Path, story: dict[str, ObjectId]
+) -> None:
+    store = GitObjectStore(git_dir)
+    plain = {oid: store.get(oid) for oid in store}
+    with store.reading_many():
+        assert {oid: store.get(oid) for oid in store} == plain  # loose and packed alike
+        store.pack(full=True)
+        assert {oid: store.get(oid) for oid in store} == plain
+        written = store.put("blob", b"written inside the block\n")  # loose, after libgit2 looked
+        assert store.get(written) == ("blob", b"written inside the block\n")
+    assert store.get(written) == ("blob", b"written inside the block\n")
+
+
+def test_reading_many_still_refuses_a_corrupt_object(git_dir: Path, story: dict[str, ObjectId]) -> None:
+    oid = _page_blob(open_repository(git_dir.parent), "vault")
+    path = loose_path(git_dir, oid)
+    os.chmod(path, 0o644)
+    path.write_bytes(b"garbage")
+    store = GitObjectStore(git_dir)
+    with store.reading_many(), pytest.raises(CorruptObject):
+        store.get(oid)
+
+
 def test_listing_and_prefixes_see_loose_and_packed_objects_while_a_packer_runs(
     git_dir: Path, story: dict[str, ObjectId]
 ) -> None:
