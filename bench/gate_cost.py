@@ -6,10 +6,11 @@ an empty list in the measuring process only: gvcs has no switch that turns them 
 
 - **a single-page commit on a 10,000-page story**: ``gvcs commit`` of a one-page edit in the work tree,
   with and without the rules, alternating; ratio of the medians (goal: the gate adds at most 10%). The
-  same through the library (``Repository.commit``) is reported beside it;
+  same through the library (``Repository.commit``, on two stores made alike) is reported beside it;
 - **a group of 100 agent commits**: 100 agents commit one page each at the same moment through a real
-  ``gvcs serve`` (GraphQL ``commit``, one group commit), with and without the rules, alternating (goal:
-  at most 10%). The same through the library (100 ``agent.emit.v1`` events as one group,
+  ``gvcs serve`` (GraphQL ``commit``, one group commit): two servers side by side, with and without the
+  rules, each on its own store made alike, rounds alternating between them after a few warm-up rounds
+  (goal: at most 10%). The same through the library (100 ``agent.emit.v1`` events as one group,
   ``ingest_many``) is reported beside it;
 - **fsck --rules on a 100,000-commit history** (single-page edits, a third of them agents' events, as
   :func:`bench.generate.build_history` makes them): commits checked per second (goal: >= 2,000/s);
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import subprocess
 import sys
@@ -47,6 +49,8 @@ from .util import median, quick, time_call, wait_for_packers, write_result
 
 GOAL_RATIO = 1.10
 GOAL_RATE = 2000.0
+#: Rounds each server runs before its rounds are timed.
+WARM_ROUNDS = 3
 #: ``gvcs`` with the story's rules left out where repositories are opened: the baseline (bench only).
 WITHOUT_RULES = (
     "import sys; import narrative_vcs.graph.factory as factory; factory.story_rules = lambda: []; "
@@ -138,25 +142,32 @@ def _run(argv: list[str], env: dict[str, str]) -> float:
 
 def server_groups(root: Path, agents: int, rounds: int) -> dict[str, Any]:
     """``agents`` agents commit one page each at once through a real ``gvcs serve`` (one group commit
-    per round), with and without the rules; each round's wall time."""
+    per round): two servers running side by side, one with the rules and one without, each on its own
+    store made alike; rounds alternate between them. Each round's wall time; each server's first
+    rounds warm it up (imports, caches), as a server that has been up a while is warm."""
     from . import api_load
 
-    tokens = api_load.make_story(root, agents, 200)
+    tokens = {key: api_load.make_story(root / key, agents, 200) for key in ("rules", "none")}
     times: dict[str, list[float]] = {"rules": [], "none": []}
-    for r in range(rounds * 2 + 2):
-        key = "rules" if r % 2 == 0 else "none"
-        port = api_load._free_port()
-        argv = [*gvcs_argv(key == "rules"), "-C", str(root), "serve", "--port", str(port)]
-        with api_load.server(argv, port) as url:
-            repo = open_repository(root)
-            head = repo.branch_head("main")
-            repo.close()
-            assert head is not None
-            seconds, acked = asyncio.run(_one_commit_each(url, tokens, head, r))
-        if acked != agents:
-            raise RuntimeError(f"round {r}: {acked} of {agents} commits")
-        if r >= 2:  # a first round of each warms the story's caches
-            times[key].append(seconds)
+    with contextlib.ExitStack() as servers:
+        urls: dict[str, str] = {}
+        for key in ("rules", "none"):
+            port = api_load._free_port()
+            argv = [*gvcs_argv(key == "rules"), "-C", str(root / key), "serve", "--port", str(port)]
+            urls[key] = servers.enter_context(api_load.server(argv, port))
+        for r in range(rounds + WARM_ROUNDS):
+            # Which server goes first alternates (ABBA): a round run right after the other server's
+            # (its packing, the machine's state) must not favour one side.
+            for key in ("rules", "none") if r % 2 == 0 else ("none", "rules"):
+                repo = open_repository(root / key)
+                head = repo.branch_head("main")
+                repo.close()
+                assert head is not None
+                seconds, acked = asyncio.run(_one_commit_each(urls[key], tokens[key], head, r))
+                if acked != agents:
+                    raise RuntimeError(f"round {r} ({key}): {acked} of {agents} commits")
+                if r >= WARM_ROUNDS:
+                    times[key].append(seconds)
     return _ratio(times, f"{agents} agents' commits through gvcs serve", agents=agents, rounds=rounds)
 
 
@@ -318,7 +329,7 @@ def run(
         work = Path(tmp)
         cli = cli_single_page_commits(work / "cli", pages, max(3, commits // 10))
         single = single_page_commits(work / "single", pages, commits)
-        served = server_groups(work / "served", agents, max(2, groups // 2))
+        served = server_groups(work / "served", agents, max(4, groups * 3))
         group = agent_groups(work / "group", agents, groups)
         longer = long_history(work / "long", history, history_pages)
     return {
