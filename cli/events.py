@@ -9,9 +9,7 @@ and after the commit the work tree is brought up to the new head, as ``gvcs swit
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .common import Context, commit_json, emit_json, out, parse_time
@@ -117,19 +115,25 @@ def _follow(worktree: WorkTree, branch: str) -> None:
 
 
 def _json_argument(value: str, what: str) -> Any:
-    """A JSON value given inline, as ``@FILE``, or as ``@-`` (standard input)."""
+    """A JSON value given inline, as ``@FILE``, or as ``@-`` (standard input): at most four times the
+    largest payload (room for whitespace and escapes), nested at most 64 levels deep."""
     from narrative_vcs.errors import BadInput
+    from narrative_vcs.events.schemas import MAX_PAYLOAD
+    from narrative_vcs.limits import load_json
 
-    text = value
+    limit = 4 * MAX_PAYLOAD
+    text: str | bytes = value
     if value.startswith("@"):
         try:
-            text = sys.stdin.read() if value == "@-" else Path(value[1:]).read_text(encoding="utf-8")
+            if value == "@-":
+                stdin = getattr(sys.stdin, "buffer", sys.stdin)  # a text stream stands in, in tests
+                text = stdin.read(limit + 1)
+            else:
+                with open(value[1:], "rb") as fh:
+                    text = fh.read(limit + 1)  # no more than enough to tell it is too large
         except OSError as exc:
             raise BadInput(f"{what}: cannot read {value[1:]}: {exc.strerror}") from None
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise BadInput(f"{what} is not JSON: {exc}") from None
+    return load_json(text, what, max_bytes=limit)
 
 
 def cmd_event_emit(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 __all__ = [
     "BadInput",
     "BranchMoved",
+    "Conflict",
     "CorruptObject",
     "Forbidden",
     "GvcsError",
@@ -73,6 +74,13 @@ class BranchMoved(Refused):
         self.expected = expected
         self.actual = actual
         self.paths = list(paths or [])
+
+
+class Conflict(Refused):
+    """A well-formed request that contradicts what the repository already holds (an event id that names
+    another event); nothing was changed."""
+
+    code = "CONFLICT"
 
 
 class MergeConflicts(Refused):

@@ -16,11 +16,13 @@ from operator import attrgetter
 from typing import Any
 
 from .errors import BadInput, CorruptObject, InvalidFile
+from .limits import MAX_DEPTH, too_deep
 from .types import ObjectId
 
 __all__ = [
     "ACTOR_KINDS",
     "ID_PATTERN",
+    "MAX_YAML",
     "MODE_BLOB",
     "MODE_TREE",
     "ROTATIONS",
@@ -141,19 +143,32 @@ def _yaml_dump(data: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The largest YAML document read (story.yaml, an actor, front matter, ledger.yaml, ...), in bytes.
+MAX_YAML = 8 * 1024 * 1024
+
+
 def load_yaml(text: str, path: str, line_offset: int = 0) -> Any:
-    """YAML text as plain data, refused with :class:`InvalidFile` (path and line) when it does not parse
-    or uses anchors, aliases or tags: a story's files are plain data, and an alias lets a few hundred bytes
-    stand for megabytes once written out again."""
+    """YAML text as plain data, refused with :class:`InvalidFile` (path and line) when it does not parse,
+    uses anchors, aliases or tags, is larger than :data:`MAX_YAML` or nests deeper than
+    :data:`~narrative_vcs.limits.MAX_DEPTH` levels: a story's files are plain data, an alias lets a few
+    hundred bytes stand for megabytes once written out again, and every walk of the data recurses once
+    per level."""
     import yaml
 
+    if len(text) > MAX_YAML // 4 and len(text.encode("utf-8", errors="replace")) > MAX_YAML:
+        raise InvalidFile(path, None, f"larger than {MAX_YAML // (1024 * 1024)} MiB")
     _refuse_yaml_references(text, path, line_offset)
     try:
         # libyaml's loader when PyYAML was built with it: parsing front matter is most of what reading
         # a page costs, and the C loader is several times faster than the pure-Python one.
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, text, path, line_offset) from None
+    except RecursionError:  # the pure-Python loader recurses once per level
+        raise InvalidFile(path, None, f"nested deeper than {MAX_DEPTH} levels") from None
+    if too_deep(data):
+        raise InvalidFile(path, None, f"nested deeper than {MAX_DEPTH} levels")
+    return data
 
 
 def _refuse_yaml_references(text: str, path: str, line_offset: int) -> None:
@@ -181,6 +196,8 @@ def _yaml_error(exc: Exception, text: str, path: str, line_offset: int) -> Inval
     last = text.count("\n") + 1 + line_offset
     line = min(mark.line + 1 + line_offset, last) if mark is not None else None
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if "maximum nesting depth" in problem:  # libyaml's own limit (1000 levels)
+        return InvalidFile(path, line, f"nested deeper than {MAX_DEPTH} levels")
     return InvalidFile(path, line, f"invalid YAML: {problem}")
 
 

@@ -6,11 +6,13 @@ event's state change in its tree. Events of one branch are written as groups wit
 so the events of one actor keep their order and events of different actors never conflict.
 
 Idempotency: right before an event is committed on a tip, the index (:mod:`.index`) is asked whether
-the tip's history already has a commit with its id (or the group already wrote one); if so the event is a
-duplicate and is not committed again. The branch moves only by compare-and-swap from the head the group
-was computed on, so a writer in another process that committed meanwhile makes this one compute the group
-again on the new head, where it finds the id. A process killed at any point leaves the branch either
-without the event's commit or with it, never with half of it.
+the tip's history already has a commit with its id (or the group already wrote one); if so the event is
+not committed again. It is a duplicate when that commit holds the same event (kind, actor and
+``Gvcs-Event`` payload as canonical JSON), else a conflict (:class:`.model.EventConflict`), as an
+idempotency key reused for another request is. The branch moves only by compare-and-swap from the head
+the group was computed on, so a writer in another process that committed meanwhile makes this one compute
+the group again on the new head, where it finds the id. A process killed at any point leaves the branch
+either without the event's commit or with it, never with half of it.
 
 Follow-ups (the branch, tag or proposal a ritual calls for, a phoenix hearing) can only be made once the
 commit exists; they are recorded in its ``Gvcs-Follow-Up`` trailer and made right after the ref moved.
@@ -20,18 +22,18 @@ killed in between): a branch or tag is made if absent, a proposal is opened by e
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..errors import BadInput, BranchMoved, GvcsError, NotFound, Refused
+from ..limits import load_json
 from ..objects import event_trailer
 from ..refs import branch_ref, tag_ref
 from ..types import ObjectId, RefName
 from . import agent, gift, infra, ritual
 from .index import index_of
-from .model import INGESTED, Event, Ingested, check_ingestible
+from .model import INGESTED, MAX_EVENT_JSON, Event, EventConflict, Ingested, check_ingestible
 from .proposals import open_proposal
 from .state import FOLLOW_UP_TRAILER, FollowUp, Plan, Planned, Tip, planned
 
@@ -106,7 +108,11 @@ def preview(repo: Repository, event: Event) -> tuple[str, list[str]]:
     branch = target_branch(repo, event)
     head = repo.branch_head(branch)
     base = head if head is not None else _start(repo, event, branch)
-    if index_of(repo).find(event.id, base) is not None:
+    found = index_of(repo).find(event.id, base)
+    if found is not None:
+        conflict = _conflict(repo, event, found, branch)
+        if conflict is not None:
+            raise conflict
         return branch, []
     tree = repo.commits.get(base).tree if base else None
     tip = Tip(repo, branch, base, tree, _now(event))
@@ -230,9 +236,31 @@ def _result(repo: Repository, group: _Group, i: int, outcomes: dict[int, GroupOu
         first = outcomes[found]
         if first.commit is None:
             return Ingested(event, branch, None, False, first.error)
-        return Ingested(event, branch, first.commit, True, None)
+        found = first.commit
     assert found is not None
+    conflict = _conflict(repo, event, found, branch)
+    if conflict is not None:
+        return Ingested(event, branch, None, False, conflict)
     return Ingested(event, branch, found, True, _complete(repo, event, found))
+
+
+def _conflict(repo: Repository, event: Event, commit: ObjectId, branch: str) -> EventConflict | None:
+    """None when ``commit``, which carries the event's id, holds this very event (a duplicate); else
+    the conflict, naming what differs: its kind (the topic), its actor or its payload."""
+    info = repo.commits.get(commit)
+    differs = [
+        what
+        for what, same in (("topic", info.kind == event.topic), ("actor", info.actor == event.actor))
+        if not same
+    ]
+    raw = info.trailers.get("Gvcs-Event")
+    try:
+        stored = None if raw is None else load_json(raw, "Gvcs-Event", max_bytes=MAX_EVENT_JSON)
+    except BadInput:
+        stored = None
+    if not isinstance(stored, dict) or event_trailer(stored) != event_trailer(event.payload):
+        differs.append("payload")
+    return EventConflict(event.id, commit, branch, differs) if differs else None
 
 
 # --- follow-ups ---------------------------------------------------------------------------------
@@ -245,8 +273,10 @@ def _complete(repo: Repository, event: Event, commit: ObjectId) -> GvcsError | N
     if raw is None:
         return None
     try:
-        follow_ups = [FollowUp.from_json(item) for item in json.loads(raw)]
-    except (ValueError, TypeError, KeyError):
+        follow_ups = [
+            FollowUp.from_json(item) for item in load_json(raw, FOLLOW_UP_TRAILER, max_bytes=MAX_EVENT_JSON)
+        ]
+    except (BadInput, ValueError, TypeError, KeyError):
         return BadInput(f"commit {commit[:10]}: its {FOLLOW_UP_TRAILER} trailer does not parse")
     return _follow_up(repo, event, commit, follow_ups, strict=False, now=info.time)
 

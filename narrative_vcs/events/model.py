@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import BadInput, GvcsError
+from ..errors import BadInput, Conflict, GvcsError
+from ..limits import load_json
 from ..objects import validate_id
 from ..refs import validate_ref_name
 from ..types import ObjectId
-from .schemas import check_payload
+from .schemas import MAX_PAYLOAD, check_payload
 
 __all__ = [
     "EVENT_ID",
     "INGESTED",
+    "MAX_EVENT_JSON",
     "PUBLISHED",
     "TOPICS",
     "Event",
+    "EventConflict",
     "Ingested",
     "check_event_id",
     "check_ingestible",
@@ -39,6 +41,9 @@ TOPICS = (
 #: The topics the intake accepts: each accepted event becomes one commit of that kind.
 INGESTED = tuple(t for t in TOPICS if t != PUBLISHED)
 EVENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
+#: The largest event given as JSON text (Event.from_json): its payload at most MAX_PAYLOAD as compact
+#: JSON, with room for the other fields, whitespace and escapes.
+MAX_EVENT_JSON = 4 * MAX_PAYLOAD
 _KEYS = ("topic", "id", "actor", "payload", "branch", "time")
 
 
@@ -87,9 +92,10 @@ class Event:
     """Something that happened, to be recorded as one commit of kind ``topic``.
 
     ``id`` makes it idempotent: an event whose id is already in the history of its branch is never
-    committed again. ``branch`` None means the topic's default branch; ``time`` (unix seconds) is the
-    commit time and the clock of time windows (None: when it is committed). A value of this class is
-    always well-formed: the constructor checks every field and the payload against its schema.
+    committed again (the same topic, actor and payload: a duplicate; anything else: a conflict).
+    ``branch`` None means the topic's default branch; ``time`` (unix seconds) is the commit time and the
+    clock of time windows (None: when it is committed). A value of this class is always well-formed: the
+    constructor checks every field and the payload against its schema.
     """
 
     topic: str
@@ -146,10 +152,7 @@ class Event:
     def from_json(cls, data: Mapping[str, Any] | str | bytes) -> Event:
         """The event of :meth:`to_json` (a mapping, or its JSON text); BadInput names what does not fit."""
         if isinstance(data, str | bytes):
-            try:
-                data = json.loads(data)
-            except ValueError as exc:
-                raise BadInput(f"event is not JSON: {exc}") from None
+            data = load_json(data, "event", max_bytes=MAX_EVENT_JSON)
         if not isinstance(data, Mapping):
             raise BadInput("event must be a JSON object with topic, id, actor and payload")
         unknown = sorted(str(k) for k in data if k not in _KEYS)
@@ -163,12 +166,29 @@ class Event:
         )
 
 
+class EventConflict(Conflict):
+    """An event whose id the branch's history already holds for another event: a different topic,
+    actor or payload. An event id is an idempotency key: the same event sent again is a duplicate, a
+    different one under the same id is refused and nothing is committed."""
+
+    def __init__(self, event_id: str, commit: ObjectId, branch: str, differs: list[str]) -> None:
+        what = " and ".join(differs)
+        super().__init__(
+            f"event {event_id} is already on {branch} as {commit[:10]} with a different {what}: "
+            "nothing was committed; send this event with a new id"
+        )
+        self.event_id = event_id
+        self.commit = commit
+        self.differs = list(differs)
+
+
 @dataclass(frozen=True)
 class Ingested:
     """What became of an event: its commit, or the commit that already had its id (``duplicate``), or
-    the error that refused it (``commit`` None). An error with a commit means the event is committed but
-    its follow-up (a branch, tag or proposal its ritual or incident calls for) failed; sending the event
-    again retries the follow-up."""
+    the error that refused it (``commit`` None; an :class:`EventConflict` when the id is on the branch
+    for another event). An error with a commit means the event is committed but its follow-up (a branch,
+    tag or proposal its ritual or incident calls for) failed; sending the event again retries the
+    follow-up."""
 
     event: Event
     branch: str

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInput
+from ..limits import MAX_DEPTH, check_depth
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
@@ -60,10 +61,13 @@ def check_payload(topic: str, payload: object) -> dict[str, Any]:
     schema of ``topic`` (a known topic); else BadInput."""
     if not isinstance(payload, Mapping):
         raise BadInput(f"{topic}: payload must be a JSON object, not {_kind(payload)}")
+    check_depth(dict(payload), f"{topic}: payload")  # before json.dumps, which recurses once per level
     try:
         text = json.dumps(payload, allow_nan=False, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     except (TypeError, ValueError) as exc:
         raise BadInput(f"{topic}: payload is not JSON: {exc}") from None
+    except RecursionError:  # a mapping type check_depth does not walk into
+        raise BadInput(f"{topic}: payload: nested deeper than {MAX_DEPTH} levels") from None
     if len(text.encode()) > MAX_PAYLOAD:
         raise BadInput(f"{topic}: payload is too large: at most {MAX_PAYLOAD} bytes of JSON")
     _checked(topic, text)
@@ -153,6 +157,15 @@ def _quickly_valid(name: str, instance: Any) -> bool:
 
 
 def _check(name: str, instance: Any, prefix: str, root: str) -> None:
+    # The validators (and _plain) recurse once per level of the instance. Payloads were measured
+    # (check_depth) and YAML is measured when it is read, so this only guards against a deep stack.
+    try:
+        _check_once(name, instance, prefix, root)
+    except RecursionError:
+        raise BadInput(f"{prefix}{root or 'settings'}: nested too deeply to check") from None
+
+
+def _check_once(name: str, instance: Any, prefix: str, root: str) -> None:
     if _quickly_valid(name, instance):
         return
     validator = _validator(name)

@@ -18,11 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from ..access import AccessStore, TokenRecord
-from ..errors import CorruptObject
+from ..errors import BadInput, CorruptObject
+from ..limits import load_json
 
 __all__ = ["FileAccessStore"]
 
 FILE = "gvcs-access.json"
+#: The largest access file read: some 40,000 tokens.
+MAX_ACCESS_FILE = 8 * 1024 * 1024
 
 
 class FileAccessStore(AccessStore):
@@ -44,11 +47,15 @@ class FileAccessStore(AccessStore):
         if cached is not None and cached[0] == stamp:
             return cached[1]
         try:
-            data: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
+            with open(self.path, "rb") as fh:
+                raw = fh.read(MAX_ACCESS_FILE + 1)
+            data: dict[str, Any] = load_json(raw, str(self.path), max_bytes=MAX_ACCESS_FILE)
             tokens, settings = data["tokens"], data["settings"]
             if not isinstance(tokens, list) or not isinstance(settings, dict):
                 raise TypeError
-        except (ValueError, KeyError, TypeError):
+        except BadInput as exc:  # not JSON, too large or too deep: damaged, as below
+            raise CorruptObject(f"{exc} (not a gvcs access file)") from None
+        except (KeyError, TypeError):
             raise CorruptObject(f"{self.path} is not a gvcs access file") from None
         self._cached = (stamp, data)
         return data

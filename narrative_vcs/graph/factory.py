@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInput, NotFound
+from ..limits import load_json
 from ..repository import DEFAULT_BRANCH, Repository
 from ..rules import story_rules
 from .access_file import FileAccessStore
@@ -30,6 +31,8 @@ __all__ = [
 
 GVCS_DIR = ".gvcs"
 CONFIG_FILE = "gvcs.json"
+#: The largest ``.gvcs/gvcs.json`` read (a few settings and remotes fit in a few hundred bytes).
+MAX_CONFIG = 1024 * 1024
 
 
 def find_root(start: Path) -> Path:
@@ -113,13 +116,15 @@ def _open(git_dir: Path) -> Repository:
 
 
 def load_config(root: Path) -> dict[str, Any]:
-    """The repository's settings (``.gvcs/gvcs.json``)."""
+    """The repository's settings (``.gvcs/gvcs.json``); BadInput when it is not JSON, is larger than
+    :data:`MAX_CONFIG` or nests deeper than 64 levels."""
+    path = root / GVCS_DIR / CONFIG_FILE
     try:
-        data = json.loads((root / GVCS_DIR / CONFIG_FILE).read_text(encoding="utf-8"))
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_CONFIG + 1)
     except FileNotFoundError:
         return {}
-    except ValueError:
-        raise BadInput(f"{root / GVCS_DIR / CONFIG_FILE} is not valid JSON") from None
+    data = load_json(raw, str(path), max_bytes=MAX_CONFIG)
     return data if isinstance(data, dict) else {}
 
 

@@ -11,9 +11,9 @@
 
 from __future__ import annotations
 
-import json
-
+from ..errors import BadInput
 from ..gate import CommitCheck, Rule
+from ..limits import load_json
 from ..objects import ID_PATTERN
 
 __all__ = ["EVENT_KINDS", "KINDS", "PROPOSAL_KINDS", "STORY_KINDS", "CommitFormat", "a"]
@@ -74,8 +74,8 @@ class CommitFormat(Rule):
             check.fail(self.name, f"{a(kind)} event commit needs its Gvcs-Event-Id and Gvcs-Event trailers")
         if raw is not None:
             try:
-                payload = json.loads(raw)
-            except ValueError:
-                check.fail(self.name, "its Gvcs-Event trailer is not JSON")
+                payload = load_json(raw, "its Gvcs-Event trailer", max_bytes=None)
+            except BadInput as exc:  # not JSON, or nested deeper than any payload may be
+                check.fail(self.name, str(exc))
             if not isinstance(payload, dict):
                 check.fail(self.name, "its Gvcs-Event trailer is not a JSON object")

@@ -19,13 +19,13 @@ A merge's state files are what the merge engine gives for them (counters add up:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInput
 from ..gate import CommitCheck, Rule
 from ..history import CommitInfo
+from ..limits import load_json
 from ..objects import Story, hash_object
 from ..snapshot import Snapshots
 from ..types import ObjectId
@@ -98,9 +98,20 @@ class StateFiles(Rule):
         # An event this process planned on this very parent is not planned again: planning is a pure
         # function of the key, and the commit is compared with what it gave all the same.
         key = (parent.tree, info.kind, event_id, info.actor, raw, info.time)
-        outcome = planned(check.repo).get(key) or self._plan(check, parent, event_id, json.loads(raw))
+        outcome = planned(check.repo).get(key) or self._plan(
+            check, parent, event_id, self._payload(check, raw)
+        )
         self._compare_follow_ups(check, outcome.follow_ups)
         self._compare(check, outcome.files)
+
+    def _payload(self, check: CommitCheck, raw: str) -> dict[str, Any]:
+        try:
+            payload = load_json(raw, "its Gvcs-Event trailer", max_bytes=None)
+        except BadInput as exc:
+            check.fail(self.name, str(exc))
+        if not isinstance(payload, dict):
+            check.fail(self.name, "its Gvcs-Event trailer is not a JSON object")
+        return payload
 
     def _plan(
         self, check: CommitCheck, parent: CommitInfo, event_id: str, payload: dict[str, Any]
@@ -130,8 +141,9 @@ class StateFiles(Rule):
 
         raw = check.info.trailers.get(FOLLOW_UP_TRAILER)
         try:
-            recorded = [FollowUp.from_json(f) for f in json.loads(raw)] if raw is not None else []
-        except (ValueError, TypeError, KeyError, AttributeError):
+            loaded = load_json(raw, FOLLOW_UP_TRAILER, max_bytes=None) if raw is not None else []
+            recorded = [FollowUp.from_json(f) for f in loaded]
+        except (BadInput, ValueError, TypeError, KeyError, AttributeError):
             check.fail(self.name, f"its {FOLLOW_UP_TRAILER} trailer does not parse")
 
         def shape(follow_ups: Sequence[FollowUp]) -> list[tuple[str, dict[str, Any]]]:

@@ -189,12 +189,13 @@ def make_app(redis_url: str, location: str, settings: Settings | None = None) ->
             publish=lambda branches: _quietly(publish_commits, queue.client, keys, branches),
             requeue=send_drain,
         )
-        if report.committed or report.duplicates or report.refused:
+        if report.committed or report.duplicates or report.conflicts or report.refused:
             log.info(
-                "partition %d: %d committed, %d duplicates, %d refused in %d batches; %d left",
+                "partition %d: %d committed, %d duplicates, %d conflicts, %d refused in %d batches; %d left",
                 partition,
                 report.committed,
                 report.duplicates,
+                report.conflicts,
                 report.refused,
                 report.batches,
                 report.left,

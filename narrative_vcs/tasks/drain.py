@@ -33,7 +33,6 @@ order, so they are committed in the order they were submitted.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 import time
@@ -61,6 +60,7 @@ class DrainReport:
     batches: int = 0
     committed: int = 0
     duplicates: int = 0
+    conflicts: int = 0  # an event id already committed for another event
     refused: int = 0
     lost_lock: bool = False
     left: int = 0
@@ -68,9 +68,15 @@ class DrainReport:
 
 
 def outcome_json(ingested: Ingested) -> dict[str, Any]:
-    """An event's outcome as intake reports it (``Receipt.from_json``)."""
+    """An event's outcome as intake reports it (``Receipt.from_json``). A conflict's ``commit`` is the
+    commit that holds the event id (for another event); nothing was committed for this one."""
+    from narrative_vcs.events.model import EventConflict
+
     error = ingested.error
-    if ingested.commit is None and error is not None:
+    commit: str | None = ingested.commit
+    if isinstance(error, EventConflict):
+        status, commit = "conflict", error.commit
+    elif ingested.commit is None and error is not None:
         status = "refused"
     elif ingested.duplicate:
         status = "duplicate"
@@ -80,7 +86,7 @@ def outcome_json(ingested: Ingested) -> dict[str, Any]:
         "event": ingested.event.id,
         "status": status,
         "branch": ingested.branch,
-        "commit": ingested.commit,
+        "commit": commit,
         "error": str(error).splitlines()[0] if error is not None and str(error) else None,
         "code": getattr(error, "code", None) if error is not None else None,
     }
@@ -89,13 +95,15 @@ def outcome_json(ingested: Ingested) -> dict[str, Any]:
 def _parse(raw: list[bytes]) -> tuple[list[Event], list[Outcome]]:
     """The events of a batch; one that no longer parses (it was validated at intake) is refused."""
     from narrative_vcs.events import Event
+    from narrative_vcs.events.model import MAX_EVENT_JSON
+    from narrative_vcs.limits import load_json
 
     events: list[Event] = []
     bad: list[Outcome] = []
     for item in raw:
         data: Any = None
         try:
-            data = json.loads(item)
+            data = load_json(item, "event", max_bytes=MAX_EVENT_JSON)
             events.append(Event.from_json(data))
         except Exception as exc:
             message = str(exc).splitlines()[0] if str(exc) else "unreadable event"
@@ -210,8 +218,13 @@ def drain_partition(
                     results = _ingest(repo, queue, events, token, lock_ttl)
                 for ingested in results:
                     data = outcome_json(ingested)
+                    # Outcomes are kept by event id. A duplicate keeps the outcome of the first delivery;
+                    # a conflict replaces it, so that its sender cannot read "committed" (when both
+                    # events came in one batch, both senders then read the conflict).
                     outcomes.append(Outcome(ingested.event.id, data, keep_older=ingested.duplicate))
-                    if data["status"] == "refused":
+                    if data["status"] == "conflict":
+                        report.conflicts += 1
+                    elif data["status"] == "refused":
                         report.refused += 1
                     elif ingested.duplicate:
                         report.duplicates += 1

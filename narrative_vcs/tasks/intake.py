@@ -33,9 +33,11 @@ if TYPE_CHECKING:
 
 __all__ = ["STATUSES", "QueueUnavailable", "Receipt", "StillQueued", "poll", "submit"]
 
-#: queued: in Redis, not committed yet; committed; duplicate: its id was already in the branch's
-#: history (nothing new was committed); refused: the events core refused it (``error``, ``code``).
-STATUSES = ("queued", "committed", "duplicate", "refused")
+#: queued: in Redis, not committed yet; committed; duplicate: the same event was already in the branch's
+#: history (nothing new was committed, ``commit`` is that one); conflict: its id was, for another event
+#: (nothing was committed, ``commit`` holds the id, ``code`` is CONFLICT); refused: the events core
+#: refused it (``error``, ``code``).
+STATUSES = ("queued", "committed", "duplicate", "conflict", "refused")
 
 
 class StillQueued(GvcsError):
@@ -53,12 +55,14 @@ class QueueUnavailable(GvcsError):
 
 
 def _error_classes() -> dict[str, type[GvcsError]]:
-    """The most general error class of each code (``REFUSED`` is :class:`Refused`, not a subclass)."""
+    """The most general error class of each code that is made from a message alone (``REFUSED`` is
+    :class:`Refused`, not a subclass; ``CONFLICT`` is :class:`Conflict`, not :class:`BranchMoved`)."""
     found: dict[str, type[GvcsError]] = {}
     todo: list[type[GvcsError]] = [GvcsError]
     while todo:
         cls = todo.pop(0)
-        found.setdefault(cls.code, cls)
+        if cls.__init__ is GvcsError.__init__:
+            found.setdefault(cls.code, cls)
         todo.extend(cls.__subclasses__())
     return found
 
@@ -101,7 +105,7 @@ class Receipt:
 
     def error_value(self) -> GvcsError | None:
         """The error of a refused event (or of a failed follow-up) as the core raised it, by its code."""
-        if self.error is None and self.status != "refused":
+        if self.error is None and self.status not in ("refused", "conflict"):
             return None
         cls = _error_classes().get(self.code or "", GvcsError)
         return cls(self.error or "refused")
@@ -112,7 +116,8 @@ class Receipt:
 
         if not self.done:
             raise StillQueued(f"event {self.event} is queued: the workers have not committed it yet")
-        commit = ObjectId(self.commit) if self.commit else None
+        # A conflict's commit holds the id for another event: nothing was committed for this one.
+        commit = ObjectId(self.commit) if self.commit and self.status != "conflict" else None
         return Ingested(event, self.branch or "", commit, self.status == "duplicate", self.error_value())
 
     @classmethod

@@ -99,6 +99,38 @@ def test_emit_event_errors_are_typed(
     assert repo.branch_head("main") == tip
 
 
+def test_emit_event_with_a_used_id_for_another_event_is_a_conflict(
+    client: TestClient, repo: Repository, tokens: Tokens, story: Story
+) -> None:
+    first = data(client, EMIT, {"input": {"topic": "gift.txn.v1", "payload": MINT, "id": "g-1"}})["emitEvent"]
+    commit = first["commit"]["id"]
+    tip = repo.branch_head("main")
+    body = emit(client, "gift.txn.v1", {**MINT, "amount": 6}, id="g-1")
+    assert error_codes(body) == ["CONFLICT"]
+    message = body["errors"][0]["message"]
+    assert message.startswith(f"event g-1 is already on main as {commit[:10]} with a different payload")
+    as_cal = gql(
+        client, EMIT, {"input": {"topic": "gift.txn.v1", "payload": MINT, "id": "g-1"}}, tokens.auth("cal")
+    )
+    assert error_codes(as_cal) == ["CONFLICT"] and "different actor" in as_cal["errors"][0]["message"]
+    assert repo.branch_head("main") == tip and balances(repo, "main") == {"ada": 5}
+    again = data(client, EMIT, {"input": {"topic": "gift.txn.v1", "payload": MINT, "id": "g-1"}})["emitEvent"]
+    assert again["duplicate"] is True and again["commit"]["id"] == commit
+
+
+def test_emit_event_with_a_deep_payload_is_bad_input(
+    client: TestClient, repo: Repository, story: Story
+) -> None:
+    deep: Any = []
+    for _ in range(200):
+        deep = [deep]
+    tip = repo.branch_head("main")
+    body = emit(client, "gift.txn.v1", {**MINT, "memo": deep})
+    assert error_codes(body) == ["BAD_INPUT"]
+    assert body["errors"][0]["message"] == "gift.txn.v1: payload: nested deeper than 64 levels"
+    assert repo.branch_head("main") == tip
+
+
 def test_emit_event_needs_a_token(repo: Repository, story: Story) -> None:
     with TestClient(create_app(repo, close_on_shutdown=False)) as anonymous:
         assert error_codes(emit(anonymous, "gift.txn.v1", MINT)) == ["UNAUTHENTICATED"]
@@ -120,6 +152,19 @@ def test_post_an_event(client: TestClient, repo: Repository, story: Story) -> No
     assert again.status_code == 200
     assert again.json() == {**first.json(), "duplicate": True}
     assert balances(repo, "main") == {"ada": 3, "cal": 2}
+
+
+def test_post_a_used_id_for_another_event_is_409(client: TestClient, repo: Repository, story: Story) -> None:
+    first = client.post("/events/gift.txn.v1", json={"id": "p-9", "payload": MINT})
+    assert first.status_code == 201, first.text
+    tip = repo.branch_head("main")
+    response = client.post("/events/gift.txn.v1", json={"id": "p-9", "payload": {**MINT, "amount": 1}})
+    assert response.status_code == 409, response.text
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "CONFLICT"
+    assert error["message"].startswith(f"event p-9 is already on main as {first.json()['commit'][:10]} ")
+    assert repo.branch_head("main") == tip
+    assert client.post("/events/gift.txn.v1", json={"id": "p-9", "payload": MINT}).status_code == 200
 
 
 def test_post_an_event_to_a_branch_at_a_time(client: TestClient, repo: Repository, story: Story) -> None:
@@ -205,3 +250,30 @@ def test_a_posted_event_reaches_the_event_stream(tmp_path: Path) -> None:
             )
         finally:
             stream.close()
+
+
+def test_a_real_server_answers_409_for_a_used_id_and_another_payload(tmp_path: Path) -> None:
+    repo = init_repository(tmp_path / "story")
+    Writer(repo).setup()
+    token = create_token(repo.access, "ada")[1]
+    repo.close()
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+
+    def post(payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=15)
+        try:
+            body = json.dumps({"id": "live-2", "payload": payload})
+            connection.request("POST", "/events/gift.txn.v1", body=body, headers=headers)
+            response = connection.getresponse()
+            return response.status, json.loads(response.read())
+        finally:
+            connection.close()
+
+    with serve(tmp_path / "story") as server:
+        status, first = post(MINT)
+        assert status == 201
+        status, conflict = post({**MINT, "amount": 7})
+        assert status == 409
+        assert conflict["errors"][0]["extensions"]["code"] == "CONFLICT"
+        assert f"as {first['commit'][:10]} with a different payload" in conflict["errors"][0]["message"]
+        assert post(MINT) == (200, {**first, "duplicate": True})

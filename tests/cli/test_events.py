@@ -40,6 +40,26 @@ def test_an_event_id_is_committed_once(gvcs: Gvcs, story: Path) -> None:
     assert json.loads(ok(gvcs("gift", "--json", cwd=story)).out)["balances"] == {"mara": 5}
 
 
+def test_an_event_id_sent_again_for_another_event_is_a_conflict(gvcs: Gvcs, story: Path) -> None:
+    first = ok(gvcs("gift", "mint", "mara", "5", "--id", "m-1", cwd=story)).out
+    commit = first[len("[main ") :].split("]")[0]
+    log = ok(gvcs("log", "--oneline", cwd=story)).out
+    error = one_line_error(gvcs("gift", "mint", "mara", "6", "--id", "m-1", cwd=story), 1)
+    assert error == (
+        f"gvcs: error: event m-1 is already on main as {commit} with a different payload: nothing was "
+        "committed; send this event with a new id"
+    )
+    payload = json.dumps({"op": "mint", "to": "mara", "amount": 5})
+    emitted = gvcs(
+        "--actor", "bot", "event", "emit", "gift.txn.v1", "--payload", payload, "--id", "m-1", cwd=story
+    )
+    assert "with a different actor:" in one_line_error(emitted, 1)
+    assert ok(gvcs("log", "--oneline", cwd=story)).out == log
+    assert json.loads(ok(gvcs("gift", "--json", cwd=story)).out)["balances"] == {"mara": 5}
+    again = ok(gvcs("event", "emit", "gift.txn.v1", "--payload", payload, "--id", "m-1", cwd=story)).out
+    assert again == f"duplicate of {commit}: event m-1 is already on main\n"
+
+
 def test_the_work_tree_follows_the_events_of_its_branch(gvcs: Gvcs, story: Path) -> None:
     ok(gvcs("gift", "mint", "mara", "5", cwd=story))
     assert (story / "ledger.yaml").read_text() == "balances: {mara: 5}\n"

@@ -15,6 +15,7 @@ import pytest
 from narrative_vcs.errors import BadInput, NotFound, NothingToCommit, Refused
 from narrative_vcs.events import Event, Ingested, balances, ingest, ingest_many, preview, spores
 from narrative_vcs.events import proposals as proposals_module
+from narrative_vcs.events.model import EventConflict
 from narrative_vcs.graph.git import GitObjectStore, GitRefStore
 from narrative_vcs.merge.contents import read_counters
 from narrative_vcs.objects import Glyph, Page, Story
@@ -138,6 +139,85 @@ def test_an_id_on_another_branch_is_not_a_duplicate_here(story: Repository) -> N
     on_side = ingest(story, mint("ada", 5, id="e1", branch="side", time=T0))
     on_main = ingest(story, mint("ada", 5, id="e1", time=T0 + 1))
     assert not on_main.duplicate and on_main.commit != on_side.commit
+
+
+def test_the_same_id_for_another_payload_is_a_conflict(story: Repository) -> None:
+    first = ingest(story, mint("ada", 5, id="e1"))
+    assert first.commit is not None
+    tip = head(story)
+    with pytest.raises(EventConflict) as caught:
+        ingest(story, mint("ada", 6, id="e1"))
+    conflict = caught.value
+    assert (conflict.code, conflict.exit_code, conflict.commit, conflict.differs) == (
+        "CONFLICT",
+        1,
+        first.commit,
+        ["payload"],
+    )
+    assert str(conflict) == (
+        f"event e1 is already on main as {first.commit[:10]} with a different payload: nothing was "
+        "committed; send this event with a new id"
+    )
+    assert head(story) == tip and balances(story, "main") == {"ada": 5}
+    with pytest.raises(EventConflict):
+        preview(story, mint("ada", 6, id="e1"))  # refused before anything is looked at or written
+    assert ingest(story, mint("ada", 5, id="e1")).duplicate  # the event itself is still a duplicate
+
+
+@pytest.mark.parametrize(
+    ("again", "differs"),
+    [
+        (mint("cal", 5, actor="ada", id="e1"), ["payload"]),
+        (mint("ada", 5, actor="cal", id="e1"), ["actor"]),
+        (
+            Event.new("agent.emit.v1", "ada", {"page": "door", "body": "x"}, "main", id="e1"),
+            ["topic", "payload"],
+        ),
+        (
+            Event.new("agent.emit.v1", "bot", {"page": "door", "body": "x"}, "main", id="e1"),
+            ["topic", "actor", "payload"],
+        ),
+    ],
+)
+def test_a_conflict_names_what_differs(story: Repository, again: Event, differs: list[str]) -> None:
+    ingest(story, mint("ada", 5, id="e1"))
+    (result,) = ingest_many(story, [again])
+    assert isinstance(result.error, EventConflict) and result.error.differs == differs
+    assert (result.commit, result.duplicate) == (None, False)
+    assert f"with a different {' and '.join(differs)}:" in str(result.error)
+
+
+def test_a_duplicate_does_not_depend_on_key_order_or_time(story: Repository) -> None:
+    first = ingest(story, mint("ada", 5, id="e1", time=T0))
+    reordered = Event.new(
+        "gift.txn.v1", "ada", {"amount": 5, "to": "ada", "op": "mint"}, id="e1", time=T0 + 60
+    )
+    again = ingest(story, reordered)
+    assert again.duplicate and again.commit == first.commit and again.error is None
+
+
+def test_an_id_twice_in_one_batch_with_different_payloads(story: Repository) -> None:
+    events = [mint("ada", 5, id="same"), mint("ada", 7, id="same"), mint("ada", 5, id="same")]
+    results = ingest_many(story, events)
+    assert results[0].commit is not None and not results[0].duplicate
+    assert isinstance(results[1].error, EventConflict) and results[1].error.commit == results[0].commit
+    assert results[1].commit is None
+    assert results[2].duplicate and results[2].commit == results[0].commit
+    assert balances(story, "main") == {"ada": 5}
+
+
+def test_a_deep_payload_is_one_line_bad_input() -> None:
+    payload: dict[str, object] = {"op": "mint", "to": "ada", "amount": 1}
+    deep: list[object] = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(BadInput, match=r"^gift\.txn\.v1: payload: nested deeper than 64 levels$"):
+        Event.new("gift.txn.v1", "ada", {**payload, "memo": deep})
+    text = '{"topic": "gift.txn.v1", "id": "x", "actor": "ada", "payload": ' + "[" * 5000 + "]" * 5000 + "}"
+    with pytest.raises(BadInput, match=r"^event: nested deeper than 64 levels$"):
+        Event.from_json(text)
+    with pytest.raises(BadInput, match=r"^event: larger than 1 MiB$"):
+        Event.from_json(" " * (1024 * 1024) + "{}")
 
 
 def test_events_of_one_actor_keep_their_order(story: Repository) -> None:

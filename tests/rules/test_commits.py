@@ -28,6 +28,10 @@ PAGE = b"---\ntitle: Hall\nfollows: []\nalternate_of: null\ntags: []\nglyphs: []
             {"kind": "gift.txn.v1", "event_id": "e-1", "trailers": {"Gvcs-Event": "[1"}},
             r"its Gvcs-Event trailer is not JSON",
         ),
+        (
+            {"kind": "gift.txn.v1", "event_id": "e-1", "trailers": {"Gvcs-Event": "[" * 5000 + "]" * 5000}},
+            r"its Gvcs-Event trailer: nested deeper than 64 levels",
+        ),
     ],
 )
 def test_a_commit_says_who_made_it_and_what_it_is(

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from api.graphql.post_events import http_status
 from api.graphql.queued_intake import QueuedIntake
 from cli.common import Context
 from cli.intake import queue_event, redis_url
-from narrative_vcs.errors import BadInput, NotFound
+from narrative_vcs.errors import BadInput, Conflict, NotFound
 from narrative_vcs.events import Event
-from narrative_vcs.tasks.intake import StillQueued
+from narrative_vcs.tasks.intake import StillQueued, submit
 from tests.tasks.conftest import Workers, history
 from tests.tasks.test_intake import emit
 
@@ -84,6 +85,47 @@ def test_the_api_intake_answers_like_ingest(story: Path, workers: Workers, redis
 
 
 @pytest.mark.redis
+def test_a_conflict_through_the_workers_reaches_the_cli_and_the_api(
+    story: Path, workers: Workers, redis_url: str
+) -> None:
+    workers.start()
+    ctx = Context(_args(story))
+    first = emit("actor-06", 1)
+    assert queue_event(_args(story, wait=60.0), ctx, first, redis_url) == 0
+    other = Event.new(
+        first.topic, first.actor, {**first.payload, "body": "not that"}, first.branch, id=first.id
+    )
+    with pytest.raises(
+        Conflict, match=f"^event {first.id} is already on main as [0-9a-f]{{10}} with a different"
+    ):
+        queue_event(_args(story, wait=60.0), ctx, other, redis_url)
+    result = asyncio.run(QueuedIntake(str(story), redis_url, wait=60.0).submit(other))
+    assert (result.commit, result.duplicate) == (None, False)
+    assert result.error is not None and http_status(result.error) == 409
+    assert history(story).count(first.id) == 1
+
+
+@pytest.mark.redis
+def test_an_event_too_deep_in_the_queue_is_dropped_in_one_line(
+    story: Path, workers: Workers, redis_url: str
+) -> None:
+    from narrative_vcs.tasks.keys import Keys, store_id
+    from narrative_vcs.tasks.pubsub import redis_client
+    from narrative_vcs.tasks.queue import PartitionQueue
+
+    queue = PartitionQueue(redis_client(redis_url), Keys(store_id(str(story))))
+    deep = '{"topic": "agent.emit.v1", "id": "deep-1", "actor": "actor-07", "payload": ' + "[" * 50_000
+    queue.push([("deep-1", "actor-07", deep + "]" * 50_000 + "}")])
+    worker = workers.start()  # a worker sweeps the queue when it starts
+    done = submit(str(story), [emit("actor-07", 1)], redis_url=redis_url, wait=60)
+    assert done[0].status == "committed"
+    assert (
+        "dropping an unreadable event from the queue: event: nested deeper than 64 levels" in worker.output()
+    )
+    assert "deep-1" not in history(story)
+
+
+@pytest.mark.redis
 def test_the_beat_task_closes_expired_proposals(story: Path, redis_url: str) -> None:
     from narrative_vcs.governance import list_proposals, propose
     from narrative_vcs.graph.factory import open_repository
@@ -123,7 +165,7 @@ def test_an_unreachable_redis_is_a_one_line_error(story: Path) -> None:
 @pytest.mark.redis
 def test_gvcs_event_emit_wait_brings_the_work_tree_along(tmp_path: Path, redis_url: str) -> None:
     """A story made with the CLI (its work tree checked out at main): ``--wait`` follows the commit."""
-    from tests.cli.conftest import ok, run_gvcs
+    from tests.cli.conftest import ok, one_line_error, run_gvcs
 
     from .conftest import Workers
 
@@ -137,9 +179,14 @@ def test_gvcs_event_emit_wait_brings_the_work_tree_along(tmp_path: Path, redis_u
         payload = '{"page": "hall", "title": "Hall", "body": "A hall."}'
         env = {"GVCS_REDIS_URL": redis_url}
         emitted = run_gvcs(root, "event", "emit", "agent.emit.v1", "--payload", payload, "--branch", "main",
-                           "--wait", actor="ada", env=env)  # fmt: skip
+                           "--id", "hall-1", "--wait", actor="ada", env=env)  # fmt: skip
         assert ok(emitted).out.startswith("[main ")
         assert (root / "pages" / "hall.md").read_text().endswith("A hall.\n")
         assert "nothing to commit" in ok(run_gvcs(root, "status")).out
+        other = payload.replace("A hall.", "Another hall.")
+        again = run_gvcs(root, "event", "emit", "agent.emit.v1", "--payload", other, "--branch", "main",
+                         "--id", "hall-1", "--wait", actor="ada", env=env)  # fmt: skip
+        assert "event hall-1 is already on main as " in one_line_error(again, 1)
+        assert (root / "pages" / "hall.md").read_text().endswith("A hall.\n")
     finally:
         pool.stop()

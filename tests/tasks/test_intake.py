@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from narrative_vcs.errors import Conflict
 from narrative_vcs.events import Event
 from narrative_vcs.tasks.intake import Receipt, submit
 from tests.tasks.conftest import Workers, history
@@ -56,6 +57,32 @@ def test_the_same_event_twice_is_one_commit(send: Submit, story: Path) -> None:
     both = send([event, event])  # twice in one submission too
     assert {r.status for r in both} <= {"duplicate", "committed"}
     assert history(story).count(event.id) == 1
+
+
+def test_the_same_id_for_another_event_is_a_conflict(send: Submit, story: Path) -> None:
+    event = emit("actor-01", 1)
+    (first,) = send([event])
+    assert first.status == "committed" and first.commit is not None
+    other = Event.new(
+        event.topic, event.actor, {**event.payload, "body": "not that"}, event.branch, id=event.id
+    )
+    (receipt,) = send([other])
+    assert (receipt.status, receipt.code, receipt.commit, receipt.branch) == (
+        "conflict",
+        "CONFLICT",
+        first.commit,
+        "main",
+    )
+    assert receipt.error == (
+        f"event {event.id} is already on main as {first.commit[:10]} with a different payload: nothing was "
+        "committed; send this event with a new id"
+    )
+    error = receipt.error_value()
+    assert isinstance(error, Conflict) and error.exit_code == 1
+    result = receipt.ingested(other)
+    assert (result.commit, result.duplicate, result.error is not None) == (None, False, True)
+    assert history(story).count(event.id) == 1
+    assert [r.status for r in send([event])] == ["duplicate"]  # the event itself stays a duplicate
 
 
 def test_each_actors_order_is_kept(send: Submit, story: Path) -> None:
