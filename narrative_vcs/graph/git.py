@@ -3,9 +3,12 @@
 Objects are read and written through pygit2 (libgit2). Refs are loose ref files in git's own format
 (``refs/heads/<name>``, ``packed-refs`` read too) with git-format reflogs under ``logs/``, so ``git log``
 and ``git fsck`` work on the store. Every ref update is a compare-and-swap made under an exclusive
-``flock`` of ``gvcs-refs.lock``: the kernel drops the lock when a process dies, so a killed writer never
-leaves the store locked, and the new value is written to ``<ref>.lock`` and renamed into place, so
-readers see either the old or the new id, never half a file.
+``flock`` of ``gvcs-refs.lock`` and, as git makes its updates, under the ``<ref>.lock`` file of each ref
+it reads and writes, created exclusively: git and gvcs wait for each other's locks. The new value is
+written to ``<ref>.lock`` and renamed into place, so readers see either the old or the new id, never half
+a file. The kernel drops the ``flock`` when a process dies, and the ``.lock`` files a killed gvcs left
+are recognised by their twins under ``gvcs-locks/`` (see :class:`RefLocks`), so a killed writer never
+leaves the store locked.
 """
 
 from __future__ import annotations
@@ -16,17 +19,18 @@ import hashlib
 import itertools
 import mmap
 import os
+import re
 import struct
 import sys
 import threading
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import BadInput, BranchMoved, CorruptObject, NotFound
+from ..errors import BadInput, BranchMoved, CorruptObject, NotFound, Refused
 from ..objects import hash_object
 from ..refs import ReflogEntry, RefMove, RefStore, check_moves
 from ..store import CacheFile, ObjectStore
@@ -38,7 +42,14 @@ if TYPE_CHECKING:
 
     import pygit2
 
-__all__ = ["AUTO_PACK_LIMIT", "GitObjectStore", "GitRefStore", "init_git_dir"]
+__all__ = [
+    "AUTO_PACK_LIMIT",
+    "GitObjectStore",
+    "GitRefStore",
+    "RefLocked",
+    "RefLocks",
+    "init_git_dir",
+]
 
 _TYPE_NAMES = {1: "commit", 2: "tree", 3: "blob", 4: "tag"}
 _TYPE_CODES = {v: k for k, v in _TYPE_NAMES.items()}
@@ -226,6 +237,23 @@ class GitObjectStore(ObjectStore):
             os.close(fd)
         os.rename(tmp, path)
         self._writes += 1
+
+    def check_packs(self) -> list[str]:
+        """For fsck: one line per damaged pack or index (see :meth:`ObjectReader.verify_packs`), and per
+        ``.pack`` whose ``.idx`` is gone. A ``.pack`` younger than ``TEMP_GRACE_SECONDS`` without its
+        ``.idx`` is not counted: a writer may be between its two renames."""
+        problems = self._reader.verify_packs()
+        limit = time.time() - TEMP_GRACE_SECONDS
+        for pack in sorted((self.git_dir / "objects" / "pack").glob("pack-*.pack")):
+            try:
+                if not pack.with_suffix(".idx").exists() and pack.stat().st_mtime < limit:
+                    problems.append(
+                        f"{pack}: its index {pack.stem}.idx is missing, so its objects cannot be read "
+                        f"(git index-pack rebuilds it)"
+                    )
+            except FileNotFoundError:
+                continue
+        return problems
 
     def cache_file(self, name: str) -> CacheFile | None:
         return FileCache(self.git_dir / name)
@@ -700,16 +728,216 @@ def _try_flock(path: Path) -> Iterator[bool]:
         os.close(fd)
 
 
-class GitRefStore(RefStore):
-    """Refs as git loose ref files, updated by compare-and-swap under a process-safe lock."""
+class RefLocked(Refused):
+    """A ref's ``<ref>.lock`` file stayed in place: another git or gvcs process is updating the ref."""
 
-    def __init__(self, git_dir: Path) -> None:
+    code = "CONFLICT"
+
+    def __init__(self, ref: str, path: str) -> None:
+        super().__init__(
+            f"{ref} is locked by another process ({path}); nothing was changed: try again, "
+            "or remove the file if no git or gvcs process is running"
+        )
+        self.ref = ref
+        self.path = path
+
+
+class RefLocks:
+    """The ``<ref>.lock`` files one ref update holds, taken as git takes them and, at the end, each
+    either renamed into place with the ref's new content (:meth:`commit`) or removed (:meth:`release`).
+
+    A lock file is first made (``O_CREAT|O_EXCL``) as a twin under ``gvcs-locks/`` and then hard-linked
+    to ``<ref>.lock``, which fails if that file exists, as git's exclusive create does. The twin stays
+    until the lock is released, so a ``<ref>.lock`` that is one file with a twin was made by gvcs. Every
+    gvcs writer holds the refs ``flock`` while it holds ref locks; the kernel drops that ``flock`` when a
+    process dies, so the twins found by the next holder are a dead writer's, and so are the ``.lock``
+    files linked to them (see :meth:`GitRefStore._remove_dead_locks`). Any other ``<ref>.lock`` belongs
+    to a running git (or was made by hand): it is waited for, then refused.
+    """
+
+    def __init__(self, root: str, timeout: float) -> None:
+        self._root = root
+        self._timeout = timeout
+        self._held: dict[str, tuple[int, str, str]] = {}  # ref -> (fd, lock file, twin)
+        self._blocked: set[str] = set()  # refs that cannot exist: a file stands where a directory must
+        self.directories: set[str] = set()  # where lock files were, to prune once they are gone
+
+    def take(self, name: str) -> None:
+        """Create ``<name>.lock``; wait up to the timeout for another process's, then refuse."""
+        lock = f"{self._root}/{name}.lock"
+        twin = f"{self._root}/{LOCKS_DIR}/{hashlib.sha1(name.encode()).hexdigest()}"
+        fd = _create_twin(twin)
+        try:
+            placed = self._place(name, twin, lock)
+        except BaseException:
+            os.close(fd)
+            _unlink(twin)
+            raise
+        if not placed:
+            os.close(fd)
+            _unlink(twin)
+            return
+        self._held[name] = (fd, lock, twin)
+        self.directories.add(os.path.dirname(lock))
+
+    def _place(self, name: str, twin: str, lock: str) -> bool:
+        """Link ``twin`` to ``lock``; False if the ref cannot exist (a ref above it is a file)."""
+        deadline = time.monotonic() + self._timeout
+        delay = 0.001
+        made_dirs = False
+        while True:
+            try:
+                os.link(twin, lock)
+                return True
+            except FileExistsError:
+                if time.monotonic() >= deadline:
+                    raise RefLocked(name, lock) from None
+                time.sleep(delay)  # as git's lock timeout: back off, up to 50 ms a try
+                delay = min(delay * 2, 0.05)
+            except NotADirectoryError:  # a ref above it is a file
+                self._blocked.add(name)
+                return False
+            except FileNotFoundError:  # the ref's directory does not exist (yet, or any more)
+                if made_dirs:
+                    raise
+                try:
+                    os.makedirs(os.path.dirname(lock), exist_ok=True)
+                except (FileExistsError, NotADirectoryError):
+                    self._blocked.add(name)
+                    return False
+                made_dirs = True
+
+    def commit(self, name: str, content: str) -> None:
+        """Write ``content`` into the lock of ``name`` and rename it into place (this releases it)."""
+        if name in self._blocked or name not in self._held:
+            raise BadInput(f"{name} cannot be created: a ref above it exists")
+        fd, lock, twin = self._held.pop(name)
+        data = content.encode()
+        try:
+            try:
+                # Allocating the blocks up front keeps ext4 from flushing the file on the rename
+                # (auto_da_alloc), which would cost more than the rest of a commit.
+                os.posix_fallocate(fd, 0, len(data))
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+            os.rename(lock, f"{self._root}/{name}")
+        except BaseException:
+            _unlink(lock)
+            _unlink(twin)
+            raise
+        _unlink(twin)
+
+    def release(self) -> None:
+        """Remove every lock not committed (the refs keep their values)."""
+        for fd, lock, twin in self._held.values():
+            os.close(fd)
+            _unlink(lock)  # before the twin: a lock without its twin would look like git's
+            _unlink(twin)
+        self._held.clear()
+
+
+#: Where the twins of gvcs's ref locks live (see :class:`RefLocks`).
+LOCKS_DIR = "gvcs-locks"
+#: How long a ref update waits for a ``<ref>.lock`` another process holds, as git's
+#: ``core.filesRefLockTimeout`` (git waits 100 ms by default; a gvcs writer is more patient).
+REF_LOCK_TIMEOUT = 2.0
+#: A line of a reflog: ``<old> <new> <name> <<email>> <time> <tz>`` and a tab before a message, if any.
+_REFLOG_LINE = re.compile(r"([0-9a-f]{40}) ([0-9a-f]{40}) ([^<>\n]*<[^<>\n]*>) (\d+) ([+-]\d{4})(?:\t(.*))?")
+#: What gvcs reads of a reflog line: also the lines older gvcs wrote, with a name and no ``<email>``.
+_REFLOG_READ = re.compile(r"([0-9a-f]{40}) ([0-9a-f]{40}) (.*?) (\d+) ([+-]\d{4})(?:\t(.*))?")
+_IDENT = re.compile(r"[^<>\n]*<[^<>\n]*>")
+
+
+def _create_twin(twin: str) -> int:
+    try:
+        return os.open(twin, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(twin), exist_ok=True)
+        return os.open(twin, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+
+
+def _unlink(path: str) -> None:
+    with suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _is_ref_path(name: str) -> bool:
+    """Whether ``name`` can name a ref in a file: under ``refs/``, none of the characters git refuses."""
+    return (
+        name.startswith("refs/")
+        and not name.endswith(("/", ".", ".lock"))
+        and ".." not in name
+        and "//" not in name
+        and not any(c in " ~^:?*[\\\x7f" or ord(c) < 32 for c in name)
+    )
+
+
+def _shown(value: str) -> str:
+    """A file's content as one short line of a message."""
+    return repr(value if len(value) <= 60 else value[:60] + "...")
+
+
+def _parse_packed(text: str) -> tuple[dict[str, ObjectId], list[str]]:
+    """The refs of a ``packed-refs`` file, and one line per line that is not git's format: an optional
+    ``# pack-refs with:`` header, then ``<id> <ref>`` lines, each maybe followed by a ``^<id>`` line
+    (the commit an annotated tag points at)."""
+    refs: dict[str, ObjectId] = {}
+    problems: list[str] = []
+    last_ref = ""
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line and number == text.count("\n") + 1:
+            break  # after the last newline
+        where = f"packed-refs:{number}"
+        if line.startswith("# pack-refs with:") and number == 1:
+            continue
+        if line.startswith("^"):
+            if not last_ref or len(line) != 41 or not _HEX.issuperset(line[1:]):
+                problems.append(f"{where}: not a peeled id after a ref: {_shown(line)}")
+            last_ref = ""
+            continue
+        oid, _, name = line.partition(" ")
+        if len(oid) != 40 or not _HEX.issuperset(oid) or not _is_ref_path(name):
+            problems.append(f"{where}: not '<id> <ref>': {_shown(line)}")
+            last_ref = ""
+            continue
+        refs[name] = ObjectId(oid)
+        last_ref = name
+    if text and not text.endswith("\n"):
+        problems.append(f"packed-refs:{text.count(chr(10)) + 1}: the last line has no newline (cut short?)")
+    return refs, problems
+
+
+def _append(path: str, line: str) -> None:
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(line)
+
+
+def _ident(who: str) -> str:
+    """``who`` as the ident of a reflog line, ``Name <email>``; a bare name gets an empty email."""
+    who = _one_line(who)
+    if not who:
+        return "gvcs <gvcs@actors.gvcs>"
+    if _IDENT.fullmatch(who):
+        return who
+    return f"{who.replace('<', '').replace('>', '').strip()} <>"
+
+
+class GitRefStore(RefStore):
+    """Refs as git loose ref files, updated by compare-and-swap under git's ``<ref>.lock`` protocol.
+
+    Every update holds the ``flock`` of ``gvcs-refs.lock`` (gvcs writers queue there, and a dead one's
+    lock goes with it) and, as git does, the ``.lock`` file of each ref it reads and writes; so git and
+    gvcs wait for each other's locks, and a ``.lock`` a killed gvcs left is recognised and removed.
+    """
+
+    def __init__(self, git_dir: Path, *, lock_timeout: float = REF_LOCK_TIMEOUT) -> None:
         self.git_dir = Path(git_dir)
+        self.lock_timeout = lock_timeout
         self._root = str(self.git_dir)
         self._lock_fd: int | None = None
         # flock excludes other open files, not threads sharing this one: they take this lock first.
         self._thread_lock = threading.Lock()
-        self._dirs: set[str] = set()  # directories known to exist (refs are never rmdir'd under us)
 
     # --- reading ----------------------------------------------------------------------------------
 
@@ -718,31 +946,34 @@ class GitRefStore(RefStore):
 
     def _read_loose(self, name: str) -> str | None:
         try:
-            with open(self._path(name), encoding="utf-8") as fh:
+            with open(self._path(name), encoding="utf-8", errors="replace") as fh:
                 return fh.read().strip()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
 
-    def _packed(self) -> dict[str, ObjectId]:
+    def _packed_text(self) -> str:
         try:
-            text = (self.git_dir / "packed-refs").read_text(encoding="utf-8")
+            with open(f"{self._root}/packed-refs", encoding="utf-8", errors="replace") as fh:
+                return fh.read()
         except FileNotFoundError:
-            return {}
-        refs: dict[str, ObjectId] = {}
-        for line in text.splitlines():
-            if line and line[0] not in "#^":
-                oid, _, name = line.partition(" ")
-                refs[name] = ObjectId(oid)
+            return ""
+
+    def _packed(self) -> dict[str, ObjectId]:
+        refs, problems = _parse_packed(self._packed_text())
+        if problems:
+            raise CorruptObject(problems[0])
         return refs
 
-    def _read(self, name: str) -> ObjectId | None:
+    def _read(self, name: str, depth: int = 0) -> ObjectId | None:
         value = self._read_loose(name)
         if value is None:
             return self._packed().get(name)
-        if value.startswith("ref: "):
-            return self._read(value[5:])
-        if len(value) != 40:
-            raise CorruptObject(f"ref {name} holds {value!r}, not a commit id")
+        if value.startswith("ref:"):
+            if depth >= 5:
+                raise CorruptObject(f"ref {name}: symbolic refs nested too deep (a loop?)")
+            return self._read(value[4:].strip(), depth + 1)
+        if len(value) != 40 or not _HEX.issuperset(value):
+            raise CorruptObject(f"ref {name} holds {_shown(value)}, not a commit id")
         return ObjectId(value)
 
     def get(self, name: RefName) -> ObjectId | None:
@@ -750,92 +981,153 @@ class GitRefStore(RefStore):
 
     def get_symbolic(self, name: RefName) -> RefName | None:
         value = self._read_loose(name)
-        if value is not None and value.startswith("ref: "):
-            return RefName(value[5:])
+        if value is not None and value.startswith("ref:"):
+            return RefName(value[4:].strip())
         return None
+
+    def _loose_names(self) -> Iterator[str]:
+        """The names of the loose ref files under ``refs/`` (lock files left out)."""
+        for dirpath, _dirs, files in os.walk(self.git_dir / "refs"):
+            for fname in files:
+                if not fname.endswith(".lock"):
+                    yield os.path.relpath(os.path.join(dirpath, fname), self.git_dir)
 
     def list(self, prefix: str = "refs/") -> dict[RefName, ObjectId]:
         refs: dict[str, ObjectId] = {k: v for k, v in self._packed().items() if k.startswith(prefix)}
-        root = self.git_dir / "refs"
-        for dirpath, _dirs, files in os.walk(root):
-            for fname in files:
-                if fname.endswith(".lock"):
-                    continue
-                name = os.path.relpath(os.path.join(dirpath, fname), self.git_dir)
-                if name.startswith(prefix):
-                    value = self._read_loose(name)
-                    if value and len(value) == 40:
-                        refs[name] = ObjectId(value)
+        for name in self._loose_names():
+            if name.startswith(prefix):
+                value = self._read_loose(name)
+                if value and len(value) == 40 and _HEX.issuperset(value):
+                    refs[name] = ObjectId(value)
         return {RefName(k): v for k, v in sorted(refs.items())}
 
     def reflog(self, name: RefName) -> builtins.list[ReflogEntry]:
         name = self.get_symbolic(name) or name
         try:
-            text = (self.git_dir / "logs" / name).read_text(encoding="utf-8")
-        except (FileNotFoundError, NotADirectoryError):
+            text = (self.git_dir / "logs" / name).read_text(encoding="utf-8", errors="replace")
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return []
         entries = []
         for line in text.splitlines():
-            head, _, message = line.partition("\t")
-            parts = head.split(" ")
-            if len(parts) < 5:
-                continue
-            who = " ".join(parts[2:-2])
-            entries.append(ReflogEntry(ObjectId(parts[0]), ObjectId(parts[1]), who, int(parts[-2]), message))
+            match = _REFLOG_READ.fullmatch(line)
+            if match is None:
+                continue  # as git: a line that does not parse is skipped (fsck reports it)
+            old, new, who, when, _tz, message = match.groups()
+            who = who[:-3] if who.endswith(" <>") else who
+            entries.append(ReflogEntry(ObjectId(old), ObjectId(new), who, int(when), message or ""))
         return entries
+
+    # --- checking (fsck) --------------------------------------------------------------------------
+
+    def check_refs(self) -> tuple[dict[RefName, ObjectId], builtins.list[str]]:
+        """For fsck: every ref under ``refs/`` whose file parses, with its id, and one line for each
+        file that does not (loose refs, ``packed-refs``, a missing ``HEAD``, reflogs), all of them read."""
+        refs, problems = _parse_packed(self._packed_text())
+        for name in sorted(self._loose_names()):
+            value = self._read_loose(name) or ""
+            if value.startswith("ref:"):
+                refs.pop(name, None)  # a symbolic ref (refs/remotes/origin/HEAD): its target is a ref
+                if not _is_ref_path(value[4:].strip()):
+                    problems.append(f"ref {name} is symbolic to {_shown(value[4:].strip())}, not a ref")
+            elif len(value) == 40 and _HEX.issuperset(value):
+                refs[name] = ObjectId(value)
+            else:
+                refs.pop(name, None)
+                problems.append(f"ref {name} holds {_shown(value)}, not a commit id")
+        if not os.path.isfile(self._path("HEAD")):
+            problems.append("HEAD is missing")
+        problems.extend(self._check_reflogs())
+        return {RefName(k): v for k, v in sorted(refs.items())}, problems
+
+    def _check_reflogs(self) -> builtins.list[str]:
+        problems = []
+        logs = self.git_dir / "logs"
+        for dirpath, _dirs, files in os.walk(logs):
+            for fname in sorted(files):
+                path = Path(dirpath, fname)
+                shown = path.relative_to(self.git_dir)
+                try:
+                    text = path.read_text(encoding="utf-8")
+                except UnicodeDecodeError:
+                    problems.append(f"{shown}: not text, not a reflog")
+                    continue
+                lines = text.split("\n")
+                for number, line in enumerate(lines[:-1], 1):
+                    if not _REFLOG_LINE.fullmatch(line):
+                        problems.append(f"{shown}:{number}: not a reflog entry: {_shown(line)}")
+                if lines[-1]:
+                    problems.append(f"{shown}:{len(lines)}: the last line has no newline (cut short?)")
+        return problems
 
     # --- writing ----------------------------------------------------------------------------------
 
     @contextmanager
-    def _locked(self) -> Iterator[None]:
+    def locking(self, names: Iterable[str]) -> Iterator[RefLocks]:
+        """Hold the locks of ``names`` (``refs/...``, ``HEAD``, ``packed-refs``) for the block, as git
+        holds them for an update: git and other gvcs processes wait meanwhile. Raises
+        :class:`RefLocked` if a lock stays held longer than :attr:`lock_timeout`. Not re-entrant: the
+        block must not update refs through this store, which would wait for itself."""
         with self._thread_lock:
             if self._lock_fd is None:
                 self._lock_fd = os.open(self.git_dir / "gvcs-refs.lock", os.O_RDWR | os.O_CREAT, 0o644)
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
             try:
-                yield
+                self._remove_dead_locks()
+                locks = RefLocks(self._root, self.lock_timeout)
+                try:
+                    # In git's order (by name, packed-refs last), so git and gvcs do not lock crosswise.
+                    for name in sorted(set(names), key=lambda n: (n == "packed-refs", n)):
+                        locks.take(name)
+                    yield locks
+                finally:
+                    locks.release()
+                    for directory in locks.directories:
+                        self._prune_empty_dirs(Path(directory))
             finally:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
-    def _makedirs(self, directory: str) -> None:
-        if directory not in self._dirs:
-            os.makedirs(directory, exist_ok=True)
-            self._dirs.add(directory)
-
-    def _write_file(self, path: str, content: str) -> None:
+    def _remove_dead_locks(self) -> None:
+        """Remove the ref locks of gvcs processes that died holding them (the caller holds the flock,
+        so no live gvcs holds one): their twins, and the ``.lock`` files that are the same file."""
+        locks_dir = f"{self._root}/{LOCKS_DIR}"
         try:
-            self._write_file_once(path, content)
-        except FileNotFoundError:  # another process pruned a directory we had seen
-            self._dirs.clear()
-            self._write_file_once(path, content)
-
-    def _write_file_once(self, path: str, content: str) -> None:
-        self._makedirs(os.path.dirname(path))
-        tmp = path + ".lock"
-        data = content.encode()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            # Allocating the blocks up front keeps ext4 from flushing the file on the rename
-            # (auto_da_alloc), which would cost more than the rest of a commit.
-            os.posix_fallocate(fd, 0, len(data))
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+            twins = os.listdir(locks_dir)
+        except FileNotFoundError:
+            return
+        if not twins:
+            return
+        dead: set[tuple[int, int]] = set()
+        for twin in twins:
+            try:
+                st = os.lstat(f"{locks_dir}/{twin}")
+            except FileNotFoundError:
+                continue
+            dead.add((st.st_dev, st.st_ino))
+        candidates = [self._path("HEAD.lock"), self._path("packed-refs.lock")]
+        for dirpath, _dirs, files in os.walk(self.git_dir / "refs"):
+            candidates += [os.path.join(dirpath, f) for f in files if f.endswith(".lock")]
+        for lock in candidates:
+            try:
+                st = os.lstat(lock)
+            except FileNotFoundError:
+                continue
+            if (st.st_dev, st.st_ino) in dead:
+                _unlink(lock)
+                self._prune_empty_dirs(Path(lock).parent)
+        for twin in twins:
+            _unlink(f"{locks_dir}/{twin}")
 
     def _log(self, name: str, old: ObjectId | None, new: ObjectId | None, who: str, message: str) -> None:
+        """Append a line to the ref's reflog (the caller holds the ref's lock, as git does)."""
         path = f"{self._root}/logs/{name}"
-        self._makedirs(os.path.dirname(path))
-        who = who or "gvcs <gvcs@actors.gvcs>"
-        line = f"{old or ZERO_ID} {new or ZERO_ID} {who} {int(time.time())} +0000\t{_one_line(message)}\n"
+        line = f"{old or ZERO_ID} {new or ZERO_ID} {_ident(who)} {int(time.time())} +0000"
+        message = _one_line(message)
+        line += f"\t{message}\n" if message else "\n"  # as git: no tab without a message
         try:
-            with open(path, "a", encoding="utf-8") as fh:
-                fh.write(line)
+            _append(path, line)
         except FileNotFoundError:
-            self._dirs.clear()
-            self._makedirs(os.path.dirname(path))
-            with open(path, "a", encoding="utf-8") as fh:
-                fh.write(line)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            _append(path, line)
 
     def _check_free(self, name: str) -> None:
         """A ref ``a`` and a ref ``a/b`` cannot both exist (a file and a directory of one name)."""
@@ -852,20 +1144,24 @@ class GitRefStore(RefStore):
             raise BadInput(f"not an object id: {new!r}")
         # Only HEAD is symbolic; branch and tag refs never are, so skip the extra read for them.
         target = name if name.startswith("refs/") else self.get_symbolic(name) or name
-        with self._locked():
+        # Through a symbolic HEAD git locks HEAD too (it writes HEAD's reflog): so does gvcs.
+        with self.locking({name, target}) as locks:
             current = self._read(target)
             if current != old:
                 raise BranchMoved(target, old, current)
             if current is None:
                 self._check_free(target)
-            self._write_file(self._path(target), new + "\n")
+            # As git: the reflog line first, then the ref, so a kill between them cannot leave a move
+            # the reflog does not know (the other way round, a line for a move not made, is harmless).
             self._log(target, old, new, who, message)
             if target != name:
                 self._log(name, old, new, who, message)
+            locks.commit(target, new + "\n")
 
     def update_many(self, moves: Sequence[RefMove], *, who: str = "", message: str = "") -> None:
         check_moves(moves)
-        with self._locked():
+        deletes = any(move.new is None for move in moves)
+        with self.locking([*(move.ref for move in moves), *(["packed-refs"] if deletes else [])]) as locks:
             for move in moves:
                 current = self._read(move.ref)
                 if current != move.old:
@@ -876,43 +1172,62 @@ class GitRefStore(RefStore):
             # ref whose move is harmless alone (a stake before the vote that counts it).
             for move in moves:
                 if move.new is None:
-                    self._delete(move.ref)
+                    self._delete(locks, move.ref)
                 else:
-                    self._write_file(self._path(move.ref), move.new + "\n")
                     self._log(move.ref, move.old, move.new, who, message)
+                    locks.commit(move.ref, move.new + "\n")
 
     def remove_if_equals(
         self, name: RefName, old: ObjectId | None, *, who: str = "", message: str = ""
     ) -> None:
-        with self._locked():
+        with self.locking([name, "packed-refs"]) as locks:
             current = self._read(name)
             if current is None:
                 raise NotFound(f"ref {name} does not exist")
             if old is not None and current != old:
                 raise BranchMoved(name, old, current)
-            self._delete(name)
+            self._delete(locks, name)
 
-    def _delete(self, name: str) -> None:
-        """Remove a ref, its packed entry and its log (the caller holds the lock)."""
+    def _delete(self, locks: RefLocks, name: str) -> None:
+        """Remove a ref, its packed entry and its log (the caller holds its lock and packed-refs')."""
         Path(self._path(name)).unlink(missing_ok=True)
-        packed = self._packed()
-        if name in packed:
-            del packed[name]
-            body = "".join(f"{oid} {ref}\n" for ref, oid in sorted(packed.items()))
-            self._write_file(f"{self._root}/packed-refs", "# pack-refs with: peeled \n" + body)
-        (self.git_dir / "logs" / name).unlink(missing_ok=True)
-        self._prune_empty_dirs(Path(self._path(name)).parent)
+        text = self._packed_text()
+        if name in self._packed():
+            # Only its lines go: the header and the other refs' peeled lines stay as git wrote them.
+            kept, dropping = [], False
+            for line in text.splitlines(keepends=True):
+                if not line.startswith("^"):
+                    dropping = line.rstrip("\n").partition(" ")[2] == name
+                if not dropping:
+                    kept.append(line)
+            locks.commit("packed-refs", "".join(kept))
+        log = self.git_dir / "logs" / name
+        log.unlink(missing_ok=True)
+        self._prune_empty_dirs(log.parent)
 
     def _prune_empty_dirs(self, path: Path) -> None:
-        stop = {self.git_dir / "refs", self.git_dir / "refs" / "heads", self.git_dir / "refs" / "tags"}
-        while path not in stop and path.is_dir() and not any(path.iterdir()):
-            path.rmdir()
-            self._dirs.discard(str(path))
+        """Remove empty directories from ``path`` up, below ``refs/<kind>/`` (and ``logs/refs/<kind>/``),
+        as git does once a ref goes, so a ref of the directory's name can be made later."""
+        while True:
+            parts = path.relative_to(self.git_dir).parts
+            parts = parts[1:] if parts[:1] == ("logs",) else parts
+            if len(parts) <= 2 or parts[0] != "refs":
+                return
+            try:
+                path.rmdir()  # only an empty directory goes
+            except OSError:
+                return
             path = path.parent
 
     def set_symbolic(self, name: RefName, target: RefName) -> None:
-        with self._locked():
-            self._write_file(self._path(name), f"ref: {target}\n")
+        with self.locking([name]) as locks:
+            locks.commit(name, f"ref: {target}\n")
+
+    def set_detached(self, name: RefName, oid: ObjectId) -> None:
+        if len(oid) != 40:
+            raise BadInput(f"not an object id: {oid!r}")
+        with self.locking([name]) as locks:
+            locks.commit(name, f"{oid}\n")
 
     def close(self) -> None:
         if self._lock_fd is not None:

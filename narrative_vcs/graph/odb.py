@@ -12,6 +12,7 @@ Writes, packing and iteration stay with :mod:`narrative_vcs.graph.git` (and libg
 from __future__ import annotations
 
 import hashlib
+import itertools
 import mmap
 import os
 import threading
@@ -32,6 +33,13 @@ _BASES = 4096
 _BASE_BYTES = 64 << 20
 #: Lookups in one fan-out bucket after which the bucket gets a dict (see ``_Pack.find``).
 _BUCKET_DICT_AFTER = 16
+_IDX_MAGIC = b"\xfftOc\x00\x00\x00\x02"
+
+
+def _idx_size(count: int) -> int:
+    """The size of a version 2 index of ``count`` objects without 64-bit offsets: header, fan-out,
+    names, CRCs, offsets, and the two checksums."""
+    return 8 + 1024 + 28 * count + 40
 
 
 class _Pack:
@@ -46,9 +54,11 @@ class _Pack:
         with open(self.path, "rb") as fh:
             self.pack = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         idx = self.idx
-        if idx[:8] != b"\xfftOc\x00\x00\x00\x02":
+        if idx[:8] != _IDX_MAGIC:
             raise CorruptObject(f"{idx_path}: not a version 2 pack index")
         self.count = int.from_bytes(idx[8 + 1020 : 8 + 1024], "big")
+        if len(idx) < _idx_size(self.count):
+            raise CorruptObject(f"{idx_path}: truncated ({len(idx)} bytes for {self.count} objects)")
         self.names = 8 + 1024
         self.offsets = self.names + 24 * self.count  # names (20 bytes) then CRCs (4 bytes)
         self.large = self.offsets + 4 * self.count
@@ -127,6 +137,58 @@ class _Pack:
         return offset
 
 
+def _verify_pack(idx_path: str) -> str | None:
+    """What is wrong with a pack and its version 2 index, or None."""
+    pack_path = idx_path[:-4] + ".pack"
+    try:
+        with open(idx_path, "rb") as fh:
+            idx = fh.read()
+        pack_sum, pack_head, pack_size = _pack_digest(pack_path)
+    except FileNotFoundError:
+        if not os.path.exists(idx_path):
+            return None  # merged into another pack and deleted meanwhile
+        return f"{idx_path}: its pack {os.path.basename(pack_path)} is missing"
+    if idx[:8] != _IDX_MAGIC:
+        return f"{idx_path}: not a version 2 pack index"
+    count = int.from_bytes(idx[1028:1032], "big") if len(idx) >= 1032 else -1
+    extra = len(idx) - _idx_size(count)  # 64-bit offsets of a pack over 2 GiB, 8 bytes each
+    if count < 0 or extra < 0 or extra % 8:
+        return f"{idx_path}: truncated or overlong ({len(idx)} bytes for {max(count, 0)} objects)"
+    fanout = [int.from_bytes(idx[8 + 4 * i : 12 + 4 * i], "big") for i in range(256)]
+    if any(a > b for a, b in itertools.pairwise(fanout)):
+        return f"{idx_path}: fan-out table is not sorted"
+    if hashlib.sha1(idx[:-20]).digest() != idx[-20:]:
+        return f"{idx_path}: index checksum does not match its content"
+    if pack_size < 32 or pack_head[:4] != b"PACK" or pack_head[4:8] not in (b"\0\0\0\2", b"\0\0\0\3"):
+        return f"{pack_path}: not a pack"
+    if int.from_bytes(pack_head[8:12], "big") != count:
+        return f"{pack_path}: holds {int.from_bytes(pack_head[8:12], 'big')} objects, its index lists {count}"
+    if pack_sum[0] != pack_sum[1]:
+        return f"{pack_path}: pack checksum does not match its content"
+    if pack_sum[1] != idx[-40:-20]:
+        return f"{idx_path}: the index of another pack"
+    return None
+
+
+def _pack_digest(path: str) -> tuple[tuple[bytes, bytes], bytes, int]:
+    """((SHA-1 of the pack but its last 20 bytes, those last 20 bytes), its first 12 bytes, its size),
+    read in chunks so a big pack is never whole in memory."""
+    digest = hashlib.sha1()
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        size = os.fstat(fh.fileno()).st_size
+        fh.seek(0)
+        left = max(size - 20, 0)
+        while left:
+            chunk = fh.read(min(left, 1 << 20))
+            if not chunk:
+                break
+            digest.update(chunk)
+            left -= len(chunk)
+        trailer = fh.read(20)
+    return (digest.digest(), trailer), head, size
+
+
 def _inflate(buf: mmap.mmap, pos: int, size: int) -> bytes:
     """Inflate the zlib stream at ``pos`` whose output is ``size`` bytes long."""
     z = zlib.decompressobj()
@@ -193,6 +255,8 @@ class ObjectReader:
     def __init__(self, objects_dir: str) -> None:
         self.objects_dir = objects_dir
         self._packs: dict[str, _Pack] = {}
+        #: Packs whose index cannot be used, by file name: what is wrong with each (replaced whole).
+        self.bad_packs: dict[str, str] = {}
         self._scanned = False
         # Rescans and additions replace the pack dict whole; the lock keeps two of them from undoing
         # each other (a rescan that listed the directory before a new pack arrived must not drop it).
@@ -217,6 +281,8 @@ class ObjectReader:
         ``.idx`` last); temp files (``tmp_*``) and a ``.pack`` without its ``.idx`` are not packs.
         A pack that vanishes between the listing and its opening was merged into a new pack by a
         packer, which put the new pack in place before deleting the old one: list again to find it.
+        A pack whose index is damaged is left out and kept in :attr:`bad_packs`, so the objects of the
+        other packs stay readable and a read of one of its objects says why it failed.
         """
         with self._packs_lock:
             return self._rescan()
@@ -226,6 +292,7 @@ class ObjectReader:
         changed = False
         # The dict is replaced, never changed in place, so a read iterating the old one is safe.
         packs = dict(self._packs)
+        bad: dict[str, str] = {}
         for _attempt in range(10):
             try:
                 names = {n for n in os.listdir(directory) if n.endswith(".idx") and n.startswith("pack-")}
@@ -237,18 +304,41 @@ class ObjectReader:
                     del packs[name]  # not closed: a read in another thread may be using it
                     changed = True
             vanished = False
+            bad = {}
             for name in sorted(names - packs.keys()):
                 try:
                     packs[name] = _Pack(f"{directory}/{name}")
                     changed = True
                 except FileNotFoundError:  # merged into a new pack and deleted meanwhile
                     vanished = True
-                except ValueError:  # empty: not a pack
-                    continue
+                except CorruptObject as exc:
+                    bad[name] = str(exc)
+                except ValueError:  # mmap refuses an empty file
+                    bad[name] = f"{directory}/{name}: empty, not a pack index"
             if not vanished:
                 break
         self._packs = packs
+        self.bad_packs = bad
         return changed
+
+    def verify_packs(self) -> list[str]:
+        """One line per damaged pack (for fsck): an index without its pack, or an index or pack whose
+        header, size, object count or SHA-1 checksum is wrong. Reads every pack whole, as ``git fsck``.
+
+        A ``.pack`` without its ``.idx`` is not judged here: writers put the ``.pack`` in place first.
+        """
+        directory = f"{self.objects_dir}/pack"
+        try:
+            names = sorted(os.listdir(directory))
+        except FileNotFoundError:
+            return []
+        problems = []
+        for name in names:
+            if name.startswith("pack-") and name.endswith(".idx"):
+                problem = _verify_pack(f"{directory}/{name}")
+                if problem:
+                    problems.append(problem)
+        return problems
 
     def iter_ids(self) -> Iterator[str]:
         """Every object id, loose and packed; an object in several places comes once per place.
@@ -304,6 +394,8 @@ class ObjectReader:
         if found is None:
             found = self._read_loose(oid)  # a packer may have just moved it into a new pack
         if found is None:
+            if self.bad_packs:  # it may be in a pack that cannot be read: say so, not "not found"
+                raise CorruptObject(f"object {oid} not found; {next(iter(self.bad_packs.values()))}")
             raise NotFound(f"object {oid} not found")
         return found
 

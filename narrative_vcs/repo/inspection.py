@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, cast
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
-from ..errors import BadInput, CorruptObject, GvcsError, InvalidFile, Refused
-from ..history import CommitInfo, Commits
+from ..errors import BadInput, CorruptObject, GvcsError, Refused
+from ..history import CommitInfo
 from ..merge.text import split_paragraphs
 from ..objects import Actor, Commit, Page, Story, Tree, hash_object
-from ..refs import HEADS, TAGS
+from ..refs import HEADS, TAGS, validate_ref_name
 from ..types import ObjectId, RefName
 from .merging import Merging
 from .values import BlameEntry, FsckReport, RulesReport, path_kind
@@ -17,7 +18,54 @@ from .values import BlameEntry, FsckReport, RulesReport, path_kind
 if TYPE_CHECKING:
     from ..repository import Repository
 
-__all__ = ["Inspection"]
+__all__ = ["Inspection", "PackChecks", "RefFileChecks"]
+
+HEAD = RefName("HEAD")
+
+
+@runtime_checkable
+class RefFileChecks(Protocol):
+    """A ref store that keeps refs in files of its own (git's): fsck asks it to read them all."""
+
+    def check_refs(self) -> tuple[dict[RefName, ObjectId], list[str]]:
+        """Every ref under ``refs/`` that reads, and one line per file that does not."""
+
+
+@runtime_checkable
+class PackChecks(Protocol):
+    """An object store that keeps objects in packs with indexes (git's): fsck asks it to check them."""
+
+    def check_packs(self) -> list[str]:
+        """One line per damaged pack or index."""
+
+
+@dataclass
+class _Found:
+    """What fsck learnt of the stored objects: each readable one's type, the ones that cannot be read,
+    and the links of commits (tree, parents) and of annotated tags (the object tagged)."""
+
+    kinds: dict[ObjectId, str] = field(default_factory=dict)
+    unreadable: set[ObjectId] = field(default_factory=set)
+    commits: dict[ObjectId, tuple[ObjectId, tuple[ObjectId, ...]]] = field(default_factory=dict)
+    tags: dict[ObjectId, ObjectId] = field(default_factory=dict)
+
+    def describe(self, oid: ObjectId) -> str:
+        """``oid`` as the object a ref or a commit points at: "a blob (id)", "a missing object (id)"."""
+        if oid in self.unreadable:
+            return f"an unreadable object ({oid})"
+        kind = self.kinds.get(oid)
+        return f"a {kind} ({oid})" if kind else f"a missing object ({oid})"
+
+    def peel(self, oid: ObjectId) -> tuple[ObjectId | None, str]:
+        """The commit an annotated tag (or a chain of them) points at, or None and what it points at."""
+        start = oid
+        for _ in range(10):
+            if self.kinds.get(oid) != "tag":
+                break
+            oid = self.tags[oid]
+        if self.kinds.get(oid) == "commit":
+            return oid, ""
+        return None, (f"tag {start}, which points at " if oid != start else "") + self.describe(oid)
 
 
 class Inspection(Merging):
@@ -65,20 +113,34 @@ class Inspection(Merging):
     # --- integrity --------------------------------------------------------------------------------
 
     def fsck(self) -> FsckReport:
-        """Check that every object parses and hashes to its id, and every ref points at a commit."""
+        """Check the whole store and list every problem, one line each, without stopping at the first:
+        every object parses and hashes to its id; the store's own files (ref files, ``packed-refs``,
+        reflogs, pack indexes) parse; every ref points at a commit (a tag maybe through annotated tags),
+        HEAD at a branch or a commit; and the history they reach is whole, its pages, actors and story
+        file parsing."""
         report = FsckReport()
-        kinds: dict[ObjectId, str] = {}
+        found = _Found()
         for oid in self.objects:
             report.objects += 1
-            problem = self._check_object(oid, kinds)
+            problem = self._check_object(oid, found)
             if problem:
                 report.problems.append(problem)
-        for name, oid in self.refs.list("refs/").items():
+        if isinstance(self.objects, PackChecks):
+            report.problems.extend(self.objects.check_packs())
+        refs, problems = self._stored_refs()
+        report.problems.extend(problems)
+        heads: list[ObjectId] = []
+        for name, oid in refs.items():
             report.refs += 1
-            if kinds.get(oid) != "commit":
-                what = "a missing object" if oid not in kinds else f"a {kinds[oid]}"
-                report.problems.append(f"ref {name} points at {what} ({oid})")
-        report.problems.extend(self._check_reachable(kinds))
+            # a tag may point at an annotated tag object, which points at the commit
+            commit, problem = found.peel(oid) if name.startswith(TAGS) else (None, found.describe(oid))
+            if found.kinds.get(oid) == "commit" or commit:
+                heads.append(commit or oid)
+            else:
+                report.problems.append(f"ref {name} points at {problem}")
+        head, problems = self._check_head(found)
+        report.problems.extend(problems)
+        report.problems.extend(self._check_reachable(found, heads + ([head] if head else [])))
         return report
 
     def fsck_rules(
@@ -104,60 +166,109 @@ class Inspection(Merging):
         problems, commits = audit.audit(cast("Repository", self), heads, progress=progress)
         return RulesReport(commits, len(heads), problems)
 
-    def _check_object(self, oid: ObjectId, kinds: dict[ObjectId, str]) -> str | None:
+    def _stored_refs(self) -> tuple[dict[RefName, ObjectId], list[str]]:
+        """Every ref under ``refs/``, read by the backend itself where it keeps files, so that a damaged
+        file is one problem among the others, not the end of the check."""
+        inner = self._gated.inner
+        if isinstance(inner, RefFileChecks):
+            return inner.check_refs()
+        try:
+            return dict(inner.list("refs/")), []
+        except GvcsError as exc:
+            return {}, [str(exc)]
+
+    def _check_head(self, found: _Found) -> tuple[ObjectId | None, list[str]]:
+        """HEAD names a branch (which may have no commit yet) or, detached, a commit; that commit."""
+        try:
+            target = self.refs.get_symbolic(HEAD)
+            oid = self.refs.get(HEAD) if target is None else None
+        except GvcsError as exc:
+            return None, [str(exc)]
+        if target is not None:
+            try:
+                if not target.startswith(HEADS):
+                    raise BadInput("not under refs/heads/")
+                validate_ref_name("branch", target[len(HEADS) :])
+            except BadInput:
+                return None, [f"HEAD points at {target!r}, not at a branch"]
+            return None, []
+        if oid is None or found.kinds.get(oid) == "commit":
+            return oid, []
+        return None, [f"HEAD points at {found.describe(oid)}"]
+
+    def _check_object(self, oid: ObjectId, found: _Found) -> str | None:
         try:
             obj_type, data = self.objects.get(oid)
         except GvcsError as exc:
+            found.unreadable.add(oid)
             return f"object {oid}: {exc}"
         if hash_object(obj_type, data) != oid:
+            found.unreadable.add(oid)
             return f"object {oid}: content hashes to {hash_object(obj_type, data)}"
-        kinds[oid] = obj_type
+        found.kinds[oid] = obj_type
         try:
             if obj_type == "commit":
-                Commit.parse(data)
+                commit = Commit.parse(data)
+                found.commits[oid] = (commit.tree, commit.parents)
             elif obj_type == "tree":
                 Tree.parse(data)
+            elif obj_type == "tag":
+                found.tags[oid] = _tagged(data)
         except CorruptObject as exc:
+            del found.kinds[oid]
+            found.unreadable.add(oid)
             return f"object {oid}: {exc}"
         return None
 
-    def _check_reachable(self, kinds: dict[ObjectId, str]) -> list[str]:
+    def _check_reachable(self, found: _Found, heads: list[ObjectId]) -> list[str]:
+        """Walk the history from ``heads`` (commits): every parent a commit, every tree and file whole."""
         problems: list[str] = []
-        heads = [oid for oid in self.refs.list("refs/").values() if kinds.get(oid) == "commit"]
         checked: set[ObjectId] = set()
-        # The objects themselves, not the commit cache: fsck checks what is stored.
-        commits = Commits(self.objects, persistent=False)
-        for info in commits.walk(heads) if heads else ():
-            for parent in info.parents:
-                if parent not in kinds:
-                    problems.append(f"commit {info.id}: missing parent {parent}")
-            problems.extend(self._check_tree(info.tree, "", kinds, checked))
+        walked: set[ObjectId] = set()
+        # The objects read above, not the commit cache: fsck checks what is stored.
+        pending = list(heads)
+        while pending:
+            oid = pending.pop()
+            if oid in walked:
+                continue
+            walked.add(oid)
+            tree, parents = found.commits[oid]
+            for parent in parents:
+                if found.kinds.get(parent) == "commit":
+                    pending.append(parent)
+                elif parent not in found.kinds and parent not in found.unreadable:
+                    problems.append(f"commit {oid}: missing parent {parent}")
+                else:
+                    problems.append(f"commit {oid}: its parent is {found.describe(parent)}")
+            problems.extend(self._check_tree(tree, "", found, checked))
         return problems
 
-    def _check_tree(
-        self, oid: ObjectId, prefix: str, kinds: dict[ObjectId, str], checked: set[ObjectId]
-    ) -> list[str]:
+    def _check_tree(self, oid: ObjectId, prefix: str, found: _Found, checked: set[ObjectId]) -> list[str]:
         if oid in checked:
             return []
         checked.add(oid)
-        if kinds.get(oid) != "tree":
-            return [f"tree {prefix or '/'} ({oid}) is missing or not a tree"]
+        if found.kinds.get(oid) != "tree":
+            return [f"tree {prefix or '/'} is {found.describe(oid)}, not a tree"]
         problems: list[str] = []
-        for entry in self.snapshots.tree(oid).entries.values():
+        try:
+            entries = self.snapshots.tree(oid).entries.values()
+        except GvcsError as exc:
+            return [f"tree {prefix or '/'} ({oid}): {exc}"]
+        for entry in entries:
             path = prefix + entry.name
             if entry.is_tree:
-                problems.extend(self._check_tree(entry.oid, path + "/", kinds, checked))
+                problems.extend(self._check_tree(entry.oid, path + "/", found, checked))
             elif entry.oid not in checked:
                 checked.add(entry.oid)
-                problems.extend(self._check_blob(entry.oid, path, kinds))
+                problems.extend(self._check_blob(entry.oid, path, found))
         return problems
 
-    def _check_blob(self, oid: ObjectId, store_path_: str, kinds: dict[ObjectId, str]) -> list[str]:
+    def _check_blob(self, oid: ObjectId, store_path_: str, found: _Found) -> list[str]:
         from ..snapshot import logical_path
 
         path = logical_path(store_path_)
-        if kinds.get(oid) != "blob":
-            return [f"{path}: blob {oid} is missing"]
+        if found.kinds.get(oid) != "blob":
+            return [f"{path}: blob {oid} is {found.describe(oid).split(' (')[0]}"]
         kind, item = path_kind(path)
         try:
             if kind == "page" and item:
@@ -166,9 +277,18 @@ class Inspection(Merging):
                 Actor.parse(item, self.read_blob(oid), path)
             elif kind == "story":
                 Story.parse(self.read_blob(oid), path)
-        except (InvalidFile, BadInput) as exc:
+        except GvcsError as exc:
             return [f"{exc}"]
         return []
+
+
+def _tagged(data: bytes) -> ObjectId:
+    """The object an annotated tag points at (its first line, ``object <id>``)."""
+    first = data.split(b"\n", 1)[0].decode("ascii", "replace")
+    oid = first[7:]
+    if not first.startswith("object ") or len(oid) != 40 or any(c not in "0123456789abcdef" for c in oid):
+        raise CorruptObject(f"tag object does not start with 'object <id>': {first[:60]!r}")
+    return ObjectId(oid)
 
 
 def _match_paragraphs(mine: list[str], theirs: list[str], wanted: Mapping[int, int]) -> dict[int, int]:

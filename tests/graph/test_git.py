@@ -294,14 +294,33 @@ def test_a_ref_file_that_is_not_an_id_is_corrupt(git_dir: Path, story: dict[str,
         GitRefStore(git_dir).get(RefName("refs/heads/broken"))
 
 
-def test_stale_lock_files_left_by_a_dead_writer_do_not_block(
-    git_dir: Path, story: dict[str, ObjectId]
+def test_a_bare_name_in_the_reflog_is_written_as_an_ident_git_reads(
+    git_dir: Path, story: dict[str, ObjectId], git_cli: Git
 ) -> None:
-    (git_dir / "refs" / "heads" / "main.lock").write_text("junk")
-    repo = open_repository(git_dir.parent)
-    new = Writer(repo, start_time=1_800_000_000).page("y", "Y")
-    assert GitRefStore(git_dir).get(RefName("refs/heads/main")) == new
-    assert "refs/heads/main.lock" not in GitRefStore(git_dir).list()
+    refs = GitRefStore(git_dir)
+    refs.set_if_equals(RefName("refs/heads/side"), story["side"], story["edit"], who="imogen", message="")
+    line = (git_dir / "logs" / "refs" / "heads" / "side").read_text().splitlines()[-1]
+    assert line.startswith(f"{story['side']} {story['edit']} imogen <> ") and "\t" not in line
+    assert refs.reflog(RefName("refs/heads/side"))[-1].who == "imogen"  # read back as it was given
+    assert git_cli(git_dir, "reflog", "show", "--format=%gn|%H", "side").splitlines()[0] == (
+        f"imogen|{story['edit']}"
+    )
+
+
+def test_deleting_a_packed_ref_keeps_the_others_as_git_wrote_them(
+    git_dir: Path, story: dict[str, ObjectId], git_cli: Git
+) -> None:
+    git_cli(git_dir, "-c", "user.name=A", "-c", "user.email=a@b", "tag", "-a", "-m", "m", "v1", "main")
+    git_cli(git_dir, "pack-refs", "--all")
+    before = (git_dir / "packed-refs").read_text()
+    assert "\n^" in before  # the annotated tag's peeled line
+    GitRefStore(git_dir).remove_if_equals(RefName("refs/heads/side"), story["side"])
+    after = (git_dir / "packed-refs").read_text()
+    assert after == "".join(
+        line for line in before.splitlines(True) if not line.endswith(" refs/heads/side\n")
+    )
+    assert git_cli(git_dir, "rev-parse", "v1^{commit}").strip() == story["merge"]
+    git_cli(git_dir, "fsck", "--strict", "--no-dangling")
 
 
 def test_git_object_store_refuses_malformed_ids(git_dir: Path, story: dict[str, ObjectId]) -> None:
