@@ -2,33 +2,49 @@
 ``graphql-transport-ws`` on the same path, server-sent events at ``/events``, events taken in at
 ``POST /events/{topic}`` (api/graphql/post_events.py), ``/health``.
 
-Every request passes the body limit and the token check first (:mod:`api.graphql.auth`). The repository
+Every request passes the body limit and the token check first (:mod:`api.graphql.auth`). A request the
+API cannot take (not JSON, a body that is not a GraphQL request, an unknown path or method) is answered
+with one error in the shape of GraphQL's, never a stack trace (:mod:`api.graphql.bodies`). The repository
 is opened by the caller (``gvcs serve``) and closed when the application shuts down.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
+from cross_web import AsyncHTTPRequestAdapter, StarletteRequestAdapter
+from cross_web import HTTPException as ViewError
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
-from narrative_vcs.access import reads_need_token
-from narrative_vcs.errors import Unauthenticated
+from narrative_vcs.errors import BadInput, GvcsError
 from narrative_vcs.repository import Repository
 
 from . import explorer
-from .auth import ACTOR_KEY, MAX_BODY, AccessGate, BodyLimit, actor_from, bearer, connection_token
+from .auth import (
+    ACTOR_KEY,
+    DAMAGED_KEY,
+    MAX_BODY,
+    AccessGate,
+    BodyLimit,
+    ServerAccess,
+    bearer,
+    connection_token,
+)
+from .bodies import JSON_ONLY, error_response, is_json, read_json
 from .cache import ReadCache
 from .fanout import RedisFanout
 from .feed import CommitFeed
@@ -47,9 +63,28 @@ def store_kind(repo: Repository) -> str:
     return name.removesuffix("ObjectStore").lower() or name
 
 
+class _JsonRequest(StarletteRequestAdapter):
+    """A request whose JSON content type strawberry knows however it is spelled (``Application/JSON``)."""
+
+    @property
+    def content_type(self) -> str | None:
+        given = super().content_type
+        return "application/json" if is_json(given) else given
+
+
 class _GraphQL(GraphQL[Context, None]):
+    """strawberry's view, with the tokens of :mod:`api.graphql.auth` and the bodies of
+    :mod:`api.graphql.bodies`: what it refuses itself is answered as a GraphQL error."""
+
+    request_adapter_class = _JsonRequest
+
     def __init__(
-        self, repo: Repository, feed: CommitFeed, cache_reads: bool, intake: QueuedIntake | None = None
+        self,
+        repo: Repository,
+        feed: CommitFeed,
+        cache_reads: bool,
+        intake: QueuedIntake | None = None,
+        access: ServerAccess | None = None,
     ) -> None:
         super().__init__(
             create_schema(),
@@ -64,11 +99,46 @@ class _GraphQL(GraphQL[Context, None]):
         self.read_cache = ReadCache.store() if cache_reads else None
         self.writer = BranchWriter(repo)
         self.intake = intake
+        self.access = access if access is not None else ServerAccess(repo.access)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive=receive))
+        except ViewError as exc:  # strawberry's refusals: no query, batching, GET queries ...
+            code = "NOT_FOUND" if exc.status_code == 404 else "BAD_INPUT"
+            response = error_response(exc.status_code, code, exc.reason)
+        await response(scope, receive, send)
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> Any:
+        if request.method == "POST" and not is_json(request.content_type):
+            raise ViewError(415, JSON_ONLY)
+        return await super().parse_http_body(request)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A request's JSON: an object (a list is a batch, which strawberry refuses); else 400."""
+        try:
+            value = read_json(data.encode() if isinstance(data, str) else data)
+        except BadInput as exc:
+            raise ViewError(400, str(exc)) from None
+        if not isinstance(value, dict | list):
+            raise ViewError(400, 'the body must be a JSON object: {"query", "variables", "operationName"}')
+        return value
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A websocket message's JSON (what is not JSON closes the socket with 4400)."""
+        try:
+            return read_json(data.encode() if isinstance(data, str) else data, "the message")
+        except BadInput as exc:
+            raise json.JSONDecodeError(str(exc), "", 0) from None
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         actor = request.scope.get(ACTOR_KEY)  # left there by the AccessGate (HTTP requests)
         context = Context.for_request(self.repo, actor, self.feed, self.read_cache, self.writer)
         context.intake = self.intake
+        context.access_damaged = bool(request.scope.get(DAMAGED_KEY, False))
         if isinstance(request, WebSocket):  # checked on connection_init (on_ws_connect)
             context.upgrade_token = bearer(request.headers.get("authorization"))
         return context
@@ -79,17 +149,22 @@ class _GraphQL(GraphQL[Context, None]):
         if token is None:
             token = context.upgrade_token
         try:
-            context.actor = actor_from(self.repo, token)
-        except Unauthenticated as exc:
+            caller = self.access.caller(token)
+        except GvcsError as exc:  # Unauthenticated, AccessDamaged
             raise ConnectionRejectionError({"message": str(exc), "code": exc.code}) from None
-        if context.actor is None and reads_need_token(self.repo.access):
-            raise ConnectionRejectionError(
-                {"message": "this story needs a token to read", "code": "UNAUTHENTICATED"}
-            )
+        context.actor = caller.actor
+        context.access_damaged = caller.damaged
         return cast(UnsetType, UNSET)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return explorer.page(request, fallback=self.graphql_ide_html)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (an unknown path, a method a route does not take) in the API's shape."""
+    assert isinstance(exc, HTTPException)
+    code = "NOT_FOUND" if exc.status_code == 404 else "BAD_INPUT"
+    return error_response(exc.status_code, code, exc.detail, headers=exc.headers)
 
 
 def create_app(
@@ -139,7 +214,8 @@ def create_app(
             if close_on_shutdown:
                 repo.close()
 
-    graphql = _GraphQL(repo, feed, cache_reads, intake)
+    access = ServerAccess(repo.access)
+    graphql = _GraphQL(repo, feed, cache_reads, intake, access)
     routes = [
         explorer.assets_route(),
         Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -148,8 +224,12 @@ def create_app(
         Route("/events/{topic}", events_intake(repo, feed, intake), methods=["POST"]),
         Route("/health", health, methods=["GET"]),
     ]
-    middleware = [Middleware(BodyLimit, limit=max_body), Middleware(AccessGate, repo=repo)]
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    middleware = [
+        Middleware(BodyLimit, limit=max_body),
+        Middleware(AccessGate, repo=repo, access=access),
+    ]
+    handlers = {HTTPException: _http_error}
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan, exception_handlers=handlers)
     app.state.feed = feed  # app.state.feed.narrative({...}) publishes a narrative.change.v1 message
     app.state.intake = intake
     return app

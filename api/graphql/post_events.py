@@ -5,15 +5,15 @@
 ``{"payload": {...}, "id": "...", "branch": "...", "time": ...}`` (an object whose keys are among
 ``payload``, ``id``, ``branch`` and ``time`` and include ``payload``), and acts as the token's actor. It
 answers 201 with ``{"eventId", "branch", "commit", "duplicate": false}``, 200 with ``"duplicate": true``
-when the event id is already on the branch, and errors as ``{"errors": [{"message", "extensions":
-{"code"}}]}`` with 400 (BAD_INPUT), 401 (UNAUTHENTICATED), 403 (FORBIDDEN), 404 (NOT_FOUND) or 409
-(CONFLICT, REFUSED).
+when the same event is already on the branch (409 CONFLICT: its id, for another event), and errors as
+``{"errors": [{"message", "extensions": {"code"}}]}`` with 400 (BAD_INPUT), 401 (UNAUTHENTICATED), 403
+(FORBIDDEN), 404 (NOT_FOUND), 409 (CONFLICT, REFUSED), 415 (BAD_INPUT: the body is not
+``application/json``) or 503 (CORRUPT: the server cannot read its access file).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -24,7 +24,8 @@ from narrative_vcs.errors import BadInput, GvcsError
 from narrative_vcs.events import Event, Ingested, validate
 from narrative_vcs.repository import Repository
 
-from .auth import ACTOR_KEY, require_actor
+from .auth import ACTOR_KEY, DAMAGED_KEY, require_actor
+from .bodies import JSON_ONLY, error_response, is_json, read_json
 from .feed import CommitFeed
 from .queued_intake import QueuedIntake
 
@@ -38,6 +39,7 @@ _STATUS = {
     "NOT_FOUND": 404,
     "CONFLICT": 409,
     "REFUSED": 409,
+    "CORRUPT": 503,  # a damaged access file: writes wait for its repair
     "QUEUED": 202,  # no worker committed it in time: it stays queued and will be
 }
 
@@ -84,10 +86,7 @@ def _error(error: GvcsError) -> Response:
 
 
 def _from_body(topic: str, actor: str, body: bytes) -> Event:
-    try:
-        data: Any = json.loads(body)
-    except ValueError:
-        raise BadInput('the body must be JSON: the payload, or {"payload", "id", "branch"}') from None
+    data: Any = read_json(body)
     if isinstance(data, dict) and "payload" in data and set(data) <= _ENVELOPE:
         return make_event(topic, actor, data["payload"], data.get("id"), data.get("branch"), data.get("time"))
     return make_event(topic, actor, data)
@@ -99,8 +98,10 @@ def events_intake(
     """The endpoint of ``POST /events/{topic}``."""
 
     async def post_event(request: Request) -> Response:
+        if not is_json(request.headers.get("content-type")):
+            return error_response(415, "BAD_INPUT", JSON_ONLY)
         try:
-            actor = require_actor(request.scope.get(ACTOR_KEY))
+            actor = require_actor(request.scope.get(ACTOR_KEY), damaged=request.scope.get(DAMAGED_KEY, False))
             event = _from_body(request.path_params["topic"], actor, await request.body())
             result = await _submit(repo, event, intake)
         except GvcsError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
@@ -18,7 +18,8 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 from strawberry.scalars import JSON
-from strawberry.types import ExecutionContext, Info
+from strawberry.types import ExecutionContext, ExecutionResult, Info
+from strawberry.types.graphql import OperationType
 
 from narrative_vcs.errors import BadInput, BranchMoved, GvcsError, MergeConflicts, NotFound
 from narrative_vcs.history import CommitInfo
@@ -56,6 +57,7 @@ class Context:
     writer: BranchWriter | None = None  # the server's group commit; None: commit directly
     intake: Any = None  # api.graphql.queued_intake.QueuedIntake with Redis: events go to the workers
     cacheable: bool = True  # False: the answer depends on more than the refs (the clock), do not cache it
+    access_damaged: bool = False  # the server could not read its tokens: writes are refused
 
     @classmethod
     def for_request(
@@ -72,7 +74,7 @@ class Context:
         """The actor a write acts as: the token's (see :func:`api.graphql.auth.require_actor`)."""
         from .auth import require_actor
 
-        return require_actor(self.actor, requested)
+        return require_actor(self.actor, requested, damaged=self.access_damaged)
 
     def changed(self) -> None:
         """A mutation moved a ref: subscribers hear of it now, not at the next look."""
@@ -630,7 +632,35 @@ def _one_line(message: str) -> str:
 
 
 class GvcsSchema(strawberry.Schema):
-    """Logs only the unexpected errors (with their traceback); a user's mistake is not logged."""
+    """Logs only the unexpected errors (with their traceback); a user's mistake is not logged.
+
+    :meth:`execute` runs queries and mutations only: a subscription sent over plain HTTP is refused
+    (``BAD_INPUT``, 400) rather than run as a query; subscriptions go through :meth:`subscribe`
+    (the websocket).
+    """
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        every = (OperationType.QUERY, OperationType.MUTATION)
+        allowed = set(every if allowed_operation_types is None else allowed_operation_types)
+        allowed.discard(OperationType.SUBSCRIPTION)
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed,
+            operation_extensions,
+        )
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
