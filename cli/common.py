@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from narrative_vcs.history import CommitInfo
     from narrative_vcs.repository import Repository
-    from narrative_vcs.worktree import WorkTree
+    from narrative_vcs.worktree import Recovered, WorkTree
 
 __all__ = ["Context", "emit_json", "format_time", "out", "parse_time"]
 
@@ -70,6 +70,7 @@ class Context:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
+        self.recovered: Recovered | None = None
         self.cwd = Path(args.directory) if args.directory else Path.cwd()
         if args.directory and not self.cwd.is_dir():
             from narrative_vcs.errors import BadInput
@@ -90,9 +91,15 @@ class Context:
 
     @cached_property
     def worktree(self) -> WorkTree:
+        """The work tree, with an operation a killed command left half done finished or rolled back
+        first (and a note saying so on stderr)."""
         from narrative_vcs.worktree import WorkTree
 
-        return WorkTree(self.root, self.repo)
+        worktree = WorkTree(self.root, self.repo)
+        self.recovered = worktree.recover()
+        if self.recovered is not None:
+            sys.stderr.write(f"gvcs: note: {self.recovered}\n")
+        return worktree
 
     def config(self) -> dict[str, Any]:
         from narrative_vcs.graph.factory import load_config

@@ -151,6 +151,8 @@ def _checked_out(ctx: Context) -> tuple[str, Any] | None:
         worktree = ctx.worktree
     except (GvcsError, OSError):  # no work-tree state to follow
         return None
+    if worktree.branch is None:  # HEAD detached: nothing to follow
+        return None
     return worktree.branch, worktree.commit_id
 
 

@@ -117,16 +117,28 @@ def _setup_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     p = _command(sub, "status", "story:cmd_status", "list work-tree changes since the checkout")
     _json(p)
     p = _command(sub, "commit", "story:cmd_commit", "commit every change in the work tree")
-    p.add_argument("-m", "--message", required=True)
+    p.add_argument("-m", "--message", default=None, help="the commit message (needed unless --amend)")
+    p.add_argument(
+        "--amend",
+        action="store_true",
+        help="replace the last commit of the branch (its changes, the work tree's, -m or its message)",
+    )
 
-    p = _command(sub, "branch", "story:cmd_branch", "list, create or delete branches")
+    p = _command(sub, "branch", "story:cmd_branch", "list, create, rename or delete branches")
     p.add_argument("name", nargs="?")
     p.add_argument("start", nargs="?", metavar="START")
-    p.add_argument("-d", "--delete", action="store_true", help="delete branch NAME")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("-d", "--delete", action="store_true", help="delete branch NAME")
+    how.add_argument("-m", "--move", action="store_true", help="rename: branch -m [OLD] NEW")
     _json(p)
+    _undo_commands(sub)
     p = _command(sub, "switch", "story:cmd_switch", "check out a branch (-c: create it first)")
-    p.add_argument("name", metavar="NAME")
-    p.add_argument("-c", "--create", action="store_true", help="create NAME at the current commit")
+    p.add_argument("name", metavar="NAME", help="a branch (with --detach: a tag, a commit, main~2)")
+    p.add_argument("start", nargs="?", metavar="START", help="with -c: where the new branch starts")
+    p.add_argument("-c", "--create", action="store_true", help="create NAME at the current commit (or START)")
+    p.add_argument("--detach", action="store_true", help="check out the commit NAME names, HEAD detached")
+    p = _command(sub, "recover", "story:cmd_recover", "finish or roll back a command that was killed")
+    _json(p)
     p = _command(sub, "tag", "story:cmd_tag", "list tags, or tag a revision")
     p.add_argument("name", nargs="?")
     p.add_argument("rev", nargs="?", metavar="REV")
@@ -134,9 +146,58 @@ def _setup_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     _json(p)
 
 
+def _undo_commands(sub: argparse._SubParsersAction[Parser]) -> None:
+    p = _command(sub, "restore", "undo:cmd_restore", "put files back as a commit has them")
+    p.add_argument(
+        "paths", nargs="*", metavar="PATH|PAGE", help="files, directories (pages), page ids; .: all"
+    )
+    p.add_argument("-s", "--source", default=None, metavar="REV", help="the commit to take them from (HEAD)")
+    p = _command(sub, "reset", "undo:cmd_reset", "move the current branch to another commit")
+    p.add_argument("rev", nargs="?", default="HEAD", metavar="REV")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--soft", dest="mode", action="store_const", const="soft", help="keep the files")
+    mode.add_argument(
+        "--mixed", dest="mode", action="store_const", const="mixed", help="keep the files (the default)"
+    )
+    mode.add_argument(
+        "--hard",
+        dest="mode",
+        action="store_const",
+        const="hard",
+        help="make the files REV's (discards changes)",
+    )
+    p = _command(sub, "reflog", "undo:cmd_reflog", "where a branch has pointed, newest first")
+    p.add_argument("ref", nargs="?", default=None, metavar="BRANCH", help="default: the current branch")
+    _json(p)
+    p = _command(sub, "stash", "undo:cmd_stash_push", "put uncommitted changes aside, and bring them back")
+    p.add_argument("-m", "--message", default=None)
+    stash = p.add_subparsers(
+        dest="stash_command", metavar="<push|list|show|pop|apply|drop>", parser_class=Parser
+    )
+    a = stash.add_parser("push", help="put every uncommitted change aside (the default)")
+    a.set_defaults(target="undo:cmd_stash_push")
+    a.add_argument("-m", "--message", default=None)
+    a = stash.add_parser("list", help="list the stashes, newest first")
+    a.set_defaults(target="undo:cmd_stash_list")
+    _json(a)
+    for name, target, help_text in (
+        ("show", "undo:cmd_stash_show", "the files a stash changes"),
+        ("pop", "undo:cmd_stash_pop", "bring a stash's changes back and drop it"),
+        ("apply", "undo:cmd_stash_apply", "bring a stash's changes back and keep it"),
+        ("drop", "undo:cmd_stash_drop", "forget a stash"),
+    ):
+        a = stash.add_parser(name, help=help_text)
+        a.set_defaults(target=target)
+        a.add_argument(
+            "stash", nargs="?", default=None, metavar="STASH", help="stash@{N} (default: the newest)"
+        )
+
+
 def _history_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     p = _command(sub, "log", "history:cmd_log", "show commit history")
-    p.add_argument("revs", nargs="*", metavar="REV")
+    p.add_argument(
+        "revs", nargs="*", metavar="REV", help="where to start: REV, A..B, A...B, ^A (default: HEAD)"
+    )
     p.add_argument("--all", action="store_true", help="start from every branch and tag")
     p.add_argument("-n", "--max-count", type=int, default=None, metavar="N")
     p.add_argument("--oneline", action="store_true")
@@ -154,7 +215,7 @@ def _history_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     p.add_argument("rev", nargs="?", default="HEAD", metavar="REV")
     _diff_options(p)
     p = _command(sub, "diff", "history:cmd_diff", "compare the work tree or revisions")
-    p.add_argument("revs", nargs="*", metavar="REV", help="none: work tree vs HEAD; one; or two")
+    p.add_argument("revs", nargs="*", metavar="REV", help="none: work tree vs HEAD; one; two; or A..B, A...B")
     p.add_argument("--stat", action="store_true", help="only a summary per file")
     _diff_options(p)
     p = _command(sub, "blame", "history:cmd_blame", "who last changed each paragraph of a page")

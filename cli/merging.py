@@ -22,7 +22,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
             raise BadInput("--continue and --abort take no branch or other option (but -m with --continue)")
         if args.abort:
             worktree.abort_merge()
-            out(f"Merge aborted; the work tree is back at {worktree.branch}")
+            out(f"Merge aborted; the work tree is back at {worktree.where}")
             return 0
         result = worktree.continue_merge(ctx.actor(), args.message)
         changed = len(result.changes)
@@ -94,11 +94,9 @@ def cmd_rebase(args: argparse.Namespace) -> int:
     """``gvcs rebase ONTO``: replay the current branch's own commits on top of ONTO."""
     ctx = Context(args)
     worktree = ctx.worktree
-    worktree.require_clean("rebase")
-    new = ctx.repo.rebase(worktree.branch, args.onto, actor=ctx.actor(), expected_head=_head(worktree))
-    target = ctx.repo.branch_head(worktree.branch)
-    worktree.checkout(worktree.branch, target)
-    out(f"Rebased {len(new)} commit(s) of {worktree.branch} onto {args.onto}; now at {(target or '')[:10]}")
+    new = worktree.rebase(args.onto, ctx.actor())
+    now = (worktree.commit_id or "")[:10]
+    out(f"Rebased {len(new)} commit(s) of {worktree.where} onto {args.onto}; now at {now}")
     return 0
 
 
@@ -115,22 +113,9 @@ def cmd_revert(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace, action: str) -> int:
     ctx = Context(args)
     worktree = ctx.worktree
-    worktree.require_clean(action)
-    replay = ctx.repo.cherry_pick if action == "cherry-pick" else ctx.repo.revert
-    oid = replay(worktree.branch, args.rev, actor=ctx.actor(), expected_head=_head(worktree))
-    worktree.checkout(worktree.branch, oid)
-    out(f"[{worktree.branch} {oid[:10]}] {ctx.repo.commits.get(oid).subject}")
+    oid = worktree.replay(action, args.rev, ctx.actor())
+    out(f"[{worktree.where} {oid[:10]}] {ctx.repo.commits.get(oid).subject}")
     return 0
-
-
-def _head(worktree: Any) -> Any:
-    from narrative_vcs.errors import Refused
-
-    if worktree.commit_id is None:
-        raise Refused("the current branch has no commits yet")
-    if worktree.merge_state() is not None:
-        raise Refused("a merge is in progress: finish it (gvcs merge --continue) or gvcs merge --abort")
-    return worktree.commit_id
 
 
 def add_commands(sub: Any, command: Any, json_flag: Any) -> None:

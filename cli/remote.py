@@ -295,12 +295,8 @@ def _integrate_all(
                 f"{branch} and {name}/{branch} have diverged: switch to {branch} and pull to merge them"
             )
     if moves:
-        checked_out = current if any(m.branch == current for m in moves) else None
-        if checked_out is not None:
-            ctx.worktree.require_clean("pull")
-        repo.move_refs(moves, who="gvcs pull", message=f"pull: fast-forward from {name}")
-        if checked_out is not None:
-            ctx.worktree.checkout(checked_out, repo.branch_head(checked_out))
+        # The checked-out branch moves with its files, journaled (a kill leaves one state or the other).
+        ctx.worktree.fast_forward(moves, who="gvcs pull", message=f"pull: fast-forward from {name}")
     for branch in branches:
         if branch not in outcomes:
             outcome = ctx.worktree.merge(

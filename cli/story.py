@@ -258,19 +258,27 @@ def cmd_status(args: argparse.Namespace) -> int:
     ctx = Context(args)
     worktree = ctx.worktree
     changes = worktree.status()
-    head = ctx.repo.branch_head(worktree.branch)
+    head = ctx.repo.branch_head(worktree.branch) if worktree.branch is not None else worktree.commit_id
     if args.json:
         emit_json(
             {
                 "branch": worktree.branch,
+                "detached": worktree.detached,
                 "commit": worktree.commit_id,
                 "branch_head": head,
                 "clean": not changes,
+                "recovered": str(ctx.recovered) if ctx.recovered else None,
+                "merging": worktree.merge_state() is not None,
                 "changes": [c.to_json() for c in changes],
             }
         )
         return 0
-    out(f"On branch {worktree.branch}" + ("" if worktree.commit_id else " (no commits yet)"))
+    if worktree.branch is None:
+        out(f"HEAD detached at {str(worktree.commit_id)[:10]} (gvcs switch BRANCH to go back to a branch)")
+    else:
+        out(f"On branch {worktree.branch}" + ("" if worktree.commit_id else " (no commits yet)"))
+    if worktree.merge_state() is not None:
+        out("A merge is in progress: resolve the conflicts, then gvcs merge --continue (or --abort)")
     if head != worktree.commit_id:
         out(
             f"Warning: {worktree.branch} moved to {str(head)[:10]} since this checkout "
@@ -288,13 +296,18 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_commit(args: argparse.Namespace) -> int:
     """``gvcs commit -m MSG``: commit every change in the work tree on the current branch."""
-    from narrative_vcs.errors import BranchMoved
+    from narrative_vcs.errors import BadInput, BranchMoved
 
+    if args.message is None and not args.amend:
+        raise BadInput("commit needs a message: gvcs commit -m MESSAGE")
     ctx = Context(args)
     actor = ctx.actor()
     worktree = ctx.worktree
     try:
-        result = worktree.commit(args.message, actor)
+        if args.amend:
+            result = worktree.amend(actor, args.message)
+        else:
+            result = worktree.commit(args.message, actor)
     except BranchMoved as exc:
         # Say how to get out of it: update the work tree (keeping edits), then commit again.
         hint = f" (update with 'gvcs switch {worktree.branch}', then commit again)"
@@ -304,8 +317,8 @@ def cmd_commit(args: argparse.Namespace) -> int:
     for change in result.changes:
         counts[change.status] = counts.get(change.status, 0) + 1
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    subject = args.message.strip().splitlines()[0] if args.message.strip() else ""
-    out(f"[{result.branch} {result.commit[:10]}] {subject}")
+    subject = ctx.repo.commits.get(result.commit).subject
+    out(f"[{result.branch} {result.commit[:10]}] {subject}" + (" (amended)" if args.amend else ""))
     out(f" {len(result.changes)} file(s) changed ({summary}) by {actor}")
     if result.normalised:
         out(f" rewrote in canonical form: {', '.join(result.normalised)}")
@@ -327,6 +340,16 @@ def cmd_branch(args: argparse.Namespace) -> int:
             raise BadInput("branch -d takes exactly one branch NAME")
         oid = repo.delete_branch(args.name, who=who)
         out(f"Deleted branch {args.name} (was {oid[:10]})")
+        return 0
+    if args.move:
+        if not args.name:
+            raise BadInput("branch -m takes [OLD] NEW")
+        worktree = ctx.worktree
+        old, new = (args.name, args.start) if args.start else (worktree.branch, args.name)
+        if old is None:
+            raise BadInput("HEAD is detached: name the branch to rename (gvcs branch -m OLD NEW)")
+        oid = worktree.rename_branch(old, new, who=who)
+        out(f"Renamed branch {old} to {new} ({oid[:10]})")
         return 0
     if args.name:
         start = args.start or ctx.worktree.commit_id or "HEAD"
@@ -357,19 +380,48 @@ def _list_branches(ctx: Context, as_json: bool) -> int:
 
 
 def cmd_switch(args: argparse.Namespace) -> int:
-    """``gvcs switch NAME`` checks a branch out; ``switch -c NAME`` creates it at the current commit."""
+    """``gvcs switch NAME`` checks a branch out; ``switch -c NAME [START]`` creates it first (at the
+    current commit, or START); ``switch --detach REV`` checks a tag or commit out with HEAD detached."""
+    from narrative_vcs.errors import BadInput
+
     ctx = Context(args)
     worktree = ctx.worktree
+    if args.detach:
+        if args.create or args.start:
+            raise BadInput("switch --detach takes one REV (a tag, a commit, main~2) and no -c")
+        detached = worktree.detach(args.name)
+        out(f"HEAD is now at {detached[:10]} {ctx.repo.commits.get(detached).subject} (detached)")
+        return 0
     if args.create:
-        oid = worktree.create_branch(args.name)
-        at = f" at {oid[:10]}" if oid else ""
+        created = worktree.create_branch(args.name, args.start)
+        at = f" at {created[:10]}" if created else ""
         out(f"Switched to a new branch '{args.name}'{at}")
         return 0
+    if args.start:
+        raise BadInput("switch NAME takes no START (use switch -c NAME START to create a branch there)")
     previous = worktree.branch
     oid = worktree.switch(args.name)
     at = f" ({oid[:10]} {ctx.repo.commits.get(oid).subject})" if oid else ""
     verb = "Updated" if previous == args.name else "Switched to"
     out(f"{verb} branch '{args.name}'{at}")
+    return 0
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    """``gvcs recover``: finish or roll back a work-tree command that was killed (every command does it
+    first anyway); say what was done."""
+    ctx = Context(args)
+    ctx.worktree  # noqa: B018 - opening the work tree recovers it
+    if args.json:
+        found = ctx.recovered
+        emit_json(
+            None
+            if found is None
+            else {"op": found.op, "finished": found.finished, "pid": found.pid, "kept": found.kept}
+        )
+        return 0
+    if ctx.recovered is None:
+        out("Nothing to recover: no command was interrupted.")
     return 0
 
 
@@ -414,7 +466,13 @@ def cmd_fsck(args: argparse.Namespace) -> int:
         from narrative_vcs.errors import BadInput
 
         raise BadInput("REV goes with --rules (gvcs fsck --rules REV)")
-    report = ctx.repo.fsck()
+    from narrative_vcs.errors import CorruptObject, GvcsError
+
+    repo = ctx.repo  # not a repository at all: bad input (exit 2), as for every command
+    try:
+        report = repo.fsck()
+    except GvcsError as exc:  # a store too damaged to read on: corruption (exit 1), never bad input
+        raise CorruptObject(f"fsck stopped: {exc}") from None
     if args.json:
         emit_json(
             {"ok": report.ok, "objects": report.objects, "refs": report.refs, "problems": report.problems}

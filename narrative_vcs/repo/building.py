@@ -36,12 +36,14 @@ class Building(Reading):
         event_id: str | None = None,
         timestamp: int | None = None,
         allow_empty: bool = False,
+        on_written: Callable[[ObjectId], None] | None = None,
     ) -> ObjectId:
         """Commit ``changes`` on ``branch`` if the branch is still at ``expected_head``.
 
         ``expected_head`` None means the branch must not exist yet (the first commit). A stale head
         raises :class:`BranchMoved` and writes no ref; the objects already written are unreachable
-        and harmless.
+        and harmless. ``on_written`` is called with the new commit's id once its objects are stored
+        and before the branch moves (a work tree journals it there).
         """
         ref = branch_ref(branch)
         validate_id("actor", actor)
@@ -70,7 +72,62 @@ class Building(Reading):
             oid = self.objects.put("commit", commit.serialise())
             self._wrote(oid, commit, changes)
             self.check_moves([RefMove(ref, current, oid)])  # refused: the batch is dropped, nothing written
+        if on_written is not None:
+            on_written(oid)
         self._move(ref, current, oid, author, commit)
+        return oid
+
+    def amend(
+        self,
+        branch: str,
+        changes: ChangeSet,
+        *,
+        actor: str,
+        message: str,
+        expected_head: ObjectId,
+        on_written: Callable[[ObjectId], None] | None = None,
+    ) -> ObjectId:
+        """Replace the head of ``branch`` (``expected_head``) by a commit with its parents, its tree
+        with ``changes`` applied, and ``message`` (``git commit --amend``). The branch moves sideways:
+        the gate refuses that on a protected branch. The reflog keeps the commit that was replaced."""
+        ref = branch_ref(branch)
+        validate_id("actor", actor)
+        current = self.refs.get(ref)
+        if current != expected_head:
+            raise BranchMoved(ref, expected_head, current)
+        old = self.commits.get(current)
+        base_tree = old.tree
+        paths = changes.paths()
+        self._check_changes(base_tree, changes)
+        author = self._author(base_tree, changes, actor)
+        with self.objects.batch():
+            new_tree = self.snapshots.write(base_tree, paths) if paths else base_tree
+            facts = {"Gvcs-Actor": actor, "Gvcs-Kind": check_kind(old.kind)}
+            commit = self._commit_object(new_tree, tuple(old.parents), author, message, facts, None)
+            oid = self.objects.put("commit", commit.serialise())
+            self._wrote(oid, commit, changes)
+            self.check_moves([RefMove(ref, current, oid)])
+        if on_written is not None:
+            on_written(oid)
+        who = f"{author.name} <{author.email}>"
+        self.refs.set_if_equals(ref, current, oid, who=who, message=f"commit (amend): {commit.subject}")
+        self.objects.maintain()
+        return oid
+
+    def write_stash(
+        self, base: ObjectId, files: Mapping[str, bytes | ObjectId | None], *, actor: str, message: str
+    ) -> ObjectId:
+        """Write (without moving any ref) a commit on ``base`` whose tree is ``base``'s with ``files``
+        (bytes, a blob id, or None: removed): uncommitted work put aside (``gvcs stash``). Such a commit
+        is never on a branch; the story's rules check it if it ever is."""
+        base_tree = self.commits.get(base).tree
+        with self.objects.batch():
+            tree = self.snapshots.write(base_tree, files)
+            when = int(time.time())
+            signature = Signature(actor, f"{actor}@actors.gvcs", when, 0)
+            text = format_message(message, {"Gvcs-Actor": actor})
+            commit = Commit(tree, (base,), signature, signature, text)
+            oid = self.objects.put("commit", commit.serialise())
         return oid
 
     def commit_group(self, branch: str, items: Sequence[PendingCommit]) -> list[GroupOutcome]:

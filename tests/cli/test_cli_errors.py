@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -173,3 +175,17 @@ def test_switch_refuses_with_uncommitted_changes(gvcs: Gvcs, story: Path) -> Non
     assert "uncommitted" in one_line_error(gvcs("switch", "side", cwd=story), 1)
     assert "Unsaved." in (story / "pages" / "opening.md").read_text()
     assert "On branch main" in ok(gvcs("status", cwd=story)).out
+
+
+def test_a_file_named_pages_deletes_no_page(gvcs: Gvcs, story: Path) -> None:
+    """A regular file where the pages directory belongs is refused: it does not read as every page
+    removed."""
+    shutil.rmtree(story / "pages")
+    (story / "pages").write_text("not a directory\n")
+    assert "pages: is a file, but pages/ is a directory" in one_line_error(
+        gvcs("commit", "-m", "x", cwd=story), 2
+    )
+    listed = json.loads(ok(gvcs("page", "list", "--rev", "HEAD", "--json", cwd=story)).out)
+    assert len(listed) == 2
+    status = json.loads(ok(gvcs("status", "--json", cwd=story)).out)
+    assert [c["path"] for c in status["changes"]] == ["pages"]

@@ -70,7 +70,16 @@ def test_show_and_diff_json(gvcs: Gvcs, story: Path) -> None:
 def test_status_json(gvcs: Gvcs, story: Path) -> None:
     (story / "pages" / "second.md").unlink()
     status = _json(gvcs, story, "status")
-    assert set(status) == {"branch", "commit", "branch_head", "clean", "changes"}
+    assert set(status) == {
+        "branch",
+        "detached",
+        "commit",
+        "branch_head",
+        "clean",
+        "recovered",
+        "merging",
+        "changes",
+    }
     assert status["branch"] == "main" and status["clean"] is False
     assert status["changes"][0]["path"] == "pages/second.md"
     assert set(status["changes"][0]) == {"path", "kind", "id", "status", "old", "new", "problem"}

@@ -1,0 +1,608 @@
+"""The work tree's core: its checkout state, its files, what changed, and operations that survive a kill.
+
+A checkout state file (``.gvcs/gvcs-worktree.json``) records the branch (None: HEAD is detached at a
+commit), the commit the files were checked out at, and per path the committed blob id with the size
+and mtime the file had when it was known to hold that blob, so ``status`` re-reads only files whose
+size or mtime changed.
+
+Every operation that changes the work tree runs as an :meth:`WorkTreeBase._operation`: it holds the
+lock, journals what it is about to do (:mod:`.journal`), does it, and forgets it. The steps after a ref
+has moved (writing files, recording the checkout, the last touches) are one function,
+:meth:`WorkTreeBase._apply`, which the operation runs and which :meth:`WorkTreeBase.recover` runs again
+for an operation whose process died: so finishing a killed command is the very code that runs every day.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import BadInput, GvcsError, NotFound
+from ..objects import hash_object
+from ..repository import FileChange, Repository, path_kind
+from ..snapshot import check_path
+from ..types import ObjectId, RefName
+from .files import (
+    DEEP_DIRS,
+    FLAT_DIRS,
+    ODD,
+    TOP_FILES,
+    Directories,
+    atomic_write,
+    kind_of,
+    name_problem,
+    read_regular,
+    remove_file,
+    require_real_dirs,
+)
+from .journal import Journal, WorkTreeLock
+
+__all__ = ["MERGE_STATE", "STATE_FILE", "CommitResult", "Recovered", "WorkTreeBase", "WorkTreeChange"]
+
+STATE_FILE = "gvcs-worktree.json"
+#: The state of a merge stopped by conflicts (git's MERGE_HEAD is written beside it).
+MERGE_STATE = "gvcs-merge.json"
+#: A cached stat is trusted only for files last modified this long before the state was saved, so an
+#: edit in the same mtime tick as the save (coarse file systems) is never mistaken for "unchanged".
+RACY_NS = 2_000_000_000
+HEAD = RefName("HEAD")
+#: What :meth:`WorkTreeBase._current_blob` says of a path that is not a regular file.
+NOT_REGULAR = ObjectId("not a regular file")
+
+
+@dataclass(frozen=True)
+class WorkTreeChange(FileChange):
+    """A file that differs between the work tree and a commit (``new``: the work-tree file's blob id)."""
+
+    problem: str | None = None  # why commit would refuse the file, if it would
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "problem": self.problem}
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    """What ``WorkTree.commit`` did: the new commit, the files it took and the files it rewrote."""
+
+    commit: ObjectId
+    branch: str
+    changes: list[WorkTreeChange]
+    normalised: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """What :meth:`WorkTreeBase.recover` did about an operation whose process died."""
+
+    op: str
+    finished: bool  # True: finished; False: rolled back
+    pid: int | None
+    kept: list[str]  # files changed since, left as they are
+
+    def __str__(self) -> str:
+        who = f" (pid {self.pid})" if self.pid else ""
+        done = "finished" if self.finished else "rolled back"
+        text = f"{done} an interrupted '{self.op}'{who}"
+        if self.kept:
+            shown = ", ".join(self.kept[:3]) + (", ..." if len(self.kept) > 3 else "")
+            text += f"; kept your later edits of {shown}"
+        return text
+
+
+@dataclass
+class _Entry:
+    blob: ObjectId
+    mtime_ns: int | None = None
+    size: int | None = None
+
+
+class WorkTreeBase:
+    """The files of one checkout and the state that ties them to a branch and a commit."""
+
+    def __init__(self, root: Path, repo: Repository) -> None:
+        self.root = Path(root)
+        self.repo = repo
+        git_dir = self.root / ".gvcs"
+        self.state_path = git_dir / STATE_FILE
+        self.lock = WorkTreeLock(git_dir)
+        self.journal = Journal(git_dir)
+        self.branch: str | None
+        self.branch, self.commit_id, self._files, self._saved_ns = self._load_state()
+        self._dirty_state = False
+
+    # --- state ------------------------------------------------------------------------------------
+
+    def _load_state(self) -> tuple[str | None, ObjectId | None, dict[str, _Entry], int]:
+        try:
+            data = json.loads(self.state_path.read_text(encoding="utf-8"))
+            files = {
+                p: _Entry(ObjectId(e["blob"]), e.get("mtime_ns"), e.get("size"))
+                for p, e in data["files"].items()
+            }
+            commit, branch = data["commit"], data["branch"]
+            return (
+                None if branch is None else str(branch),
+                ObjectId(commit) if commit else None,
+                files,
+                int(data["saved_ns"]),
+            )
+        except (FileNotFoundError, ValueError, KeyError, TypeError, AttributeError):
+            # No usable state (a repository written through the API, or a damaged file): the work
+            # tree is taken to be a checkout of HEAD, and every file is hashed once.
+            branch = self.repo.head_branch()
+            if branch is None and self.repo.refs.get_symbolic(HEAD) is None:
+                commit = self.repo.refs.get(HEAD)  # a detached HEAD
+                return None, commit, self._entries_of(commit), 0
+            branch = branch or "main"
+            commit = self.repo.branch_head(branch)
+            return branch, commit, self._entries_of(commit), 0
+
+    def _entries_of(self, commit: ObjectId | None) -> dict[str, _Entry]:
+        if commit is None:
+            return {}
+        tree = self.repo.commits.get(commit).tree
+        return {path: _Entry(oid) for path, oid in self.repo.snapshots.walk(tree)}
+
+    def save_state(self) -> None:
+        """Write the checkout state atomically."""
+        now = time.time_ns()
+        files = {
+            p: {"blob": e.blob, "mtime_ns": e.mtime_ns, "size": e.size}
+            for p, e in sorted(self._files.items())
+        }
+        data = {
+            "version": 1,
+            "branch": self.branch,
+            "commit": self.commit_id,
+            "saved_ns": now,
+            "files": files,
+        }
+        atomic_write(self.state_path, (json.dumps(data, indent=1) + "\n").encode())
+        self._saved_ns = now
+        self._dirty_state = False
+
+    @property
+    def detached(self) -> bool:
+        """Whether HEAD is detached at a commit (``switch --detach``) rather than on a branch."""
+        return self.branch is None
+
+    @property
+    def where(self) -> str:
+        """The branch checked out, or ``HEAD (detached at X)``, for messages."""
+        return self.branch if self.branch is not None else f"HEAD (detached at {str(self.commit_id)[:10]})"
+
+    def on_branch(self, action: str) -> str:
+        """The checked-out branch; refused while HEAD is detached (``action`` needs a branch)."""
+        if self.branch is None:
+            from ..errors import Refused
+
+            raise Refused(
+                f"cannot {action}: HEAD is detached at {str(self.commit_id)[:10]}; "
+                "switch to a branch first (gvcs switch BRANCH, or gvcs switch -c NEW to keep this commit)"
+            )
+        return self.branch
+
+    @property
+    def tree(self) -> ObjectId | None:
+        """The tree of the checked-out commit (None before the first commit)."""
+        return self._tree_of(self.commit_id)
+
+    def _tree_of(self, commit: ObjectId | None) -> ObjectId | None:
+        return None if commit is None else self.repo.commits.get(commit).tree
+
+    # --- files ------------------------------------------------------------------------------------
+
+    def file_path(self, path: str) -> Path:
+        return self.root / check_path(path)
+
+    def read(self, path: str) -> bytes | None:
+        """The bytes of a work-tree file, or None if it does not exist. Never follows a symbolic link:
+        nothing outside the work tree is read (a link or any other non-regular file is refused)."""
+        return read_regular(self.root, check_path(path))
+
+    def exists(self, path: str) -> bool:
+        return kind_of(self.file_path(path)) == "file"
+
+    def write(self, path: str, data: bytes) -> None:
+        """Write a work-tree file atomically (temp file and rename)."""
+        require_real_dirs(self.root, path)
+        atomic_write(self.file_path(path), data)
+
+    def _remove(self, path: str) -> None:
+        remove_file(self.root, path)
+
+    def scan(self) -> list[str]:
+        """The logical paths of every story file in the work tree, sorted (regular files only: see
+        :meth:`odd_files` for links and other files a story cannot hold)."""
+        return self._scan()[0]
+
+    def odd_files(self) -> dict[str, str]:
+        """Story paths that are not regular files (symbolic links, pipes, a file where a directory
+        belongs), and why commit refuses each."""
+        return self._scan()[1]
+
+    def _scan(self) -> tuple[list[str], dict[str, str]]:
+        found: list[str] = []
+        odd: dict[str, str] = {}
+        for name in TOP_FILES:
+            kind = kind_of(self.root / name)
+            if kind == "file":
+                found.append(name)
+            elif kind != "missing":
+                odd[name] = ODD[kind]
+        for top in (*FLAT_DIRS, *DEEP_DIRS):
+            kind = kind_of(self.root / top)
+            if kind == "dir":
+                self._walk_dir(self.root / top, top, found, odd)
+            elif kind == "file":
+                odd[top] = f"is a file, but {top}/ is a directory of the story"
+            elif kind != "missing":
+                odd[top] = ODD[kind]
+        return sorted(found), odd
+
+    def _walk_dir(self, directory: Path, prefix: str, found: list[str], odd: dict[str, str]) -> None:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                # Hidden files (gvcs's own temporary files among them) and editor backups are not part
+                # of the story.
+                if entry.name.startswith(".") or entry.name.endswith("~"):
+                    continue
+                path = f"{prefix}/{entry.name}"
+                if entry.is_symlink():
+                    odd[path] = ODD["link"]
+                elif entry.is_dir(follow_symlinks=False):
+                    self._walk_dir(Path(entry.path), path, found, odd)
+                elif entry.is_file(follow_symlinks=False):
+                    found.append(path)
+                else:
+                    odd[path] = ODD["other"]
+
+    def pages(self) -> list[str]:
+        """Ids of the well-named page files in the work tree."""
+        return [p[6:-3] for p in self.scan() if path_kind(p)[0] == "page" and name_problem(p) is None]
+
+    def actors(self) -> list[str]:
+        """Ids of the well-named actor files in the work tree."""
+        return [p[7:-5] for p in self.scan() if path_kind(p)[0] == "actor" and name_problem(p) is None]
+
+    def _blob_of(self, path: str, entry: _Entry | None, dirs: Directories | None = None) -> ObjectId | None:
+        """The blob id of a work-tree file, from the cached stat when it is trustworthy."""
+        try:
+            st = os.lstat(self.root / path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if (
+            entry is not None
+            and entry.mtime_ns == st.st_mtime_ns
+            and entry.size == st.st_size
+            and st.st_mtime_ns < self._saved_ns - RACY_NS
+        ):
+            return entry.blob
+        data = read_regular(self.root, path, dirs)
+        if data is None:
+            return None
+        blob = hash_object("blob", data)
+        if entry is not None and blob == entry.blob:
+            entry.mtime_ns, entry.size = st.st_mtime_ns, st.st_size
+            self._dirty_state = True
+        return blob
+
+    def _current_blob(self, path: str) -> ObjectId | None:
+        """The blob id of the work-tree file at ``path`` (None: no file); :data:`NOT_REGULAR` if it is
+        not a regular file (a link, a directory...), which matches no version and is never overwritten
+        unless forced."""
+        try:
+            data = read_regular(self.root, check_path(path))
+        except (BadInput, OSError):
+            return NOT_REGULAR
+        if data is None:
+            return NOT_REGULAR if kind_of(self.root / path) != "missing" else None
+        return hash_object("blob", data)
+
+    def _stat_entry(self, path: str, blob: ObjectId) -> _Entry:
+        st = os.lstat(self.root / path)
+        return _Entry(blob, st.st_mtime_ns, st.st_size)
+
+    # --- comparing --------------------------------------------------------------------------------
+
+    def status(self) -> list[WorkTreeChange]:
+        """Files added, modified or removed in the work tree since the checked-out commit."""
+        changes = self._compare({p: e.blob for p, e in self._files.items()}, self._files)
+        if self._dirty_state:
+            with self.lock.held():
+                self.save_state()  # remember the stats of files that turned out unchanged
+        return changes
+
+    def compare(self, tree: ObjectId | None) -> list[WorkTreeChange]:
+        """Files that differ between the work tree and any tree (None: the empty story)."""
+        committed = dict(self.repo.snapshots.walk(tree)) if tree else {}
+        return self._compare(committed, self._files)
+
+    def _compare(self, committed: dict[str, ObjectId], cache: dict[str, _Entry]) -> list[WorkTreeChange]:
+        out: list[WorkTreeChange] = []
+        on_disk, odd = self._scan()
+        with Directories(self.root) as dirs:
+            for path in on_disk:
+                old = committed.get(path)
+                entry = cache.get(path)
+                new = self._blob_of(path, entry if entry is not None and entry.blob == old else None, dirs)
+                if new != old:
+                    status = "added" if old is None else "modified"
+                    out.append(WorkTreeChange(path, status, old, new, name_problem(path)))
+        for path, problem in odd.items():
+            out.append(
+                WorkTreeChange(
+                    path, "modified" if path in committed else "added", committed.get(path), None, problem
+                )
+            )
+        disk = set(on_disk) | set(odd)
+        out.extend(
+            WorkTreeChange(p, "removed", oid, None)
+            for p, oid in committed.items()
+            if p not in disk and not _under(p, odd)
+        )
+        return sorted(out, key=lambda c: c.path)
+
+    def require_clean(self, action: str) -> None:
+        """Refuse ``action`` if the work tree has uncommitted changes."""
+        from ..errors import Refused
+
+        changes = self.status()
+        if changes:
+            shown = ", ".join(c.path for c in changes[:3]) + (", ..." if len(changes) > 3 else "")
+            raise Refused(
+                f"cannot {action}: {len(changes)} uncommitted change(s) ({shown}); "
+                "commit them, or put them aside with gvcs stash"
+            )
+
+    # --- operations -------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _operation(self, op: str, **facts: Any) -> Iterator[Journal]:
+        """Run one work-tree operation under the lock and the journal.
+
+        The journal starts with ``op``, the checkout it starts from and ``facts``. If the block raises,
+        what was done is settled at once, as a later command would settle it after a kill (finished if
+        its ref moved, else rolled back); if even that fails, the journal stays for the next command.
+        """
+        with self.lock.held():
+            self._recover_locked()
+            self._reload()
+            start = {"branch": self.branch, "commit": self.commit_id}
+            self.journal.start(op, **{"from": start, **facts})
+            try:
+                yield self.journal
+            except BaseException:
+                entry = self.journal.entry
+                with contextlib.suppress(GvcsError, OSError):
+                    if entry is not None and _started(entry):
+                        self._settle(entry, in_process=True)
+                    self.journal.finish()
+                raise
+            self.journal.finish()
+
+    def _reload(self) -> None:
+        """Read the checkout state again (another command may have changed it before the lock)."""
+        self.branch, self.commit_id, self._files, self._saved_ns = self._load_state()
+
+    def recover(self) -> Recovered | None:
+        """Finish or roll back an operation whose process died, if there is one; say what was done."""
+        if self.journal.read() is None:
+            return None
+        with self.lock.held():
+            return self._recover_locked()
+
+    def _recover_locked(self) -> Recovered | None:
+        entry = self.journal.read()
+        if entry is None:
+            return None
+        # Cut before it changed anything: nothing to finish, and nothing was done.
+        finished, kept = self._settle(entry) if _started(entry) else (False, [])
+        self.journal.finish()
+        self._reload()
+        pid = entry.get("pid")
+        return Recovered(
+            str(entry.get("op", "operation")), finished, pid if isinstance(pid, int) else None, kept
+        )
+
+    def _settle(self, entry: dict[str, Any], *, in_process: bool = False) -> tuple[bool, list[str]]:
+        """Finish ``entry`` if its ref moved (or it moves none), else leave everything as it was.
+
+        A ref's new value is journaled as soon as it is known: before the ref moves for a commit, once
+        it has moved for a merge or a rebase (``unknown``: the ref moved if it is no longer where it
+        was). ``in_process``: the operation failed in this process, so a value still unknown means the
+        call that moves the ref did not return, and it did not move it. Returns whether the operation
+        was finished and the files left alone because they changed since."""
+        ref = entry.get("ref")
+        if ref is not None:
+            head = self.repo.refs.get(RefName(ref["name"]))
+            old, new = ref.get("old"), ref.get("new")
+            if new is None:
+                landed = bool(ref.get("unknown")) and not in_process and head != old
+            else:
+                landed = head == new or (
+                    head is not None and head != old and self.repo.commits.is_ancestor(new, head)
+                )
+            if not landed:
+                return False, []
+            if new is None or ref.get("follow", False):
+                # Where the ref went (a merge, a rebase: the commit is known once it has moved).
+                entry = {**entry, "ref": {**ref, "new": head}}
+        return True, self._apply(entry)
+
+    def _apply(self, entry: dict[str, Any]) -> list[str]:
+        """The steps of an operation once its ref has moved (or when it moves none): write the files,
+        record the checkout, finish off. Safe to run again on a half-done work tree. Returns the files
+        left alone because they were changed by hand since."""
+        start: Mapping[str, Any] = entry.get("from") or {}
+        ref: Mapping[str, Any] | None = entry.get("ref")
+        target_commit: ObjectId | None = ref.get("new") if ref is not None else None
+        kept: list[str] = []
+        state: Mapping[str, Any] = entry.get("state") or {}
+        commit: ObjectId | None
+        if "commit" in state:
+            commit = state["commit"]
+        elif ref is not None:
+            commit = target_commit
+        else:
+            commit = start.get("commit")
+        branch = state["branch"] if "branch" in state else start.get("branch")
+        # The cached entries describe the commit checked out at the end: a file written with other
+        # content (a merge's conflicts, a file restored from elsewhere) shows as changed.
+        entry_tree = self._tree_of(commit)
+        files = entry.get("files")
+        if files is not None:
+            old_tree = files.get("from", "@from")
+            new_tree = files.get("to", "@state")
+            kept += self._sync(
+                self._tree_of(start.get("commit")) if old_tree == "@from" else old_tree,
+                entry_tree if new_tree == "@state" else new_tree,
+                files.get("paths"),
+                bool(files.get("force")),
+                entry_tree,
+            )
+        for path, blob in sorted((entry.get("write") or {}).items()):
+            self._put(path, blob, entry_tree)
+        normalise = entry.get("normalise") or {}
+        if normalise and target_commit is not None:
+            kept += self._normalise(target_commit, normalise, entry_tree)
+        if branch is None:
+            if commit is not None and self.repo.refs.get(HEAD) != commit:
+                self.repo.set_head_detached(commit)
+        elif self.repo.head_branch() != branch:
+            self.repo.set_head_branch(str(branch))
+        if commit != self.commit_id or branch != self.branch or files is not None or normalise:
+            self._set_checkout(branch, commit)
+        after = entry.get("after") or {}
+        if "merge_state" in after:
+            self._save_merge(after["merge_state"])
+        if "drop_ref" in after:
+            drop = after["drop_ref"]
+            with contextlib.suppress(GvcsError):
+                self.repo.refs.remove_if_equals(RefName(drop["name"]), ObjectId(drop["old"]), who="gvcs")
+        self.save_state()
+        return kept
+
+    def _set_checkout(self, branch: str | None, commit: ObjectId | None) -> None:
+        """Record that the work tree is a checkout of ``commit`` on ``branch``: the cached entries become
+        the commit's files (only those that differ from the checked-out commit's are touched), keeping
+        the stats of entries already updated to their new blob."""
+        old_tree, new_tree = self.tree, self._tree_of(commit)
+        if old_tree != new_tree:
+            for diff in self.repo.snapshots.diff(old_tree, new_tree):
+                if diff.new is None:
+                    self._files.pop(diff.path, None)
+                else:
+                    known = self._files.get(diff.path)
+                    if known is None or known.blob != diff.new:
+                        self._files[diff.path] = _Entry(diff.new)
+        self.branch, self.commit_id = branch, commit
+
+    def _sync(
+        self,
+        old_tree: ObjectId | None,
+        new_tree: ObjectId | None,
+        paths: list[str] | None,
+        force: bool,
+        entry_tree: ObjectId | None,
+    ) -> list[str]:
+        """Move the work-tree files from ``old_tree`` to ``new_tree``: each file that still holds its
+        old version (or any version, with ``force``) gets its new one; a file that already holds its new
+        version is left; a file changed by hand since is left too, and returned. Cached entries are
+        brought to ``entry_tree`` (the commit checked out at the end)."""
+        snapshots = self.repo.snapshots
+        if paths is None:
+            paths = [d.path for d in snapshots.diff(old_tree, new_tree)]
+        kept: list[str] = []
+        for path in paths:
+            want = snapshots.blob_id(new_tree, path) if new_tree else None
+            was = snapshots.blob_id(old_tree, path) if old_tree else None
+            now = self._current_blob(path)
+            if now == want:
+                self._note(path, want, entry_tree)
+                continue
+            if force or now == was:
+                self._put(path, want, entry_tree)
+            else:
+                kept.append(path)
+        return kept
+
+    def _put(self, path: str, blob: ObjectId | None, entry_tree: ObjectId | None) -> None:
+        """Make the work-tree file ``path`` hold ``blob`` (None: remove it)."""
+        if blob is None:
+            if kind_of(self.root / path) in ("file", "link", "other"):
+                self._remove(path)
+        else:
+            self.write(path, self.repo.read_blob(blob))
+        self._note(path, blob, entry_tree)
+
+    def _note(self, path: str, blob: ObjectId | None, entry_tree: ObjectId | None) -> None:
+        """Update the cached entry of ``path``, which now holds ``blob``, for the commit of ``entry_tree``:
+        with its stat when the two agree, else the commit's blob (the file then shows as changed)."""
+        committed = self.repo.snapshots.blob_id(entry_tree, path) if entry_tree else None
+        if committed is None:
+            self._files.pop(path, None)
+        elif blob == committed:
+            self._files[path] = self._stat_entry(path, blob)
+        else:
+            self._files[path] = _Entry(committed)
+
+    def _normalise(
+        self, commit: ObjectId, normalise: Mapping[str, list[str]], entry_tree: ObjectId | None
+    ) -> list[str]:
+        """Rewrite the files a commit stored in canonical form, if they still hold what was committed."""
+        tree = self.repo.commits.get(commit).tree
+        kept: list[str] = []
+        for path, (had, stored) in sorted(normalise.items()):
+            if self.repo.snapshots.blob_id(tree, path) != stored:
+                continue
+            now = self._current_blob(path)
+            if now == had:
+                self._put(path, ObjectId(stored), entry_tree)
+            elif now != stored:
+                kept.append(path)
+        return kept
+
+    # --- merge state ------------------------------------------------------------------------------
+
+    @property
+    def _merge_path(self) -> Path:
+        return self.root / ".gvcs" / MERGE_STATE
+
+    def merge_state(self) -> dict[str, Any] | None:
+        """The state of a merge stopped by conflicts, or None."""
+        try:
+            data = json.loads(self._merge_path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _save_merge(self, state: dict[str, Any] | None) -> None:
+        merge_head = self.root / ".gvcs" / "MERGE_HEAD"
+        if state is None:
+            self._merge_path.unlink(missing_ok=True)
+            merge_head.unlink(missing_ok=True)
+            return
+        atomic_write(self._merge_path, (json.dumps(state, indent=1) + "\n").encode())
+        atomic_write(merge_head, (state["theirs"] + "\n").encode())
+
+    def _require_commit(self, what: str) -> ObjectId:
+        if self.commit_id is None:
+            raise NotFound(f"{what}: the current branch has no commits yet")
+        return self.commit_id
+
+
+def _started(entry: dict[str, Any]) -> bool:
+    """Whether a journaled operation got as far as a change (a ref to move, files to write)."""
+    return any(key in entry for key in ("ref", "files", "write", "state", "after"))
+
+
+def _under(path: str, odd: dict[str, str]) -> bool:
+    """Whether ``path`` is inside an odd path (a ``pages`` that is a file): its state is unknown, not gone."""
+    return any(path.startswith(f"{o}/") for o in odd)
