@@ -331,9 +331,16 @@ def cmd_diff(args: argparse.Namespace) -> int:
     repo = ctx.repo
     if len(args.revs) > 2:
         raise BadInput("diff takes at most two revisions")
-    if len(args.revs) == 2:
-        old_id: str | None = repo.resolve(args.revs[0])
-        new_id: str | None = repo.resolve(args.revs[1])
+    ranged = len(args.revs) == 1 and ".." in args.revs[0]
+    old_id: str | None
+    new_id: str | None
+    if len(args.revs) == 2 or ranged:
+        if ranged:
+            old_id, new_id = repo.diff_sides(args.revs[0])
+        else:
+            if any(".." in rev for rev in args.revs):
+                raise BadInput("diff takes two revisions or one range (A..B, A...B), not both")
+            old_id, new_id = repo.resolve(args.revs[0]), repo.resolve(args.revs[1])
         changes = _committed_changes(repo, repo.diff(old_id, str(new_id)))
         target = new_id
     else:

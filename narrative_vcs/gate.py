@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from .errors import BranchMoved, GvcsError, NotFound, Refused
 from .history import CommitInfo
-from .refs import HEADS, TAGS, ReflogEntry, RefMove, RefStore, check_moves
+from .refs import HEADS, STASHES, TAGS, ReflogEntry, RefMove, RefStore, check_moves
 from .snapshot import TreeDiff
 from .types import ObjectId, RefName
 
@@ -48,7 +48,7 @@ log = logging.getLogger("gvcs.gate")
 #: Refs whose history the gate has verified: what they reach is not checked again.
 VERIFIED_PREFIXES = (HEADS, TAGS)
 #: Refs that hold fetched history unverified, until it is merged into a branch.
-UNVERIFIED_PREFIXES = ("refs/remotes/",)
+UNVERIFIED_PREFIXES = ("refs/remotes/", STASHES)
 #: Commits from which a check tells the store that many reads follow (ObjectStore.reading_many).
 MANY = 500
 
@@ -499,6 +499,11 @@ class GatedRefs(RefStore):
     def set_symbolic(self, name: RefName, target: RefName) -> None:
         self.inner.set_symbolic(name, target)
 
+    def set_detached(self, name: RefName, oid: ObjectId) -> None:
+        """Detach HEAD at a commit the store holds (it moves no branch: nothing to verify)."""
+        self._require_commit(self.repo, RefMove(name, None, oid))
+        self.inner.set_detached(name, oid)
+
     def close(self) -> None:
         self.inner.close()
 
@@ -536,6 +541,8 @@ class GatedRefs(RefStore):
         self.gate.check(self.repo, moves)
         self.inner.update_many(moves, who=who, message=message)
         self.gate.moved(self.repo, moves)
+
+    _require_commit = staticmethod(Gate._require_commit)
 
     def _target(self, name: RefName) -> RefName:
         return name if name.startswith("refs/") else self.inner.get_symbolic(name) or name

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import heapq
-import json
 import marshal
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from .errors import BadInput, CorruptObject, NotFound
+from .limits import load_json
 from .objects import Commit, parse_trailers
 from .store import ObjectStore
 from .types import ObjectId
@@ -133,8 +133,8 @@ class CommitInfo:
         if raw is None:
             return None
         try:
-            return json.loads(raw)
-        except ValueError:
+            return load_json(raw, "Gvcs-Event", max_bytes=None)
+        except BadInput:  # not JSON, or nested too deep to hand on: shown as written
             return raw
 
     def __eq__(self, other: object) -> bool:
@@ -381,10 +381,21 @@ class Commits:
         self._rows = rows
         self._fresh = {}
 
-    def walk(self, starts: Iterable[ObjectId], *, first_parent: bool = False) -> Iterator[CommitInfo]:
-        """Commits reachable from ``starts``, newest commit time first (git's default log order)."""
+    def walk(
+        self,
+        starts: Iterable[ObjectId],
+        *,
+        first_parent: bool = False,
+        exclude: Iterable[ObjectId] = (),
+    ) -> Iterator[CommitInfo]:
+        """Commits reachable from ``starts``, newest commit time first (git's default log order);
+        with ``exclude``, only those not reachable from it (``git log B --not A``, ``A..B``)."""
         heap: list[tuple[int, int, ObjectId]] = []
         seen: set[ObjectId] = set()
+        excluded = list(exclude)
+        if excluded:
+            starts = list(starts)
+            seen = self.reachable_from(excluded, until=starts)
         get = self.get
         counter = 0
         for oid in starts:
@@ -409,6 +420,43 @@ class Commits:
                         counter += 1
                 break
         self.save_cache()
+
+    def reachable_from(self, starts: Sequence[ObjectId], *, until: Sequence[ObjectId]) -> set[ObjectId]:
+        """The commits reachable from ``starts`` that a walk from ``until`` meets (and some more).
+
+        Both are walked together newest first, as ``git rev-list`` paints uninteresting commits; the
+        walk stops once no commit reached from ``until`` alone is left to visit."""
+        get = self.get
+        heap: list[tuple[int, int, ObjectId]] = []
+        order = 0
+        painted: dict[ObjectId, bool] = {}  # True: reachable from ``starts``
+        pending: set[ObjectId] = set()  # queued, reached from ``until`` only so far
+
+        def push(oid: ObjectId, paint: bool) -> None:
+            nonlocal order
+            painted[oid] = paint
+            if paint:
+                pending.discard(oid)
+            else:
+                pending.add(oid)
+            order += 1
+            heapq.heappush(heap, (-get(oid).time, order, oid))
+
+        for oid in starts:
+            if not painted.get(oid):
+                push(oid, True)
+        for oid in until:
+            if oid not in painted:
+                push(oid, False)
+        while heap and pending:
+            oid = heapq.heappop(heap)[2]
+            paint = painted[oid]
+            pending.discard(oid)
+            for parent in get(oid).parents:
+                seen = painted.get(parent)
+                if seen is None or (paint and not seen):
+                    push(parent, paint)
+        return {oid for oid, paint in painted.items() if paint}
 
     def topo(self, starts: Iterable[ObjectId], *, first_parent: bool = False) -> list[CommitInfo]:
         """Every reachable commit, children before parents, newest first among ready commits."""

@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .errors import BadInput, BranchMoved, NotFound
+from .errors import BadInput, BranchMoved, NotFound, Refused
 from .types import ZERO_ID, ObjectId, RefName
 
 __all__ = [
@@ -27,6 +27,8 @@ __all__ = [
 
 HEADS = "refs/heads/"
 TAGS = "refs/tags/"
+#: Uncommitted work put aside (``gvcs stash``): ``refs/stash/<n>``, the highest ``n`` the newest.
+STASHES = "refs/stash/"
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,10 @@ class RefStore(ABC):
     @abstractmethod
     def set_symbolic(self, name: RefName, target: RefName) -> None:
         """Point a symbolic ref (HEAD) at another ref."""
+
+    def set_detached(self, name: RefName, oid: ObjectId) -> None:
+        """Point HEAD straight at a commit (a detached HEAD), as git writes an id into HEAD."""
+        raise Refused("this store keeps HEAD on a branch: it cannot detach HEAD at a commit")
 
     def add_if_new(self, name: RefName, new: ObjectId, *, who: str = "", message: str = "") -> None:
         """Create ``name``; raise :class:`BranchMoved` if it already exists."""
@@ -223,3 +229,8 @@ class MemoryRefStore(RefStore):
 
     def set_symbolic(self, name: RefName, target: RefName) -> None:
         self._symbolic[name] = target
+
+    def set_detached(self, name: RefName, oid: ObjectId) -> None:
+        with self._lock:
+            self._symbolic.pop(name, None)
+            self._refs[name] = oid

@@ -6,7 +6,7 @@ import re
 
 from ..errors import BadInput, GvcsError, NotFound
 from ..history import CommitInfo
-from ..refs import HEADS, TAGS, branch_ref, tag_ref
+from ..refs import HEADS, STASHES, TAGS, branch_ref, tag_ref
 from ..types import ObjectId, RefName
 from .base import RepositoryBase
 from .values import HEAD
@@ -23,6 +23,10 @@ class Branches(RepositoryBase):
 
     def set_head_branch(self, name: str) -> None:
         self.refs.set_symbolic(HEAD, branch_ref(name))
+
+    def set_head_detached(self, oid: ObjectId) -> None:
+        """Point HEAD at a commit rather than a branch (git's detached HEAD)."""
+        self.refs.set_detached(HEAD, oid)
 
     def refs_state(self) -> tuple[str | None, tuple[tuple[str, ObjectId], ...]]:
         """Every ref and where HEAD points: what a read depends on besides objects, which never change.
@@ -88,6 +92,9 @@ class Branches(RepositoryBase):
         return oid
 
     def _resolve_base(self, base: str, rev: str) -> ObjectId:
+        at = _AT.fullmatch(base)
+        if at is not None:
+            return self._reflog_entry(at.group("name"), int(at.group("n")), rev)
         if base in ("HEAD", "@"):
             oid = self.refs.get(HEAD)
             if oid is None:
@@ -112,6 +119,32 @@ class Branches(RepositoryBase):
                 raise BadInput(f"{rev}: ambiguous commit prefix {base!r} (matches {len(commits)} commits)")
         raise NotFound(f"unknown revision {rev!r}: no branch, tag or commit of that name")
 
+    def _reflog_entry(self, name: str, n: int, rev: str) -> ObjectId:
+        """``main@{2}``: where a branch pointed two moves ago (``@{N}``: the current branch);
+        ``stash@{N}``: the N-th newest stash."""
+        if name == "stash":
+            stashes = sorted(
+                (int(ref[len(STASHES) :]), oid)
+                for ref, oid in self.refs.list(STASHES).items()
+                if ref[len(STASHES) :].isdigit()
+            )
+            if n >= len(stashes):
+                raise NotFound(f"{rev}: there are {len(stashes)} stash entries")
+            return stashes[-1 - n][1]
+        branch = name or self.head_branch()
+        if not branch or branch == "HEAD":
+            raise BadInput(f"{rev}: HEAD is detached; name a branch (main@{{{n}}})")
+        ref = RefName(branch) if branch.startswith("refs/") else branch_ref(branch)
+        if self.refs.get(ref) is None:
+            raise NotFound(f"unknown revision {rev!r}: no branch {branch!r}")
+        entries = self.refs.reflog(ref)
+        if n >= len(entries):
+            raise NotFound(f"{rev}: the reflog of {branch} has only {len(entries)} entries")
+        oid = entries[-1 - n].new
+        if oid == "0" * 40:
+            raise NotFound(f"{rev}: {branch} did not exist then")
+        return oid
+
     def _step(self, oid: ObjectId, step: str, rev: str) -> ObjectId:
         count = int(step[1:]) if len(step) > 1 else 1
         if step[0] == "~":
@@ -133,3 +166,4 @@ class Branches(RepositoryBase):
 
 
 _FULL_ID = re.compile(r"[0-9a-fA-F]{40}")
+_AT = re.compile(r"(?P<name>[^@{}]*)@\{(?P<n>\d{1,6})\}")

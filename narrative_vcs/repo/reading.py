@@ -121,8 +121,49 @@ class Reading(Branches):
     # --- history ----------------------------------------------------------------------------------
 
     def walk(self, revs: Sequence[str] = ("HEAD",), *, first_parent: bool = False) -> Iterator[CommitInfo]:
-        """Commits reachable from ``revs``, newest first."""
-        return self.commits.walk([self.resolve(r) for r in revs], first_parent=first_parent)
+        """Commits reachable from ``revs`` (see :meth:`revisions`: ``A..B`` and the like), newest first."""
+        starts, exclude = self.revisions(revs)
+        return self.commits.walk(starts, first_parent=first_parent, exclude=exclude)
+
+    def revisions(self, revs: Sequence[str]) -> tuple[list[ObjectId], list[ObjectId]]:
+        """The commits a history starts from and those it leaves out (with what they reach), from
+        revisions as git takes them: ``B``; ``A..B``, B's commits that A lacks; ``A...B``, the commits
+        of either that the other lacks; ``^A``, without A's. An empty side of ``..`` is HEAD."""
+        include: list[ObjectId] = []
+        exclude: list[ObjectId] = []
+        for rev in revs:
+            if not isinstance(rev, str):
+                raise BadInput(f"invalid revision {rev!r}")
+            if "..." in rev:
+                a, _, b = rev.partition("...")
+                a, b = a or "HEAD", b or "HEAD"
+                include += [self.resolve(a), self.resolve(b)]
+                exclude += self.merge_bases(a, b)
+            elif ".." in rev:
+                a, _, b = rev.partition("..")
+                include.append(self.resolve(b or "HEAD"))
+                exclude.append(self.resolve(a or "HEAD"))
+            elif rev.startswith("^") and len(rev) > 1:
+                exclude.append(self.resolve(rev[1:]))
+            else:
+                include.append(self.resolve(rev))
+        return include, exclude
+
+    def diff_sides(self, spec: str) -> tuple[ObjectId, ObjectId]:
+        """The two commits ``diff A..B`` (A and B) or ``diff A...B`` (their merge base and B) compare."""
+        if "..." in spec:
+            a, _, b = spec.partition("...")
+            a, b = a or "HEAD", b or "HEAD"
+            bases = self.merge_bases(a, b)
+            if not bases:
+                raise NotFound(f"{spec}: {a} and {b} have no common history")
+            return bases[0], self.resolve(b)
+        a, _, b = spec.partition("..")
+        return self.resolve(a or "HEAD"), self.resolve(b or "HEAD")
+
+    def merge_bases(self, a: str, b: str) -> list[ObjectId]:
+        """The best common ancestors of two revisions (see :class:`~narrative_vcs.repo.merging.Merging`)."""
+        raise NotImplementedError
 
     def log(
         self,
@@ -146,12 +187,12 @@ class Reading(Branches):
         if page is not None:
             validate_id("page", page)
         if after is not None:
-            starts, last = _decode_cursor(after)
-            if not all(self.objects.has(oid) for oid in [*starts, last]):
+            starts, exclude, last = _decode_cursor(after)
+            if not all(self.objects.has(oid) for oid in [*starts, *exclude, last]):
                 raise BadInput("cursor does not belong to this history")
         else:
-            starts, last = [self.resolve(r) for r in revs], None
-        matches = self._filtered(starts, actor, kind, page, since, until, first_parent)
+            (starts, exclude), last = self.revisions(revs), None
+        matches = self._filtered(starts, actor, kind, page, since, until, first_parent, exclude)
         if last is not None:
             for info in matches:
                 if info.id == last:
@@ -161,7 +202,7 @@ class Reading(Branches):
         out: list[CommitInfo] = []
         for info in matches:
             if first is not None and len(out) == first:
-                return LogPage(out, _encode_cursor(starts, out[-1].id) if out else None)
+                return LogPage(out, _encode_cursor(starts, out[-1].id, exclude) if out else None)
             out.append(info)
         return LogPage(out, None)
 
@@ -174,9 +215,10 @@ class Reading(Branches):
         since: int | None,
         until: int | None,
         first_parent: bool,
+        exclude: Sequence[ObjectId] = (),
     ) -> Iterator[CommitInfo]:
         path = f"pages/{page}.md" if page else None
-        for info in self.commits.walk(starts, first_parent=first_parent):
+        for info in self.commits.walk(starts, first_parent=first_parent, exclude=exclude):
             if actor is not None and info.actor != actor:
                 continue
             if kind is not None and info.kind != kind:
@@ -239,8 +281,8 @@ class Reading(Branches):
         """Like :meth:`log` without paging: the matching commits, newest first, produced lazily."""
         if page is not None:
             validate_id("page", page)
-        starts = [self.resolve(r) for r in revs]
-        return self._filtered(starts, actor, kind, page, since, until, first_parent)
+        starts, exclude = self.revisions(revs)
+        return self._filtered(starts, actor, kind, page, since, until, first_parent, exclude)
 
     # --- the semantic diff ----------------------------------------------------------------------
 
@@ -264,18 +306,22 @@ class Reading(Branches):
         return [diff_file(c.path, blob(c.old), blob(c.new), old_blob=c.old, new_blob=c.new) for c in changes]
 
 
-def _encode_cursor(starts: Iterable[ObjectId], last: ObjectId) -> str:
-    raw = ",".join(starts) + ":" + last
+def _encode_cursor(starts: Iterable[ObjectId], last: ObjectId, exclude: Sequence[ObjectId] = ()) -> str:
+    raw = ",".join(starts) + ":" + last + (":" + ",".join(exclude) if exclude else "")
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[list[ObjectId], ObjectId]:
+def _decode_cursor(cursor: str) -> tuple[list[ObjectId], list[ObjectId], ObjectId]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        heads, last = raw.split(":")
-        starts = [ObjectId(h) for h in heads.split(",")]
-        if not all(re.fullmatch(r"[0-9a-f]{40}", x) for x in [*starts, last]):
+        parts = raw.split(":")
+        if len(parts) not in (2, 3):
             raise ValueError
-        return starts, ObjectId(last)
+        starts = [ObjectId(h) for h in parts[0].split(",")]
+        last = ObjectId(parts[1])
+        exclude = [ObjectId(h) for h in parts[2].split(",")] if len(parts) == 3 else []
+        if not all(re.fullmatch(r"[0-9a-f]{40}", x) for x in [*starts, *exclude, last]):
+            raise ValueError
+        return starts, exclude, last
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise BadInput(f"invalid cursor {cursor[:40]!r}") from None

@@ -27,7 +27,7 @@ def test_a_tag_is_made_once_and_deleted_but_never_moved(story: Repository, write
 
 
 def test_refs_other_than_branches_tags_and_remotes_are_refused(story: Repository) -> None:
-    with pytest.raises(RuleBroken, match="a story has branches, tags and remote-tracking refs only"):
+    with pytest.raises(RuleBroken, match="a story has branches, tags, remote-tracking refs and stashes only"):
         story.refs.add_if_new(RefName("refs/notes/commits"), head(story))
     story.refs.add_if_new(RefName("refs/remotes/origin/main"), head(story))  # fetched history waits here
     assert story.refs.get(RefName("refs/notes/commits")) is None
