@@ -4,7 +4,8 @@
    twice: 1.3 KB of text, some 40 million fields spread out) over HTTP, one request after another on
    one connection: the median, the same with a new comment in each (so that the server parses each
    one rather than taking the document it keeps per text), and a one-field query
-   (``{ branches { name } }``) alongside.
+   (``{ branches { name } }``) alongside; and the subscription form of the bomb over a websocket
+   (graphql-transport-ws), each with a new comment.
 2. ``health``: ``/health`` latency (median, p99) from one client, first on an idle server, then while
    ``--flooders`` clients send bombs as fast as they are answered; and how many bombs were refused.
 
@@ -82,6 +83,29 @@ async def time_refusals(url: str, query: str, runs: int, *, fresh: bool = False)
     return times
 
 
+async def time_ws_refusals(url: str, query: str, runs: int) -> list[float]:
+    """Seconds from a ``subscribe`` of ``query`` (a new comment each time) to its ``error``, over one
+    websocket (graphql-transport-ws), ``runs`` times one after another."""
+    times: list[float] = []
+    ws_url = url.replace("http://", "ws://", 1)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(ws_url, protocols=("graphql-transport-ws",)) as ws,
+    ):
+        await ws.send_json({"type": "connection_init", "payload": {}})
+        ack = await ws.receive_json()
+        assert ack["type"] == "connection_ack", ack
+        for i in range(-3, runs):  # three to warm up, not counted
+            text = f"{query}\n# {i} {time.time_ns()}"
+            start = time.perf_counter()
+            await ws.send_json({"type": "subscribe", "id": str(i), "payload": {"query": text}})
+            message = await ws.receive_json()
+            if i >= 0:
+                times.append(time.perf_counter() - start)
+            assert (message.get("id"), message.get("type")) == (str(i), "error"), message
+    return times
+
+
 async def health_latency(base: str, seconds: float, bomb: str | None, flooders: int) -> dict[str, Any]:
     """``/health`` latencies for ``seconds``, while ``flooders`` clients send ``bomb`` (if any)."""
     stop = asyncio.Event()
@@ -125,6 +149,11 @@ async def health_latency(base: str, seconds: float, bomb: str | None, flooders: 
     }
 
 
+def _p99(times: list[float]) -> float:
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     small = quick()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -145,13 +174,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             refuse = asyncio.run(time_refusals(url, bomb, args.runs))
             unparsed = asyncio.run(time_refusals(url, bomb, args.runs, fresh=True))
             small_query = asyncio.run(time_refusals(url, SMALL, args.runs))
+            over_ws = asyncio.run(time_ws_refusals(url, fragment_bomb(args.depth, "subscription"), args.runs))
             idle = asyncio.run(health_latency(base, args.seconds, None, 0))
             flood = asyncio.run(health_latency(base, args.seconds, bomb, args.flooders))
         result["refuse"] = {
             "median_ms": median(refuse) * 1000,
             "p90_ms": statistics.quantiles(refuse, n=10)[-1] * 1000,
             "parsed_each_time_median_ms": median(unparsed) * 1000,
+            "parsed_each_time_p99_ms": _p99(unparsed) * 1000,
             "small_query_median_ms": median(small_query) * 1000,
+            "websocket_median_ms": median(over_ws) * 1000,
+            "websocket_p99_ms": _p99(over_ws) * 1000,
         }
         result["health_idle"] = idle
         result["health_flood"] = flood
@@ -159,7 +192,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"refuse a depth-{args.depth} fragment bomb ({len(bomb)} bytes): median"
             f" {result['refuse']['median_ms']:.2f} ms, p90 {result['refuse']['p90_ms']:.2f} ms;"
             f" parsed each time {result['refuse']['parsed_each_time_median_ms']:.2f} ms"
+            f" (p99 {result['refuse']['parsed_each_time_p99_ms']:.2f} ms)"
             f" ({{ branches {{ name }} }}: {result['refuse']['small_query_median_ms']:.2f} ms)"
+        )
+        print(
+            f"refuse the subscription bomb over a websocket, parsed each time: median"
+            f" {result['refuse']['websocket_median_ms']:.2f} ms,"
+            f" p99 {result['refuse']['websocket_p99_ms']:.2f} ms"
         )
         for name, f in (("idle", idle), (f"{args.flooders} flooding", flood)):
             print(

@@ -31,13 +31,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import Refused
+from ..errors import BadInput, Refused
+from ..limits import load_json
+from ..snapshot import check_path
 from .files import atomic_write
 
 __all__ = ["JOURNAL_FILE", "LOCK_FILE", "Journal", "WorkTreeLock"]
 
 JOURNAL_FILE = "gvcs-journal.json"
 LOCK_FILE = "gvcs-worktree.lock"
+#: The largest journal read (a checkout of every file of a large story fits many times over).
+MAX_JOURNAL = 256 << 20
 #: How long a command waits for another one that is changing the work tree.
 LOCK_WAIT_S = 10.0
 
@@ -51,12 +55,15 @@ class Journal:
 
     def read(self) -> dict[str, Any] | None:
         """The journal left in place (by this process or a dead one), or None. A journal that does not
-        parse was cut short before its rename: its operation had not started."""
+        parse was cut short before its rename: its operation had not started. One that parses but is
+        not a journal gvcs writes (edited by hand, damaged) is ignored too, never acted on."""
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, ValueError, UnicodeDecodeError):
+            with open(self.path, "rb") as fh:
+                raw = fh.read(MAX_JOURNAL + 1)
+            data = load_json(raw, JOURNAL_FILE, max_bytes=MAX_JOURNAL)
+        except (FileNotFoundError, BadInput):
             return None
-        return data if isinstance(data, dict) and data.get("version") == 1 else None
+        return data if well_formed(data) else None
 
     def start(self, op: str, **facts: Any) -> None:
         """Record that ``op`` is about to change the work tree."""
@@ -135,3 +142,68 @@ def _holder(fd: int) -> str:
     except (OSError, UnicodeDecodeError):
         return ""
     return f" (pid {text})" if text.isdigit() else ""
+
+
+def _oid(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and len(value) == 40 and all(c in _HEX for c in value))
+
+
+def _path(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and check_path(value) == value
+    except BadInput:
+        return False
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def well_formed(entry: Any) -> bool:
+    """Whether ``entry`` has the shape :class:`Journal` writes: ids are object ids, paths are story
+    paths, refs are under ``refs/``."""
+    if not isinstance(entry, dict) or entry.get("version") != 1 or not isinstance(entry.get("op", ""), str):
+        return False
+    start, ref, files = entry.get("from") or {}, entry.get("ref"), entry.get("files")
+    if not isinstance(start, dict) or not _oid(start.get("commit")):
+        return False
+    if ref is not None and not (
+        isinstance(ref, dict)
+        and isinstance(ref.get("name"), str)
+        and ref["name"].startswith("refs/")
+        and _oid(ref.get("old"))
+        and _oid(ref.get("new"))
+    ):
+        return False
+    if files is not None:
+        if not isinstance(files, dict):
+            return False
+        trees_ok = all(files.get(k) in ("@from", "@state") or _oid(files.get(k)) for k in ("from", "to"))
+        paths = files.get("paths")
+        if not trees_ok or not (paths is None or (isinstance(paths, list) and all(_path(p) for p in paths))):
+            return False
+    write = entry.get("write") or {}
+    if not isinstance(write, dict) or not all(_path(p) and _oid(b) for p, b in write.items()):
+        return False
+    normalise = entry.get("normalise") or {}
+    if not isinstance(normalise, dict) or not all(
+        _path(p) and isinstance(v, list) and len(v) == 2 and all(_oid(b) for b in v)
+        for p, v in normalise.items()
+    ):
+        return False
+    state, after = entry.get("state") or {}, entry.get("after") or {}
+    if not isinstance(state, dict) or not _oid(state.get("commit")):
+        return False
+    if "branch" in state and state["branch"] is not None and not isinstance(state["branch"], str):
+        return False
+    if not isinstance(after, dict):
+        return False
+    drop = after.get("drop_ref")
+    if drop is not None and not (
+        isinstance(drop, dict)
+        and isinstance(drop.get("name"), str)
+        and drop.get("old") is not None
+        and _oid(drop.get("old"))
+    ):
+        return False
+    merge = after.get("merge_state", {})
+    return merge is None or isinstance(merge, dict)

@@ -354,6 +354,40 @@ def test_a_killed_command_leaves_the_old_state_or_the_new(
     assert counts["kills"] >= 50
 
 
+@pytest.mark.parametrize(
+    ("command", "scenario"),
+    [("switch", "switch"), ("merge", "merge-clean"), ("rebase", "rebase"), ("pull", "pull-ff")],
+)
+def test_a_killed_recovery_is_recovered_again(
+    command: str, scenario: str, stories: dict[str, list[Scenario]], tmp_path: Path
+) -> None:
+    """Recovery is itself journaled work: killed at any of its writes, the next command recovers."""
+    case = next(c for c in stories[command] if c.name == scenario)
+    reference = copy(case.template, tmp_path / "reference")
+    before = snapshot(case.template)
+    refs_before = heads(case.template)
+    _, total, _ = run_child(["-C", str(reference), "--actor", ACTOR, *case.argv])
+    after, refs_after = snapshot(reference), heads(reference)
+    recoveries = 0
+    for k in _points(total, 6):
+        cut = copy(case.template, tmp_path / f"cut-{k}")
+        run_child(["-C", str(cut), "--actor", ACTOR, *case.argv], kill_at=k)
+        probe = copy(cut, tmp_path / f"probe-{k}")
+        _, writes, _ = run_child(["-C", str(probe), "status", "--json"])
+        for j in _points(writes, 4):
+            root = copy(cut, tmp_path / f"cut-{k}-{j}")
+            killed, _, _ = run_child(["-C", str(root), "status", "--json"], kill_at=j)
+            assert killed is None
+            recoveries += 1
+            code, _, _ = run_child(["-C", str(root), "status", "--json"])
+            assert code == 0, f"{scenario}: killed at {k}, recovery killed at {j}: status exited {code}"
+            _fsck_clean(root)
+            state = snapshot(root)
+            assert state in (before, after), f"{scenario}, {k}, recovery cut at {j}: a mix\n{state}"
+            _reachable(root, refs_before, refs_after)
+    assert recoveries > 0
+
+
 def test_killing_does_not_depend_on_fork_leftovers(base: Path, tmp_path: Path) -> None:
     """The counting child leaves the story as a real process would: the same writes again give the
     same story (so the kill points above mean the same thing in every run)."""
