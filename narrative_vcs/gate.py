@@ -499,6 +499,10 @@ class GatedRefs(RefStore):
     def set_symbolic(self, name: RefName, target: RefName) -> None:
         self.inner.set_symbolic(name, target)
 
+    @property
+    def can_detach(self) -> bool:  # type: ignore[override]
+        return self.inner.can_detach
+
     def set_detached(self, name: RefName, oid: ObjectId) -> None:
         """Detach HEAD at a commit the store holds (it moves no branch: nothing to verify)."""
         self._require_commit(self.repo, RefMove(name, None, oid))

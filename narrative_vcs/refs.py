@@ -29,6 +29,8 @@ HEADS = "refs/heads/"
 TAGS = "refs/tags/"
 #: Uncommitted work put aside (``gvcs stash``): ``refs/stash/<n>``, the highest ``n`` the newest.
 STASHES = "refs/stash/"
+#: Why a store whose HEAD is shared cannot detach it.
+DETACH_REFUSED = "this store keeps HEAD on a branch (it is shared): switch --detach needs an embedded store"
 
 
 @dataclass(frozen=True)
@@ -122,9 +124,12 @@ class RefStore(ABC):
     def set_symbolic(self, name: RefName, target: RefName) -> None:
         """Point a symbolic ref (HEAD) at another ref."""
 
+    #: Whether :meth:`set_detached` works (a store HEAD is shared by every client keeps it on a branch).
+    can_detach: bool = False
+
     def set_detached(self, name: RefName, oid: ObjectId) -> None:
         """Point HEAD straight at a commit (a detached HEAD), as git writes an id into HEAD."""
-        raise Refused("this store keeps HEAD on a branch: it cannot detach HEAD at a commit")
+        raise Refused(DETACH_REFUSED)
 
     def add_if_new(self, name: RefName, new: ObjectId, *, who: str = "", message: str = "") -> None:
         """Create ``name``; raise :class:`BranchMoved` if it already exists."""
@@ -229,6 +234,8 @@ class MemoryRefStore(RefStore):
 
     def set_symbolic(self, name: RefName, target: RefName) -> None:
         self._symbolic[name] = target
+
+    can_detach = True
 
     def set_detached(self, name: RefName, oid: ObjectId) -> None:
         with self._lock:

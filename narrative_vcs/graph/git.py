@@ -1223,6 +1223,8 @@ class GitRefStore(RefStore):
         with self.locking([name]) as locks:
             locks.commit(name, f"ref: {target}\n")
 
+    can_detach = True
+
     def set_detached(self, name: RefName, oid: ObjectId) -> None:
         if len(oid) != 40:
             raise BadInput(f"not an object id: {oid!r}")

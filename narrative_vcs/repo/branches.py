@@ -129,7 +129,7 @@ class Branches(RepositoryBase):
                 if ref[len(STASHES) :].isdigit()
             )
             if n >= len(stashes):
-                raise NotFound(f"{rev}: there are {len(stashes)} stash entries")
+                raise NotFound(f"{rev}: there are {len(stashes)} stash entries (gvcs stash list)")
             return stashes[-1 - n][1]
         branch = name or self.head_branch()
         if not branch or branch == "HEAD":
@@ -139,7 +139,8 @@ class Branches(RepositoryBase):
             raise NotFound(f"unknown revision {rev!r}: no branch {branch!r}")
         entries = self.refs.reflog(ref)
         if n >= len(entries):
-            raise NotFound(f"{rev}: the reflog of {branch} has only {len(entries)} entries")
+            count = f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
+            raise NotFound(f"{rev}: the reflog of {branch} has only {count}")
         oid = entries[-1 - n].new
         if oid == "0" * 40:
             raise NotFound(f"{rev}: {branch} did not exist then")

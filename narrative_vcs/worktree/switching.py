@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..errors import BadInput, NotFound, Refused
-from ..refs import RefMove, branch_ref
+from ..refs import DETACH_REFUSED, RefMove, branch_ref
 from ..types import ObjectId
 from .merging import Merging
 
@@ -33,6 +33,8 @@ class Switching(Merging):
 
     def detach(self, rev: str) -> ObjectId:
         """Check out the commit ``rev`` names (a tag, a commit, ``main~2``) with HEAD detached at it."""
+        if not self.repo.refs.can_detach:
+            raise Refused(DETACH_REFUSED)
         target = self.repo.resolve(rev)
         if target != self.commit_id or not self.detached:
             self.require_clean("switch")

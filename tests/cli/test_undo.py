@@ -472,3 +472,40 @@ def test_diff_ranges(gvcs: Gvcs, forked: Path) -> None:
 )
 def test_bad_ranges(gvcs: Gvcs, forked: Path, command: list[str], code: int, says: str) -> None:
     assert says in one_line_error(gvcs(*command, cwd=forked), code)
+
+
+# --- on a Neo4j store --------------------------------------------------------------------------------
+
+
+@pytest.mark.neo4j
+def test_undo_on_a_neo4j_store(gvcs: Gvcs, tmp_path: Path, neo4j_uri: str) -> None:
+    """The same commands on a story whose history lives in Neo4j (stashes are refs there too)."""
+    from narrative_vcs.graph.neo4j import open_neo4j
+
+    objects, _refs, _access = open_neo4j(neo4j_uri)
+    objects.server.clear()
+    objects.close()
+    ok(gvcs("init", "n4", "--title", "Night Shift", "--store", neo4j_uri))
+    root = tmp_path / "n4"
+    ok(gvcs("actor", "add", "mara", "--name", "Mara Ink", cwd=root))
+    ok(gvcs("page", "new", "opening", "--title", "Opening", cwd=root))
+    ok(gvcs("commit", "-m", "Opening", cwd=root))
+    append(root, "opening", "Second words.")
+    ok(gvcs("commit", "-m", "Second", cwd=root))
+    append(root, "opening", "Put aside.")
+    ok(gvcs("stash", "-m", "aside", cwd=root))
+    assert ok(gvcs("stash", "list", cwd=root)).out == "stash@{0}: On main: aside\n"
+    ok(gvcs("stash", "pop", cwd=root))
+    assert "Put aside." in page(root, "opening").read_text()
+    ok(gvcs("commit", "--amend", "-m", "Second, with more", cwd=root))
+    assert subjects(ok(gvcs("log", "--oneline", cwd=root))) == ["Second, with more", "Opening"]
+    ok(gvcs("reset", "--hard", "HEAD~1", cwd=root))
+    assert "Second words." not in page(root, "opening").read_text()
+    ok(gvcs("reset", "main@{1}", cwd=root))
+    ok(gvcs("restore", "opening", cwd=root))
+    assert status(gvcs, root)["clean"]
+    ok(gvcs("branch", "-m", "trunk", cwd=root))
+    assert status(gvcs, root)["branch"] == "trunk"
+    assert subjects(ok(gvcs("log", "--oneline", "trunk~1..trunk", cwd=root))) == ["Second, with more"]
+    line = one_line_error(gvcs("switch", "--detach", "HEAD~1", cwd=root), 1)
+    assert "switch --detach needs an embedded store" in line
