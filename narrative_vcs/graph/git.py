@@ -849,6 +849,12 @@ _REFLOG_READ = re.compile(r"([0-9a-f]{40}) ([0-9a-f]{40}) (.*?) (\d+) ([+-]\d{4}
 _IDENT = re.compile(r"[^<>\n]*<[^<>\n]*>")
 
 
+def _legacy_reflog_line(line: str) -> bool:
+    """A line as gvcs wrote it before it wrote git's ``Name <email>``: a bare name (no ``<``, ``>``)."""
+    found = _REFLOG_READ.fullmatch(line)
+    return found is not None and not any(c in found.group(3) for c in "<>")
+
+
 def _create_twin(twin: str) -> int:
     try:
         return os.open(twin, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -1053,7 +1059,7 @@ class GitRefStore(RefStore):
                     continue
                 lines = text.split("\n")
                 for number, line in enumerate(lines[:-1], 1):
-                    if not _REFLOG_LINE.fullmatch(line):
+                    if not _REFLOG_LINE.fullmatch(line) and not _legacy_reflog_line(line):
                         problems.append(f"{shown}:{number}: not a reflog entry: {_shown(line)}")
                 if lines[-1]:
                     problems.append(f"{shown}:{len(lines)}: the last line has no newline (cut short?)")
