@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from narrative_vcs.graph.factory import init_repository
-from narrative_vcs.objects import Actor, Page, Story
+from narrative_vcs.objects import Page
 from narrative_vcs.worktree import JOURNAL_FILE, WorkTree
 from narrative_vcs.worktree.journal import well_formed
 
@@ -17,14 +15,9 @@ OID = "a" * 40
 
 
 @pytest.fixture
-def tree(tmp_path: Path) -> WorkTree:
-    repo = init_repository(tmp_path)
-    work = WorkTree(tmp_path, repo)
-    work.write("story.yaml", Story("Test").serialise())
-    work.write("actors/ann.yaml", Actor("ann", "Ann").serialise())
-    work.write("pages/one.md", Page("one", "One", "First.").serialise())
-    work.commit("First", "ann")
-    return work
+def committed(tree: WorkTree) -> WorkTree:
+    tree.commit("First", "ann")
+    return tree
 
 
 def entry(**facts: Any) -> dict[str, Any]:
@@ -82,7 +75,8 @@ def test_anything_else_is_not(bad: Any) -> None:
         b"[" * 100_000,
     ],
 )
-def test_a_damaged_journal_is_ignored_and_replaced(tree: WorkTree, text: bytes) -> None:
+def test_a_damaged_journal_is_ignored_and_replaced(committed: WorkTree, text: bytes) -> None:
+    tree = committed
     before = tree.read("pages/one.md")
     path = tree.root / ".gvcs" / JOURNAL_FILE
     path.write_bytes(text)

@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from narrative_vcs.errors import BadInput, BranchMoved, InvalidFile, NothingToCommit, Refused
-from narrative_vcs.graph.factory import init_repository
-from narrative_vcs.objects import Actor, Page, Story
+from narrative_vcs.objects import Page
 from narrative_vcs.repository import ChangeSet, Repository
 from narrative_vcs.worktree import STATE_FILE, WorkTree
-
-
-@pytest.fixture
-def tree(tmp_path: Path) -> WorkTree:
-    repo = init_repository(tmp_path)
-    work = WorkTree(tmp_path, repo)
-    work.write("story.yaml", Story("Test").serialise())
-    work.write("actors/ann.yaml", Actor("ann", "Ann").serialise())
-    work.write("pages/one.md", Page("one", "One", "First.").serialise())
-    return work
 
 
 def _reopen(work: WorkTree) -> WorkTree:
