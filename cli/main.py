@@ -153,7 +153,9 @@ def _undo_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     )
     p.add_argument("-s", "--source", default=None, metavar="REV", help="the commit to take them from (HEAD)")
     p = _command(sub, "reset", "undo:cmd_reset", "move the current branch to another commit")
-    p.add_argument("rev", nargs="?", default="HEAD", metavar="REV")
+    p.add_argument(
+        "rev", nargs="?", default="HEAD", metavar="REV", help="default: HEAD (with --hard: drop changes)"
+    )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--soft", dest="mode", action="store_const", const="soft", help="keep the files")
     mode.add_argument(
