@@ -181,7 +181,7 @@ def cmd_push(args: argparse.Namespace) -> int:
     branches land together (governance and a protected branch it decides, for one) or not at all."""
     from narrative_vcs.graph.factory import redact
     from narrative_vcs.refs import branch_ref
-    from narrative_vcs.transfer import copy_refs
+    from narrative_vcs.transfer import copy_refs, following_tags
 
     ctx = Context(args)
     name = _check_name(args.remote)
@@ -190,13 +190,24 @@ def cmd_push(args: argparse.Namespace) -> int:
     repo = ctx.repo
     pairs = [(branch_ref(b), branch_ref(b)) for b in branches]
     try:
-        results = copy_refs(repo, remote, pairs, force=args.force, progress=_progress("Writing"))
+        # The tags on the history pushed go along (and land with the branches), as git's --follow-tags.
+        tags = following_tags(repo, remote, [repo.branch_head(b) for b in branches])
+        results = copy_refs(repo, remote, pairs + tags, force=args.force, progress=_progress("Writing"))
     finally:
         remote.close()
-    for branch, result in zip(branches, results, strict=True):
+    for branch, result in zip(branches, results, strict=False):
         _track(repo, name, branch, result.new)
-    _report_all(results, args.json, f"To {redact(location)}")
+    _report_all(results[: len(branches)], args.json, f"To {redact(location)}")
+    _report_tags(results[len(branches) :], args.json, f"To {redact(location)}")
     return 0
+
+
+def _report_tags(results: list[TransferResult], json_out: bool, what: str) -> None:
+    """One line per tag that travelled (the JSON output lists the branches only)."""
+    if json_out:
+        return
+    for result in results:
+        out(f"{what}: new tag {result.ref.removeprefix('refs/tags/')} -> {result.new[:10]}")
 
 
 def _report_all(results: list[TransferResult], json_out: bool, what: str) -> None:
@@ -234,12 +245,14 @@ def cmd_pull(args: argparse.Namespace) -> int:
     repo = ctx.repo
     try:
         fetched = copy_refs(remote, repo, pairs, force=True, progress=_progress("Reading"))
+        if not args.json:
+            for result in fetched:
+                _report(result, False, f"From {redact(location)}")
+        outcomes = _integrate_all(ctx, name, branches, [r.new for r in fetched])
+        merged = [r.new for r, (status, _, _) in zip(fetched, outcomes, strict=True) if status != "conflicts"]
+        _pull_tags(ctx, remote, merged, args.json, f"From {redact(location)}")
     finally:
         remote.close()
-    if not args.json:
-        for result in fetched:
-            _report(result, False, f"From {redact(location)}")
-    outcomes = _integrate_all(ctx, name, branches, [r.new for r in fetched])
     if args.json:
         docs = [
             {
@@ -255,6 +268,25 @@ def cmd_pull(args: argparse.Namespace) -> int:
         if not args.json:
             _say_pulled(name, branch, status, commit, conflicts)
     return 1 if any(status == "conflicts" for status, _, _ in outcomes) else 0
+
+
+def _pull_tags(ctx: Context, remote: Repository, heads: list[Any], json_out: bool, what: str) -> None:
+    """Bring the remote's tags on the history the pull brought into the branches (``heads``: the
+    remote's heads merged or fast-forwarded), as git's fetch follows tags. A tag the story's rules
+    refuse is named in a warning; the pull stands."""
+    from narrative_vcs.errors import GvcsError
+    from narrative_vcs.transfer import copy_refs, following_tags
+
+    repo = ctx.repo
+    tags = following_tags(remote, repo, heads)
+    if not tags:
+        return
+    try:
+        results = copy_refs(remote, repo, tags)
+    except GvcsError as exc:
+        sys.stderr.write(f"gvcs: warning: the remote's tags were not taken: {exc}\n")
+        return
+    _report_tags(results, json_out, what)
 
 
 def _say_pulled(name: str, branch: str, status: str, commit: str | None, conflicts: list[Any]) -> None:

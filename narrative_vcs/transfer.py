@@ -14,14 +14,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from .errors import BranchMoved, NotFound, Refused
+from .errors import BranchMoved, GvcsError, NotFound, Refused
 from .history import CommitInfo
 from .objects import Tree
 from .refs import HEADS, TAGS, RefMove, branch_ref
 from .repository import HEAD, Repository
 from .types import ObjectId, RefName
 
-__all__ = ["TransferResult", "copy_branch", "copy_refs", "missing_commits"]
+__all__ = ["TransferResult", "copy_branch", "copy_refs", "following_tags", "missing_commits"]
 
 #: Commits a batch carries: one transaction (Neo4j) or one pack (git) each.
 BATCH_COMMITS = 500
@@ -147,6 +147,30 @@ def copy_refs(
         count = _reached(sent, head) if old != head else 0
         results.append(TransferResult(dst, old, head, count, objects if count and len(moving) == 1 else 0))
     return results
+
+
+def following_tags(
+    source: Repository, destination: Repository, heads: Sequence[ObjectId | None]
+) -> list[tuple[RefName, RefName]]:
+    """The tags of ``source`` that ``destination`` lacks and that point into the history of ``heads``
+    (commits of ``source``): the tags a push or a pull of those heads takes along, as git's
+    ``--follow-tags`` does. A tag the destination holds already is left as it is there (tags do not
+    move)."""
+    starts = [h for h in heads if h is not None]
+    if not starts:
+        return []
+    theirs = destination.refs.list(TAGS)
+    pairs: list[tuple[RefName, RefName]] = []
+    for ref, target in sorted(source.refs.list(TAGS).items()):
+        if ref in theirs:
+            continue
+        try:
+            commit = source.commits.get(target).id
+        except GvcsError:
+            continue  # an annotated tag or a damaged one: not followed
+        if any(commit == head or source.commits.is_ancestor(commit, head) for head in starts):
+            pairs.append((ref, ref))
+    return pairs
 
 
 def _reached(sent: dict[ObjectId, CommitInfo], head: ObjectId) -> int:

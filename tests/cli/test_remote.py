@@ -551,3 +551,69 @@ def test_init_with_a_bad_or_unreachable_store_creates_nothing(gvcs: Gvcs, tmp_pa
     (tmp_path / "d").mkdir()
     one_line_error(gvcs("init", "d", "--store", UNREACHABLE), 1)
     assert list((tmp_path / "d").iterdir()) == []  # no .gvcs left behind
+
+
+# --- tags travel with the history ---------------------------------------------------------------------
+
+
+def tags(gvcs: Gvcs, cwd: Path) -> dict[str, str]:
+    return {t["name"]: t["commit"] for t in json.loads(ok(gvcs("tag", "--json", cwd=cwd)).out)}
+
+
+def test_push_takes_the_tags_on_the_pushed_history(gvcs: Gvcs, story: Path, tmp_path: Path) -> None:
+    hub, _third = hub_and_clone(gvcs, story, tmp_path)
+    first = str(head(gvcs, story)["id"])
+    ok(gvcs("tag", "v1", cwd=story))
+    ok(gvcs("switch", "-c", "side", cwd=story))
+    side = add_page(gvcs, story, "side-note")
+    ok(gvcs("tag", "side-only", cwd=story))  # on a branch not pushed: stays home
+    ok(gvcs("switch", "main", cwd=story))
+    main = add_page(gvcs, story, "main-note")
+    ok(gvcs("tag", "v2", cwd=story))
+    pushed = ok(gvcs("push", "origin", "main", cwd=story)).out
+    assert "new tag v1 -> " in pushed and "new tag v2 -> " in pushed and "side-only" not in pushed
+    assert tags(gvcs, hub) == {"v1": first, "v2": main}
+    assert "everything up to date" in ok(gvcs("push", "origin", "main", cwd=story)).out  # nothing twice
+    ok(gvcs("push", "origin", "side", cwd=story))
+    assert tags(gvcs, hub)["side-only"] == side
+
+
+def test_a_tag_the_remote_has_elsewhere_is_left_there(gvcs: Gvcs, story: Path, tmp_path: Path) -> None:
+    hub, third = hub_and_clone(gvcs, story, tmp_path)
+    ok(gvcs("tag", "v1", cwd=third))
+    ok(gvcs("push", "origin", cwd=third))
+    theirs = tags(gvcs, hub)["v1"]
+    add_page(gvcs, story, "later")
+    ok(gvcs("tag", "v1", cwd=story))  # the same name on another commit here
+    ok(gvcs("pull", "origin", cwd=story))
+    ok(gvcs("push", "origin", cwd=story))
+    assert tags(gvcs, hub)["v1"] == theirs
+    assert tags(gvcs, story)["v1"] != theirs
+
+
+def test_pull_and_clone_bring_the_tags(gvcs: Gvcs, story: Path, tmp_path: Path) -> None:
+    _hub, third = hub_and_clone(gvcs, story, tmp_path)
+    tagged = add_page(gvcs, story, "tagged")
+    ok(gvcs("tag", "act-1", cwd=story))
+    ok(gvcs("push", "origin", cwd=story))
+    pulled = ok(gvcs("pull", "origin", cwd=third)).out
+    assert "new tag act-1 -> " in pulled
+    assert tags(gvcs, third) == {"act-1": tagged}
+    ok(gvcs("clone", "hub", "fourth"))
+    assert tags(gvcs, tmp_path / "fourth") == {"act-1": tagged}
+
+
+@pytest.mark.neo4j
+def test_tags_reach_neo4j(gvcs: Gvcs, story: Path, empty_neo4j: str) -> None:
+    ok(gvcs("tag", "v1", cwd=story))
+    ok(gvcs("remote", "add", "graph", empty_neo4j, cwd=story))
+    ok(gvcs("push", "graph", cwd=story))
+    repo = neo4j_repo(empty_neo4j)
+    try:
+        assert repo.tags() == {"v1": str(head(gvcs, story)["id"])}
+        records = repo.objects.server.read(  # type: ignore[attr-defined]
+            lambda tx: tx.run("MATCH (t:Tag)-[:HEAD]->(c:Commit) RETURN t.name AS name, c.id AS id").data()
+        )
+        assert records == [{"name": "v1", "id": str(head(gvcs, story)["id"])}]
+    finally:
+        repo.close()
