@@ -14,7 +14,11 @@
 The server is a real ``gvcs serve`` (uvicorn) process on a fresh embedded story; the clients are
 asyncio tasks of this process (aiohttp, one connection each).
 
-    python -m bench.api_load [--agents 100] [--commits 20] [--clients 50] [--seconds 10]
+    python -m bench.api_load [--agents 100] [--commits 20] [--clients 50] [--seconds 10] [--store neo4j]
+
+With ``--store neo4j`` (or a ``neo4j://`` URI) the writers run a second time on a story whose history
+lives in Neo4j, in the same run, and the ratio to the embedded figure is reported (issue 12). The
+server's peak memory (``VmHWM``) is reported for every writer run.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from .util import quick, write_result
 
 GOAL_COMMITS = 200.0
 GOAL_RATIO = 0.5
+GOAL_NEO4J_RATIO = 0.7  # issue 12: the Neo4j store at 0.7x the embedded one or better
 SHARED_PAGES = 3
 
 COMMIT = """mutation($input: CommitInput!) { commit(input: $input) { rebased commit { id } } }"""
@@ -60,10 +65,19 @@ HELLO = "{ hello }"
 # --- the story and the servers ----------------------------------------------------------------------
 
 
-def make_story(root: Path, agents: int, pages: int) -> dict[str, str]:
+def make_story(root: Path, agents: int, pages: int, store: str | None = None) -> dict[str, str]:
     """A story of ``pages`` generated pages, ``agents`` agent actors each with a page of their own, and
-    the shared pages; returns a token per agent."""
-    repo = init_repository(root)
+    the shared pages; returns a token per agent. ``store``: a ``neo4j://`` URI to keep the history in
+    that database (emptied first) instead of the embedded store."""
+    if store is not None:
+        from narrative_vcs.graph.neo4j import open_neo4j
+
+        objects, _refs, _access = open_neo4j(store)
+        try:
+            objects.server.clear()
+        finally:
+            objects.close()
+    repo = init_repository(root, store=store)
     gen = StoryGenerator(seed=5, pages=pages)
     head: ObjectId = gen.populate(repo)
     changes = ChangeSet()
@@ -87,9 +101,21 @@ def _free_port() -> int:
         return port
 
 
+def peak_rss_mb(pid: int) -> float | None:
+    """The peak resident memory of a live process (``VmHWM``), in MB; None where /proc has no answer."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 @contextmanager
-def server(argv: list[str], port: int) -> Iterator[str]:
-    """Run a server process until the block ends; yields its GraphQL URL once it answers."""
+def server(argv: list[str], port: int, stats: dict[str, Any] | None = None) -> Iterator[str]:
+    """Run a server process until the block ends; yields its GraphQL URL once it answers. ``stats``
+    gets ``peak_rss_mb``, the server's peak memory, when the block ends."""
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}/graphql"
     try:
@@ -105,6 +131,8 @@ def server(argv: list[str], port: int) -> Iterator[str]:
                 time.sleep(0.05)
         yield url
     finally:
+        if stats is not None:
+            stats["peak_rss_mb"] = peak_rss_mb(proc.pid)
         proc.terminate()
         try:
             proc.wait(15)
@@ -279,7 +307,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=300 if small else 2000)
     parser.add_argument("--clients", type=int, default=10 if small else 50)
     parser.add_argument("--seconds", type=float, default=2.0 if small else 10.0)
+    parser.add_argument(
+        "--store",
+        default="embedded",
+        metavar="embedded|neo4j|URI",
+        help="neo4j (the server of scripts/neo4j) or a neo4j:// URI: the agents run on it too, beside the"
+        " embedded store, and the ratio is reported",
+    )
     args = parser.parse_args(argv)
+    neo4j_uri = _neo4j_uri(args.store)
 
     work = Path(tempfile.mkdtemp(prefix="gvcs-bench-api-"))
     result: dict[str, Any] = {
@@ -290,12 +326,16 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         figures: dict[str, Any] = {}
-        for name, shared in (("agents", 0.0), ("shared", 0.1)):
+        runs: list[tuple[str, float, str | None]] = [("agents", 0.0, None), ("shared", 0.1, None)]
+        if neo4j_uri is not None:
+            runs += [("agents_neo4j", 0.0, neo4j_uri), ("shared_neo4j", 0.1, neo4j_uri)]
+        for name, shared, store in runs:
             story = work / name
-            tokens = make_story(story, args.agents, args.pages)
+            tokens = make_story(story, args.agents, args.pages, store)
             before = _head(story)
             argv_, port = gvcs_server(story)
-            with server(argv_, port) as url:
+            stats: dict[str, Any] = {}
+            with server(argv_, port, stats) as url:
                 writes = asyncio.run(run_writers(url, tokens, args.commits, shared, before))
             sharers = set(sorted(tokens)[: round(len(tokens) * shared)])
             checked = check_writes(story, writes, before, sharers)
@@ -307,14 +347,23 @@ def main(argv: list[str] | None = None) -> int:
                 "conflicts": len(writes.conflicts),
                 "conflicts_of_sharers": sum(a in sharers for a, _, _ in writes.conflicts),
                 "errors": writes.errors[:5],
+                "server_peak_rss_mb": stats.get("peak_rss_mb"),
                 **checked,
             }
             f = figures[name]
+            rss = f"{f['server_peak_rss_mb']:.0f} MB" if f["server_peak_rss_mb"] else "?"
             print(
-                f"{name:>8}: {f['acknowledged']} commits in {f['seconds']:.2f} s"
+                f"{name:>12}: {f['acknowledged']} commits in {f['seconds']:.2f} s"
                 f" = {f['commits_per_s']:.0f} commits/s;"
                 f" rebased {f['rebased']}, conflicts {f['conflicts']} (false {f['false_conflicts']}),"
-                f" lost {f['lost']}, errors {len(writes.errors)}"
+                f" lost {f['lost']}, errors {len(writes.errors)}; server peak RSS {rss}"
+            )
+        if neo4j_uri is not None:
+            neo = figures["agents_neo4j"]["commits_per_s"] / figures["agents"]["commits_per_s"]
+            figures["neo4j_to_embedded"] = neo
+            print(
+                f"  Neo4j/embedded = {neo:.2f}"
+                f" (goal >= {GOAL_NEO4J_RATIO}, and >= {GOAL_COMMITS:.0f} commits/s)"
             )
 
         story = work / "agents"
@@ -350,11 +399,40 @@ def main(argv: list[str] | None = None) -> int:
             "no_false_conflicts": figures["shared"]["false_conflicts"] == 0,
             "log_to_hello": {"goal": GOAL_RATIO, "value": ratio, "met": ratio >= GOAL_RATIO},
         }
+        if neo4j_uri is not None:
+            value = figures["agents_neo4j"]["commits_per_s"]
+            result["goals"]["neo4j_commits_per_s"] = {
+                "goal": GOAL_COMMITS,
+                "value": value,
+                "met": value >= GOAL_COMMITS and figures["neo4j_to_embedded"] >= GOAL_NEO4J_RATIO,
+                "ratio_to_embedded": figures["neo4j_to_embedded"],
+            }
+            result["goals"]["neo4j_no_lost_commits"] = (
+                figures["agents_neo4j"]["lost"] == 0 and figures["shared_neo4j"]["lost"] == 0
+            )
+            result["goals"]["neo4j_no_false_conflicts"] = (
+                figures["agents_neo4j"]["conflicts"] == 0 and figures["shared_neo4j"]["false_conflicts"] == 0
+            )
         path = write_result("api_load", result)
         print(f"wrote {path}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def _neo4j_uri(store: str) -> str | None:
+    """None for the embedded store; the URI of ``--store neo4j`` (``scripts/neo4j url``) or as given."""
+    if store in ("embedded", "git"):
+        return None
+    if store == "neo4j":
+        script = Path(__file__).resolve().parents[1] / "scripts" / "neo4j"
+        found = subprocess.run([str(script), "url"], capture_output=True, text=True, check=False)
+        if found.returncode != 0 or not found.stdout.strip():
+            raise SystemExit(f"bench.api_load: no Neo4j server (scripts/neo4j start): {found.stderr.strip()}")
+        return found.stdout.strip()
+    if not store.startswith(("neo4j://", "neo4j+s://", "bolt://")):
+        raise SystemExit(f"bench.api_load: --store takes embedded, neo4j or a neo4j:// URI, not {store!r}")
+    return store
 
 
 def _head(story: Path) -> str:
