@@ -54,6 +54,9 @@ class TokenRecord:
 class AccessStore(ABC):
     """Tokens and access settings of one store."""
 
+    #: Whether a token check is a round trip to a server (then a server remembers a check for a moment).
+    remote: bool = False
+
     @abstractmethod
     def add_token(self, record: TokenRecord) -> None:
         """Store a new token (its id and digest are new)."""

@@ -22,7 +22,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from narrative_vcs.access import AccessStore, authenticate, reads_need_token
+from narrative_vcs.access import AccessStore, authenticate, reads_need_token, token_digest
 from narrative_vcs.errors import CorruptObject, Forbidden, Unauthenticated
 from narrative_vcs.repository import Repository
 
@@ -137,9 +137,16 @@ class ServerAccess:
     #: Seconds between reads of the policy by requests that bring a valid token (requests without one
     #: read it each time), so that what is remembered for a damage is recent.
     policy_refresh = 5.0
+    #: Seconds a valid token is taken as checked when a check is a round trip (a Neo4j store): a token
+    #: revoked meanwhile is refused by every server at the latest this long after. A local store (the
+    #: access file) is read for every request: revocation and damage count at once.
+    token_ttl = 2.0
+    #: How many checked tokens are remembered (the oldest half is forgotten past it).
+    token_cache = 10_000
 
     def __init__(self, store: AccessStore) -> None:
         self.store = store
+        self._tokens: dict[str, tuple[str, float]] = {}  # token digest -> (actor, valid until)
         self._reads_need_token: bool | None = None  # the policy last read ...
         self._read_at = 0.0  # ... and when (time.monotonic())
         self._damaged = False
@@ -154,7 +161,7 @@ class ServerAccess:
         actor = None
         if token is not None:
             try:
-                actor = _token_actor(self.store, token)
+                actor = self._checked(token)
             except _DAMAGE as exc:
                 self._damage(exc)
         if actor is None and not page and self.reads_need_token():
@@ -164,6 +171,26 @@ class ServerAccess:
         elif actor is not None and self._damaged:
             self._check_repair()  # a token was checked: the file may have been repaired
         return Caller(actor, self._damaged)
+
+    def _checked(self, token: str) -> str:
+        """The actor of a valid token, from a check at most :attr:`token_ttl` seconds old."""
+        digest = token_digest(token)
+        now = time.monotonic()
+        known = self._tokens.get(digest)
+        if known is not None and known[1] > now and not self._damaged:
+            return known[0]
+        actor = _token_actor(self.store, token)
+        if not self.store.remote:
+            return actor
+        if len(self._tokens) >= self.token_cache:
+            for old in list(self._tokens)[: self.token_cache // 2]:
+                del self._tokens[old]
+        self._tokens[digest] = (actor, now + self.token_ttl)
+        return actor
+
+    def forget_tokens(self) -> None:
+        """Check every token again at its next request (after a revocation through this process)."""
+        self._tokens.clear()
 
     def reads_need_token(self) -> bool:
         """Whether reading needs a token (see the class for a damaged store)."""
@@ -242,7 +269,8 @@ class AccessGate:
             token = _query_param(scope, "access_token")
         page = scope["method"] == "GET" and "text/html" in headers.get("accept", "")
         try:
-            caller = self.access.caller(token, page=page)
+            # The token's record may be a database read away (Neo4j): never wait for it on the event loop.
+            caller = await asyncio.to_thread(self.access.caller, token, page=page)
         except Unauthenticated as exc:
             await _error(send, 401, exc.code, str(exc))
             return

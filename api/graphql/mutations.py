@@ -11,6 +11,7 @@ the story or be created by the same change set.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import re
 
@@ -248,10 +249,14 @@ class Mutation:
         actor = info.context.acting(input.actor)
         branch_ref(input.branch)  # a valid branch name
         expected = _expected(input.expected_head)
-        if expected is not None:
-            _require_branch(repo, input.branch)
-            repo.commit_info(expected)  # NOT_FOUND for an unknown commit
-        changes = _change_set(repo, input.changes, expected)
+
+        def prepare() -> ChangeSet:
+            if expected is not None:
+                repo.commit_info(expected)  # NOT_FOUND for an unknown commit
+            return _change_set(repo, input.changes, expected)
+
+        # Reads of the store (a round trip each on Neo4j) happen off the event loop, which keeps serving.
+        changes = await asyncio.to_thread(prepare)
         item = PendingCommit(changes, expected, actor, input.message)
         writer = info.context.writer
         if writer is not None:  # the server's group commit (api/graphql/writer.py)
@@ -259,7 +264,11 @@ class Mutation:
         else:
             (outcome,) = repo.commit_group(input.branch, [item])
         if outcome.error is not None:
-            raise outcome.error
+            error = outcome.error
+            if isinstance(error, BranchMoved) and expected is not None and error.actual is None:
+                # The branch was not there to rebase onto: no read was spent asking before.
+                raise NotFound(f"branch {input.branch!r} not found")
+            raise error
         assert outcome.commit is not None
         info.context.changed()
         record = await info.context.loaders.commit.load(outcome.commit)

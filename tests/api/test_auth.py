@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
+from api.graphql import auth
 from api.graphql.app import create_app
+from api.graphql.auth import ServerAccess
 from api.graphql.limits import MAX_COST, MAX_DEPTH
 from narrative_vcs.access import READS, create_token
 from narrative_vcs.repository import Repository
@@ -79,12 +82,47 @@ def test_a_token_with_another_digest_or_id_is_refused(
     assert repo.refs.reflog(RefName("refs/heads/side"))[-1].who == "ada"
 
 
-def test_a_revoked_token_stops_working(anonymous: TestClient, repo: Repository, story: Story) -> None:
+def test_a_revoked_token_stops_working(
+    anonymous: TestClient, repo: Repository, story: Story, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At once on a local store; on a remote one (Neo4j) once ServerAccess.token_ttl has passed (the
+    clock is moved, not waited for)."""
     record, token = create_token(repo.access, "ada")
     headers = {"authorization": f"Bearer {token}"}
     assert data(anonymous, READ, headers=headers)
     assert repo.access.remove_token(record.id)
+    if repo.access.remote:
+        now = time.monotonic()
+        monkeypatch.setattr(auth.time, "monotonic", lambda: now + ServerAccess.token_ttl + 0.001)
     _one_error(anonymous.post("/graphql", json={"query": READ}, headers=headers), 401, "UNAUTHENTICATED")
+
+
+def test_a_remote_store_is_asked_once_per_token_ttl(
+    repo: Repository, story: Story, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When a check is a round trip (Neo4j), a server takes a checked token as valid for
+    ServerAccess.token_ttl seconds; past that a revoked token is refused. The clock is moved, not
+    waited for; a refusal is never remembered."""
+    monkeypatch.setattr(repo.access, "remote", True, raising=False)
+    record, token = create_token(repo.access, "ada")
+    headers = {"authorization": f"Bearer {token}"}
+    reads: list[str] = []
+    find = repo.access.find_token
+    monkeypatch.setattr(repo.access, "find_token", lambda digest: reads.append(digest) or find(digest))
+    with TestClient(create_app(repo, close_on_shutdown=False)) as client:
+        for _ in range(3):
+            assert data(client, READ, headers=headers)
+        assert len(reads) == 1
+        bad = "gvcs_00000000_" + "A" * 43
+        for _ in range(2):
+            client.post("/graphql", json={"query": READ}, headers={"authorization": f"Bearer {bad}"})
+        assert len(reads) == 3
+        assert repo.access.remove_token(record.id)
+        assert data(client, READ, headers=headers)  # within the ttl: still taken
+        now = time.monotonic()
+        monkeypatch.setattr(auth.time, "monotonic", lambda: now + ServerAccess.token_ttl + 0.001)
+        response = client.post("/graphql", json={"query": READ}, headers=headers)
+        _one_error(response, 401, "UNAUTHENTICATED")
 
 
 def test_a_token_acts_only_as_its_actor(client: TestClient, repo: Repository, story: Story) -> None:
