@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from narrative_vcs.repository import Repository
     from narrative_vcs.worktree import Recovered, WorkTree
 
-__all__ = ["Context", "emit_json", "format_time", "out", "parse_time"]
+__all__ = ["Context", "emit_json", "format_time", "out", "parse_time", "progress"]
 
 
 def out(text: str) -> None:
@@ -157,3 +157,46 @@ def commit_json(info: CommitInfo, refs: dict[str, list[str]]) -> dict[str, Any]:
     data = info.to_json()
     data["refs"] = refs.get(info.id, [])
     return data
+
+
+def progress(verb: str) -> Any:
+    """On a terminal, a line that counts commits with their rate and the time left (as git's
+    ``Writing objects: 45% (450/1000), 1.2 MiB | 3.4 MiB/s``); elsewhere nothing."""
+    if not sys.stderr.isatty():
+        return None
+    import time
+
+    started = time.monotonic()
+    shown = [0.0]
+
+    def show(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - shown[0] < 0.1:
+            return  # at most ten lines a second
+        shown[0] = now
+        elapsed = now - started
+        percent = 100 * done // total if total else 100
+        line = f"\r{verb} commits: {percent}% ({done}/{total})"
+        if done and elapsed > 0:
+            rate = done / elapsed
+            line += f", {rate:,.0f} commits/s"
+            if done < total:
+                line += f", {_duration((total - done) / rate)} left"
+            else:
+                line += f", done in {_duration(elapsed)}"
+        end = "\n" if done == total else ""
+        sys.stderr.write(f"{line}\x1b[K{end}")  # erase what a longer line left
+        sys.stderr.flush()
+
+    return show
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .common import Context, emit_json, out
+from .common import progress as _progress
 
 if TYPE_CHECKING:
     from narrative_vcs.repository import Repository
@@ -124,18 +125,6 @@ def _remote(ctx: Context, name: str) -> tuple[str, Repository]:
         known = ", ".join(sorted(remotes)) or "none; add one with gvcs remote add NAME URI"
         raise NotFound(f"no remote {name!r} (remotes: {known})")
     return remotes[name], open_location(remotes[name])
-
-
-def _progress(verb: str) -> Any:
-    if not sys.stderr.isatty():
-        return None
-
-    def show(done: int, total: int) -> None:
-        end = "\n" if done == total else ""
-        sys.stderr.write(f"\r{verb} commits: {done}/{total}{end}")
-        sys.stderr.flush()
-
-    return show
 
 
 def _branches(ctx: Context, given: list[str]) -> list[str]:

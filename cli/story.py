@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import Context, emit_json, out, parse_time
+from .common import progress as _progress
 
 __all__ = [
     "cmd_actor_add",
@@ -503,19 +504,6 @@ def _fsck_rules(ctx: Context, args: argparse.Namespace) -> int:
         f"({report.commits} commits checked)\n"
     )
     return 1
-
-
-def _progress(verb: str) -> Any:
-    if not sys.stderr.isatty():
-        return None
-
-    def show(done: int, total: int) -> None:
-        if done == total or done % 1000 == 0:
-            end = "\n" if done == total else ""
-            sys.stderr.write(f"\r{verb} commits: {done}/{total}{end}")
-            sys.stderr.flush()
-
-    return show
 
 
 def cmd_gc(args: argparse.Namespace) -> int:

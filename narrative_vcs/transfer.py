@@ -142,10 +142,13 @@ def copy_refs(
             destination.set_head_branch(first[len(HEADS) :])  # a store without a story yet: its first branch
         destination.objects.maintain()
     sent = {c.id: c for c in commits}
+    # The objects sent are told of a ref when it is the only one that carried history (tags follow it).
+    carriers = [p for p in moving if not p[1].startswith(TAGS)]
     results = []
     for _src, dst, head, old in plans:
         count = _reached(sent, head) if old != head else 0
-        results.append(TransferResult(dst, old, head, count, objects if count and len(moving) == 1 else 0))
+        alone = len(carriers) == 1 and carriers[0][1] == dst
+        results.append(TransferResult(dst, old, head, count, objects if count and alone else 0))
     return results
 
 
