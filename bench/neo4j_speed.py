@@ -4,8 +4,9 @@
    an empty Neo4j database (goal: >= 1,000 commits/s); the same history pushed by ``git push`` into an
    empty bare repository is timed in the same run as the baseline;
 2. ``gvcs log --oneline`` over that history in a work tree whose store is the Neo4j database (a new
-   process each run; goal: <= 1 s), against a plain Cypher variable-length traversal of the same
-   history (``[:PARENT*]`` from the branch head), as a ratio;
+   process each run; goal: <= 0.5 s), against a plain Cypher variable-length traversal of the same
+   history (``[:PARENT*]`` from the branch head), as a ratio; and a cold ``gvcs log -n 20`` (a new
+   process in a new work tree each run; goal: <= 250 ms);
 3. merge-base of two branches on the Neo4j backend, warm (the commit DAG in memory, as a server keeps
    it; goal: <= 50 ms), with a fresh commit on one side before each run so the DAG refresh is included.
 
@@ -35,7 +36,8 @@ from .generate import StoryGenerator, build_history
 from .util import ROOT, gvcs_command, median, quick, time_command, write_result
 
 GOAL_PUSH = 1000.0
-GOAL_LOG = 1.0
+GOAL_LOG = 0.5  # issue 12 (issue 4 asked for 1 s)
+GOAL_COLD_LOG_20 = 0.25  # issue 12: a cold `gvcs log -n 20` reads no whole history
 GOAL_MERGE_BASE = 0.050
 
 TRAVERSAL = """
@@ -94,6 +96,13 @@ def log_runs(uri: str, tmp: Path, runs: int) -> dict[str, Any]:
     argv = [*gvcs, "-C", str(work), "log", "--oneline"]
     lines = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.count("\n")
     gvcs_times = [time_command(argv) for _ in range(runs)]
+    # Cold: a new process in a new work tree each time (no listing kept in .gvcs yet), the first page.
+    cold_times: list[float] = []
+    for i in range(runs):
+        fresh = tmp / f"neo4j-cold-{i}"
+        (fresh / ".gvcs").mkdir(parents=True)
+        save_config(fresh, {"store": uri})
+        cold_times.append(time_command([*gvcs, "-C", str(fresh), "log", "-n", "20"]))
     import neo4j
 
     from narrative_vcs.graph.neo4j import parse_neo4j_uri
@@ -110,6 +119,9 @@ def log_runs(uri: str, tmp: Path, runs: int) -> dict[str, Any]:
             rows = len(records)
     return {
         "log_lines": lines,
+        "cold_log_20_seconds": cold_times,
+        "median_cold_log_20_seconds": median(cold_times),
+        "cold_log_20_goal_met": median(cold_times) <= GOAL_COLD_LOG_20,
         "cypher_rows": rows,
         "gvcs_seconds": gvcs_times,
         "median_gvcs_seconds": median(gvcs_times),
@@ -208,8 +220,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     print(
         f"log --oneline on Neo4j, {lg['log_lines']} commits: gvcs {lg['median_gvcs_seconds']:.3f}s "
-        f"(goal <= {GOAL_LOG:.0f}s), Cypher [:PARENT*] traversal {lg['median_cypher_seconds']:.3f}s, "
-        f"ratio {lg['ratio_gvcs_to_cypher']:.2f}x"
+        f"(goal <= {GOAL_LOG}s), Cypher [:PARENT*] traversal {lg['median_cypher_seconds']:.3f}s, "
+        f"ratio {lg['ratio_gvcs_to_cypher']:.2f}x; cold log -n 20 {lg['median_cold_log_20_seconds']:.3f}s"
+        f" (goal <= {GOAL_COLD_LOG_20}s)"
     )
     print(
         f"merge-base on Neo4j, warm: {mb['median_seconds'] * 1000:.1f} ms "
