@@ -92,11 +92,11 @@ def parse_neo4j_uri(uri: str) -> Neo4jLocation:
     if database is not None and (not database.replace("-", "").replace(".", "").isalnum() or "/" in database):
         raise BadInput(f"bad database name {database!r} in Neo4j URI")
     host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-    # gvcs talks to one server directly: routing (neo4j://) would cost a round trip per session
-    # against a Community server, which has no cluster to route in.
-    scheme = parts.scheme.replace("neo4j", "bolt")
+    # The scheme is kept: neo4j:// routes (a cluster, Aura), bolt:// talks to one server. With driver
+    # 5.28 routing costs a single server nothing per session (the routing table and home database are
+    # cached), so neo4j:// is right everywhere.
     return Neo4jLocation(
-        f"{scheme}://{host}:{port}",
+        f"{parts.scheme}://{host}:{port}",
         unquote(parts.username or "neo4j"),
         unquote(parts.password or ""),
         database,

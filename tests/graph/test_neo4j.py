@@ -165,13 +165,14 @@ def test_history_reads_new_commits_incrementally(neo4j_backend: Backend, neo4j_u
 def test_uri_forms() -> None:
     loc = parse_neo4j_uri("neo4j://alice:s%40cret@db.example:7690/stories")
     assert (loc.address, loc.user, loc.password, loc.database) == (
-        "bolt://db.example:7690",
+        "neo4j://db.example:7690",  # routing kept: a cluster or Aura works unchanged
         "alice",
         "s@cret",
         "stories",
     )
-    assert str(loc) == "bolt://alice@db.example:7690/stories"  # no password in messages
+    assert str(loc) == "neo4j://alice@db.example:7690/stories"  # no password in messages
     assert parse_neo4j_uri("bolt://h").address == "bolt://h:7687"
+    assert parse_neo4j_uri("neo4j+s://x.databases.neo4j.io").address == "neo4j+s://x.databases.neo4j.io:7687"
     for bad in ("http://h:7687", "neo4j://:7687", "neo4j://h:99999", "neo4j://h/a/b"):
         with pytest.raises(BadInput):
             parse_neo4j_uri(bad)
