@@ -14,7 +14,7 @@ __all__ = ["schema_statements", "statement"]
 
 @cache
 def statement(name: str) -> str:
-    """The Cypher of ``<name>.cypher`` (``name`` like ``"objects/get"``), comments and all."""
+    """The Cypher of ``<name>.cypher`` (``name`` like ``"objects/find"``), comments and all."""
     return resources.files(__name__).joinpath(f"{name}.cypher").read_text(encoding="utf-8")
 
 

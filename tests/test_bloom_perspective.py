@@ -46,7 +46,7 @@ RELATIONSHIP_TYPES = {
     "LINKS_TO",
     "HAS_PAGE",
 }
-INTERNAL_LABELS = {"Object", "RefLogEntry", "SymbolicRef", "Counter"}
+INTERNAL_LABELS = {"Pack", "Meta", "RefLogEntry", "SymbolicRef", "Counter"}
 
 #: Search phrase -> the query file answering the same question.
 PHRASES = {

@@ -1,17 +1,20 @@
-// The objects of a batch and the graph of the commits among them, in one statement.
+// The objects of a batch and the graph of the commits among them, in one statement (layout 2, see
+// meta/layout.cypher): blobs, trees and tags arrive as packs ($packs: whole git packs with their sorted
+// ids and offsets), each a new Pack node; a commit is stored on its Commit node only (`raw`).
 // The counter is locked first, so writers of commits take their locks in one order and never deadlock
-// one another. Commits get numbers in the order they are stored (Commit.seq). The counter stays locked
-// until the transaction ends, so commits become visible in the order of their numbers: a reader that saw
-// number n has seen every commit below it. Nodes this statement creates get relationships with CREATE;
-// nodes stored before are left as they are, so storing a batch twice changes nothing.
+// one another. Commits and packs get numbers in the order they are stored (Commit.seq, Pack.seq). The
+// counter stays locked until the transaction ends, so both become visible in the order of their numbers:
+// a reader that saw number n has seen everything below it. Nodes this statement creates get
+// relationships with CREATE; nodes stored before are left as they are, so storing a batch twice changes
+// nothing in the graph people read (its packs are stored twice, which readers do not mind).
 MERGE (k:Counter {name: 'commit'})
   ON CREATE SET k.value = 0
-SET k.value = k.value + size($commits)
-WITH k.value - size($commits) AS first
-CALL () {
-  UNWIND $objects AS row
-  MERGE (o:Object {id: row.id})
-    ON CREATE SET o.type = row.type, o.data = row.data
+SET k.value = k.value + size($commits), k.packs = coalesce(k.packs, 0) + size($packs)
+WITH k.value - size($commits) AS first, k.packs - size($packs) AS firstPack
+CALL (firstPack) {
+  UNWIND range(0, size($packs) - 1) AS i
+  WITH $packs[i] AS p, firstPack + i + 1 AS seq
+  CREATE (:Pack {seq: seq, count: p.count, data: p.data, ids: p.ids, offsets: p.offsets})
 }
 CALL () {
   UNWIND $actors AS a

@@ -36,6 +36,9 @@ from ..refs import ReflogEntry, RefMove, RefStore, check_moves
 from ..store import CacheFile, ObjectStore
 from ..types import ZERO_ID, ObjectId, RefName
 from .odb import ObjectReader
+from .packfile import TYPE_CODES as _TYPE_CODES
+from .packfile import TYPE_NAMES as _TYPE_NAMES
+from .packfile import Entry, build_pack, encode_entry
 
 if TYPE_CHECKING:
     import subprocess
@@ -51,8 +54,6 @@ __all__ = [
     "init_git_dir",
 ]
 
-_TYPE_NAMES = {1: "commit", 2: "tree", 3: "blob", 4: "tag"}
-_TYPE_CODES = {v: k for k, v in _TYPE_NAMES.items()}
 _HEX = frozenset("0123456789abcdef")
 #: Like ``gc.auto``: pack the loose objects once about this many have piled up.
 AUTO_PACK_LIMIT = 6700
@@ -463,19 +464,6 @@ class GitObjectStore(ObjectStore):
         self._reader.close()
 
 
-def _pack_entry_header(type_code: int, size: int) -> bytes:
-    """A pack entry's header: type and size, 4 bits then 7 bits a byte, high bit = more."""
-    byte = (type_code << 4) | (size & 0x0F)
-    size >>= 4
-    out = bytearray()
-    while size:
-        out.append(byte | 0x80)
-        byte = size & 0x7F
-        size >>= 7
-    out.append(byte)
-    return bytes(out)
-
-
 def write_pack(pack_dir: str, objects: Mapping[ObjectId, tuple[str, bytes]], tag: str) -> str:
     """Write ``objects`` (id -> (type, data), no deltas) as one pack with its version 2 index in
     ``pack_dir``; return the path of the ``.idx``.
@@ -484,52 +472,13 @@ def write_pack(pack_dir: str, objects: Mapping[ObjectId, tuple[str, bytes]], tag
     them, ``git gc`` and the gvcs packer delete old ones), then the ``.pack`` is renamed into place
     and the ``.idx`` last: readers find a pack by its index, so they see a complete pack or none.
     """
-    entries = []
-    for oid, (obj_type, data) in objects.items():
-        # As for loose objects: trees (mostly ids) are stored, text compressed at level 1. The
-        # packer deltifies and recompresses once enough objects have piled up.
-        level = 0 if obj_type == "tree" else 1
-        entry = _pack_entry_header(_TYPE_CODES[obj_type], len(data)) + zlib.compress(data, level)
-        entries.append((bytes.fromhex(oid), zlib.crc32(entry), entry))
-    return _write_pack_entries(pack_dir, entries, tag)
+    return _write_pack_entries(pack_dir, [encode_entry(oid, t, d) for oid, (t, d) in objects.items()], tag)
 
 
-def _write_pack_entries(pack_dir: str, objects: list[tuple[bytes, int, bytes]], tag: str) -> str:
+def _write_pack_entries(pack_dir: str, objects: list[Entry], tag: str) -> str:
     """Write whole (non-delta) pack entries ``(binary id, crc32, entry)`` as a pack and its index."""
-    count = len(objects)
-    chunks = [b"PACK" + struct.pack(">II", 2, count)]
-    offset = 12
-    entries: list[tuple[bytes, int, int]] = []  # (binary id, crc32, offset)
-    for raw, crc, entry in objects:
-        entries.append((raw, crc, offset))
-        chunks.append(entry)
-        offset += len(entry)
-    body = b"".join(chunks)
-    checksum = hashlib.sha1(body).digest()
-    entries.sort()
-    counts = [0] * 256
-    for raw, _, _ in entries:
-        counts[raw[0]] += 1
-    small: list[int] = []
-    large: list[int] = []
-    for _, _, at in entries:
-        if at < 0x80000000:
-            small.append(at)
-        else:
-            small.append(0x80000000 | len(large))
-            large.append(at)
-    idx = b"".join(
-        [
-            b"\xfftOc\x00\x00\x00\x02",
-            struct.pack(">256I", *itertools.accumulate(counts)),
-            *(raw for raw, _, _ in entries),
-            struct.pack(f">{count}I", *(crc for _, crc, _ in entries)),
-            struct.pack(f">{count}I", *small),
-            struct.pack(f">{len(large)}Q", *large),
-            checksum,
-        ]
-    )
-    idx += hashlib.sha1(idx).digest()
+    built = build_pack(objects)
+    body, checksum, idx = built.body, built.checksum, built.idx()
     name = f"{pack_dir}/pack-{checksum.hex()}"
     tmp_pack, tmp_idx = f"{pack_dir}/tmp_pack_{tag}", f"{pack_dir}/tmp_idx_{tag}"
     # Not fallocated as ref files are: these get new names, and ext4 flushes only on renames that

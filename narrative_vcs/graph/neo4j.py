@@ -1,9 +1,17 @@
 """The Neo4j backend: git objects, refs and a readable projection of the story in one Neo4j database.
 
-Objects are ``(:Object {id, type, data})`` nodes under their git ids, so history moves between this
-store and the embedded git store as a copy of missing objects, ids unchanged. Refs are ``(:Ref)`` nodes
-(also labelled ``:Branch`` or ``:Tag``) whose compare-and-swap runs in one transaction that first takes
-the ref's write lock, then compares, then writes, so concurrent writers never lose an update.
+Objects keep their git ids, so history moves between this store and the embedded git store as a copy
+of missing objects, ids unchanged. Blobs, trees and tags are stored in ``(:Pack {seq, count, data, ids,
+offsets})`` nodes: each holds a git pack (version 2, whole objects) of a batch with its sorted binary ids
+and their offsets; readers keep an index of every pack in memory (:class:`~.packfile.PackIndex`),
+extended with the packs numbered past the last one they saw. A commit is stored on its ``(:Commit)`` node
+(``raw``) only. This is layout 2, marked by ``(:Meta {name: 'layout', version: 2})``; a database written
+before it holds an ``(:Object {id, type, data})`` node per object, which is read, and written, as it was
+until it is migrated.
+
+Refs are ``(:Ref)`` nodes (also labelled ``:Branch`` or ``:Tag``) whose compare-and-swap runs in one
+transaction that first takes the ref's write lock, then compares, then writes, so concurrent writers
+never lose an update.
 
 Next to the objects, every transaction that stores commits also writes the graph people read in Cypher
 and Bloom (docs/architecture.md, section 3): ``Commit``, ``Actor``, ``Page`` and ``PageVersion`` nodes
@@ -39,6 +47,7 @@ from ..refs import HEADS, TAGS, ReflogEntry, RefMove, RefStore, check_moves
 from ..snapshot import Snapshots
 from ..store import HEX, OBJECT_TYPES, CacheFile, ObjectStore
 from ..types import ZERO_ID, ObjectId, RefName
+from .packfile import PackCache, PackData, PackIndex, split_objects
 
 if TYPE_CHECKING:
     import neo4j
@@ -51,6 +60,13 @@ __all__ = [
     "open_neo4j",
     "parse_neo4j_uri",
 ]
+
+#: The layout new databases are written in (see :attr:`Neo4jServer.layout`).
+LAYOUT = 2
+#: A batch's blobs, trees and tags go in packs of about this many bytes (a larger object alone).
+PACK_BYTES = 4 << 20
+#: Whole packs fetched by one query (at most about ``PACK_BYTES`` each, a few larger).
+PACKS_PER_QUERY = 8
 
 SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
 
@@ -151,6 +167,7 @@ class Neo4jServer:
         except (ValueError, neo4j.exceptions.ConfigurationError) as exc:
             raise BadInput(f"bad Neo4j URI: {exc}") from None
         self._schema_done = False
+        self._layout = LAYOUT
         self._connected = False
         self._lock = threading.Lock()
         self._closed = False
@@ -222,8 +239,8 @@ class Neo4jServer:
         self._connected = True
 
     def ensure_schema(self) -> None:
-        """Create the constraints and indexes of ``cypher/schema`` (IF NOT EXISTS), once per process
-        that writes: readers do not need them."""
+        """Create the constraints and indexes of ``cypher/schema`` (IF NOT EXISTS) and find the layout
+        of the objects (:attr:`layout`), once per process that writes: readers do not need them."""
         if self._schema_done:
             return
         self._connect()
@@ -238,7 +255,16 @@ class Neo4jServer:
                     tx.run(text).consume()
 
                 self._call("write", create)
+            self._layout = self._call("write", _find_layout)
             self._schema_done = True
+
+    @property
+    def layout(self) -> int:
+        """How this database stores objects: 2 (blobs, trees and tags in ``(:Pack)`` nodes, commits on
+        their ``:Commit`` nodes), or 1 for a database written before layout 2 (an ``(:Object)`` node per
+        object), which is written as it was until it is migrated. An empty database becomes layout 2."""
+        self.ensure_schema()
+        return self._layout
 
     def clear(self) -> None:
         """Delete every node of the database (tests, and ``gvcs init --store ... --force``)."""
@@ -250,6 +276,8 @@ class Neo4jServer:
                 session.run(_statement("admin/clear_nodes")).consume()
         except exceptions.ServiceUnavailable:
             raise Unavailable(f"Neo4j is not reachable at {self.location} (is the server running?)") from None
+        with self._lock:
+            self._schema_done = False  # the next write finds the layout again (an empty database's)
 
     def verify(self) -> None:
         """Raise :class:`Unavailable` unless the server answers."""
@@ -259,6 +287,20 @@ class Neo4jServer:
         if not self._closed:
             self._closed = True
             self.driver.close()
+
+
+def _find_layout(tx: neo4j.ManagedTransaction) -> int:
+    """The layout of the database's objects (see :attr:`Neo4jServer.layout`); an empty one is marked
+    as the current layout."""
+    row = tx.run(_statement("meta/layout")).single()
+    assert row is not None
+    if row["version"] is not None:
+        return int(row["version"])
+    if row["legacy"]:
+        return 1
+    created = tx.run(_statement("meta/create"), version=LAYOUT).single()
+    assert created is not None
+    return int(created["version"])
 
 
 def open_neo4j(
@@ -277,18 +319,35 @@ def open_neo4j(
 
 
 class Neo4jObjectStore(ObjectStore):
-    """Git objects as ``(:Object)`` nodes, with the story's projection written beside them.
+    """Git objects in ``(:Pack)`` nodes (blobs, trees, tags) and on ``(:Commit)`` nodes, with the
+    story's projection written beside them; ``(:Object)`` nodes in a database of the first layout.
 
-    Objects never change, so reads are cached in memory. ``batch()`` holds puts and writes them, with
-    the projection of the commits among them, in one transaction when the batch ends.
+    Objects never change, so reads are cached in memory, and so are the packs read last. A read looks
+    in the batch being written, the cache, the packs (through the index), then, in one query, at the
+    commits, the ``Object`` nodes and the packs stored since the index was read. ``batch()`` holds puts
+    and writes them, with the projection of the commits among them, in one transaction when the batch
+    ends.
     """
 
-    def __init__(self, server: Neo4jServer, cache_size: int = 100_000, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        server: Neo4jServer,
+        cache_size: int = 100_000,
+        cache_dir: Path | None = None,
+        pack_cache_bytes: int = 64 << 20,
+    ) -> None:
         self.server = server
         self._cache_dir = cache_dir  # where derived data (the commit listing) is kept between processes
         self._cache: OrderedDict[ObjectId, tuple[str, bytes]] = OrderedDict()
         self._cache_size = cache_size
         self._local = threading.local()
+        # Where blobs, trees and tags sit in the (:Pack) nodes, read lazily: packs past the watermark
+        # ``_pack_after`` (Pack.seq) are added as they are seen. Packs read are kept by bytes.
+        self._index = PackIndex()
+        self._index_lock = threading.Lock()
+        self._index_loaded = False
+        self._pack_after = 0
+        self._pack_cache = PackCache(pack_cache_bytes)
         # Parsed trees for the projection, kept across batches (a batch's parents are in the last one).
         self._snapshots = Snapshots(_Reader(self._get_flushing), cache_size=20_000)
 
@@ -310,33 +369,52 @@ class Neo4jObjectStore(ObjectStore):
         found = self._cache.get(oid)
         if found is not None:
             return found
-        rows = self.server.query("objects/get", id=str(oid))
-        if not rows:
-            raise NotFound(f"object {oid} not found")
-        obj = (str(rows[0]["type"]), bytes(rows[0]["data"]))
+        if self._index_loaded and (found := self._from_packs([oid]).get(oid)) is not None:
+            return found
+        # A commit, an object of the old layout, or else the packs stored since the index was read.
+        (row,) = self.server.query("objects/find", id=str(oid), after=self._pack_after)
+        if row["raw"] is not None:
+            obj = ("commit", bytes(row["raw"]))
+        elif row["type"] is not None:
+            obj = (str(row["type"]), bytes(row["data"]))
+        else:
+            self._add_packs(row["packs"])
+            found = self._from_packs([oid]).get(oid)
+            if found is None:
+                raise NotFound(f"object {oid} not found")
+            return found
         if hash_object(*obj) != oid:
             raise CorruptObject(f"object {oid} in Neo4j does not hash to its id")
         self._remember(oid, obj)
         return obj
 
     def get_many(self, oids: Iterable[ObjectId]) -> dict[ObjectId, tuple[str, bytes]]:
-        """Several objects in one round trip; missing ones are left out."""
+        """Several objects in a few round trips; missing ones are left out."""
         out: dict[ObjectId, tuple[str, bytes]] = {}
-        wanted: list[str] = []
-        for oid in oids:
-            found = self._cache.get(oid)
+        pending = self._pending() or {}
+        wanted: list[ObjectId] = []
+        for oid in dict.fromkeys(oids):
+            found = pending.get(oid) or self._cache.get(oid)
             if found is not None:
                 out[oid] = found
             else:
-                wanted.append(str(oid))
+                wanted.append(oid)
+        if wanted and self._index_loaded:
+            out.update(self._from_packs(wanted))
+            wanted = [oid for oid in wanted if oid not in out]
         for start in range(0, len(wanted), 5000):
-            for row in self.server.query("objects/get_many", ids=wanted[start : start + 5000]):
+            for row in self.server.query("objects/find_many", ids=wanted[start : start + 5000]):
                 oid = ObjectId(row["id"])
-                obj = (str(row["type"]), bytes(row["data"]))
+                raw = row["raw"]
+                obj = ("commit", bytes(raw)) if raw is not None else (str(row["type"]), bytes(row["data"]))
                 if hash_object(*obj) != oid:
                     raise CorruptObject(f"object {oid} in Neo4j does not hash to its id")
                 out[oid] = obj
                 self._remember(oid, obj)
+        wanted = [oid for oid in wanted if oid not in out]
+        if wanted:
+            self._refresh_index()
+            out.update(self._from_packs(wanted))
         return out
 
     def has(self, oid: ObjectId) -> bool:
@@ -349,15 +427,22 @@ class Neo4jObjectStore(ObjectStore):
 
     def missing(self, oids: Iterable[ObjectId]) -> set[ObjectId]:
         pending = self._pending() or {}
-        wanted = [str(o) for o in dict.fromkeys(oids) if o not in pending and o not in self._cache]
+        wanted = [o for o in dict.fromkeys(oids) if o not in pending and o not in self._cache]
+        if self._index_loaded:
+            wanted = [o for o in wanted if bytes.fromhex(o) not in self._index]
         absent = set(wanted)
         for start in range(0, len(wanted), 10_000):
             for row in self.server.query("objects/existing", ids=wanted[start : start + 10_000]):
                 absent.discard(row["id"])
+        if absent:
+            self._refresh_index()
+            absent = {o for o in absent if bytes.fromhex(o) not in self._index}
         return {ObjectId(o) for o in absent}
 
     def __iter__(self) -> Iterator[ObjectId]:
-        found = dict.fromkeys(ObjectId(r["id"]) for r in self.server.query("objects/ids"))
+        self._refresh_index()
+        found = dict.fromkeys(self._index.ids())
+        found.update(dict.fromkeys(ObjectId(r["id"]) for r in self.server.query("objects/ids")))
         found.update(dict.fromkeys(self._pending() or ()))
         return iter(list(found))
 
@@ -366,8 +451,72 @@ class Neo4jObjectStore(ObjectStore):
         if len(prefix) < 4 or not HEX.issuperset(prefix):
             return super().resolve_prefix(prefix)  # refuses it
         found = {ObjectId(r["id"]) for r in self.server.query("objects/prefix", prefix=prefix)}
+        self._refresh_index()
+        found.update(self._index.with_prefix(prefix))
         found.update(oid for oid in self._pending() or () if oid.startswith(prefix))
         return sorted(found)
+
+    def check_packs(self) -> list[str]:
+        """For fsck: one line per damaged pack (its checksum, its index, each entry against its id)."""
+        self._refresh_index()
+        problems: list[str] = []
+        numbers = sorted(self._index.packs)
+        for start in range(0, len(numbers), PACKS_PER_QUERY):
+            for row in self.server.query("packs/get_many", seqs=numbers[start : start + PACKS_PER_QUERY]):
+                problems.extend(self._pack(row).verify())
+        return problems
+
+    # packs
+
+    def _add_packs(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Index the packs of ``rows`` (``seq``, ``ids``, ``offsets``), listed past the watermark."""
+        with self._index_lock:
+            for row in rows:
+                seq = int(row["seq"])
+                self._index.add(seq, bytes(row["ids"]), bytes(row["offsets"]))
+                self._pack_after = max(self._pack_after, seq)
+            self._index_loaded = True
+
+    def _refresh_index(self) -> None:
+        """Index the packs stored since the last look (every pack, the first time)."""
+        self._add_packs(self.server.query("packs/index_after", after=self._pack_after))
+
+    @staticmethod
+    def _pack(row: dict[str, Any]) -> PackData:
+        return PackData(
+            bytes(row["data"]), bytes(row["ids"]), bytes(row["offsets"]), f"pack {row['seq']} in Neo4j"
+        )
+
+    def _packs(self, seqs: Sequence[int]) -> Iterator[tuple[int, PackData]]:
+        """The packs numbered ``seqs`` that exist: cached ones first, then the others a few a query
+        (so a long read holds only a few in memory besides the cache)."""
+        fetch = []
+        for seq in seqs:
+            pack = self._pack_cache.get(seq)
+            if pack is None:
+                fetch.append(seq)
+            else:
+                yield seq, pack
+        for start in range(0, len(fetch), PACKS_PER_QUERY):
+            for row in self.server.query("packs/get_many", seqs=fetch[start : start + PACKS_PER_QUERY]):
+                pack = self._pack(row)
+                self._pack_cache.put(int(row["seq"]), pack)
+                yield int(row["seq"]), pack
+
+    def _from_packs(self, oids: Sequence[ObjectId]) -> dict[ObjectId, tuple[str, bytes]]:
+        """The objects among ``oids`` that the index places in a pack, read from their packs: those
+        not cached are fetched a few packs a query."""
+        by_pack: dict[int, list[tuple[ObjectId, int]]] = {}
+        for oid in oids:
+            place = self._index.find(bytes.fromhex(oid))
+            if place is not None:
+                by_pack.setdefault(place[0], []).append((oid, place[1]))
+        out: dict[ObjectId, tuple[str, bytes]] = {}
+        for seq, pack in self._packs(list(by_pack)):
+            for oid, offset in by_pack[seq]:
+                obj = out[oid] = pack.read_at(offset, oid)
+                self._remember(oid, obj)
+        return out
 
     def cache_file(self, name: str) -> CacheFile | None:
         if self._cache_dir is None:
@@ -429,17 +578,48 @@ class Neo4jObjectStore(ObjectStore):
                     projection.add_commit(oid, data)
         finally:
             self._local.flushing = None
+        if self.server.layout < 2:
+            self._flush_nodes(objects, projection)
+        else:
+            self._flush_packed(objects, projection)
+        for oid, obj in objects.items():
+            self._remember(oid, obj)
+
+    def _flush_packed(self, objects: dict[ObjectId, tuple[str, bytes]], projection: Projection) -> None:
+        """Layout 2: the blobs, trees and tags not stored yet as packs, the commits as the projection's
+        Commit nodes."""
+        index = self._index if self._index_loaded else None
+        fresh = [
+            (oid, obj_type, data)
+            for oid, (obj_type, data) in objects.items()
+            if obj_type != "commit"
+            and oid not in self._cache  # read or written before: stored
+            and (index is None or bytes.fromhex(oid) not in index)
+        ]
+        packs = [
+            {"count": p.count, "data": p.data, "ids": p.ids(), "offsets": p.offsets()}
+            for p in split_objects(fresh, PACK_BYTES)
+        ]
+        if not packs and not projection.commits:
+            return
+
+        def work(tx: neo4j.ManagedTransaction) -> None:
+            tx.run(_statement("projection/write"), packs=packs, **projection.parameters()).consume()
+
+        self.server.write(work)
+
+    def _flush_nodes(self, objects: dict[ObjectId, tuple[str, bytes]], projection: Projection) -> None:
+        """Layout 1 (until the database is migrated): an ``(:Object)`` node per object."""
         rows = [{"id": str(oid), "type": t, "data": d} for oid, (t, d) in objects.items()]
 
         def work(tx: neo4j.ManagedTransaction) -> None:
             if projection.commits:
-                tx.run(_statement("projection/write"), objects=rows, **projection.parameters()).consume()
+                statement = _statement("projection/write_object_nodes")
+                tx.run(statement, objects=rows, **projection.parameters()).consume()
             else:
                 tx.run(_statement("objects/put"), objects=rows).consume()
 
         self.server.write(work)
-        for oid, obj in objects.items():
-            self._remember(oid, obj)
 
     def close(self) -> None:
         self.server.close()

@@ -1,2 +1,0 @@
-MATCH (o:Object {id: $id})
-RETURN o.type AS type, o.data AS data
