@@ -546,6 +546,19 @@ class GatedRefs(RefStore):
         self.inner.update_many(moves, who=who, message=message)
         self.gate.moved(self.repo, moves)
 
+    def move_with_batch(self, moves: Sequence[RefMove], *, who: str = "", message: str = "") -> bool:
+        """Check ``moves`` now, then have the open batch make them (see :meth:`RefStore.move_with_batch`);
+        :meth:`moved` announces them once they landed."""
+        if not self.inner.moves_with_batch():
+            return False  # the caller moves the refs after the batch, through the gate as ever
+        check_moves(moves)
+        resolved = [self._resolved(m) for m in moves]
+        self.gate.check(self.repo, resolved)
+        return self.inner.move_with_batch(resolved, who=who, message=message)
+
+    def moved(self, moves: Sequence[RefMove]) -> None:
+        self.gate.moved(self.repo, [self._resolved(m) for m in moves])
+
     _require_commit = staticmethod(Gate._require_commit)
 
     def _target(self, name: RefName) -> RefName:

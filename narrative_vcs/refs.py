@@ -124,6 +124,20 @@ class RefStore(ABC):
     def set_symbolic(self, name: RefName, target: RefName) -> None:
         """Point a symbolic ref (HEAD) at another ref."""
 
+    def moves_with_batch(self) -> bool:
+        """Whether :meth:`move_with_batch` would make moves with the batch open in this thread."""
+        return False
+
+    def move_with_batch(self, moves: Sequence[RefMove], *, who: str = "", message: str = "") -> bool:
+        """Have the object batch open in this thread make ``moves`` (one compare-and-swap of them all)
+        in the transaction that writes its objects, so objects and refs land together or not at all:
+        a move that loses makes the batch's end raise :class:`BranchMoved`, and nothing is written.
+        False if this store cannot; the caller then moves the refs after the batch, as before."""
+        return False
+
+    def moved(self, moves: Sequence[RefMove]) -> None:
+        """Told once moves made with a batch (:meth:`move_with_batch`) have landed."""
+
     #: Whether :meth:`set_detached` works (a store HEAD is shared by every client keeps it on a branch).
     can_detach: bool = False
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from typing import Any
 
@@ -678,16 +679,27 @@ def test_commit_group_starts_over_when_another_writer_moved_the_branch(
     repo: Repository, writer: Writer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     base = writer.setup(pages=[page("p", "One.")])
-    real = repo.refs.set_if_equals
+    real_set, real_with_batch = repo.refs.set_if_equals, repo.refs.move_with_batch
     interfered: list[ObjectId] = []
+    started: list[bool] = []
+
+    def interfere() -> None:
+        if not started:  # another writer (another thread: a batch of its own) gets in first, once
+            started.append(True)
+            worker = threading.Thread(target=lambda: interfered.append(writer.page("p", "Theirs.")))
+            worker.start()
+            worker.join()
 
     def set_if_equals(name: RefName, old: ObjectId | None, new: ObjectId, **kwargs: Any) -> None:
-        if not interfered:  # another writer gets in first, once
-            interfered.append(ObjectId(""))
-            interfered[0] = writer.page("p", "Theirs.")
-        real(name, old, new, **kwargs)
+        interfere()
+        real_set(name, old, new, **kwargs)
+
+    def move_with_batch(moves: Any, **kwargs: Any) -> bool:  # a store that moves refs with the batch
+        interfere()
+        return real_with_batch(moves, **kwargs)
 
     monkeypatch.setattr(repo.refs, "set_if_equals", set_if_equals)
+    monkeypatch.setattr(repo.refs, "move_with_batch", move_with_batch)
     (outcome,) = repo.commit_group(
         "main", [PendingCommit(ChangeSet().upsert_page(page("a", "A.")), base, "ada", "A")]
     )

@@ -558,17 +558,37 @@ class Neo4jObjectStore(ObjectStore):
             yield
             return
         pending: dict[ObjectId, tuple[str, bytes]] = {}
+        deferred: list[tuple[Callable[[neo4j.ManagedTransaction], None], Sequence[RefMove]]] = []
         self._local.pending = pending
+        self._local.deferred = deferred
         try:
             yield
             self._local.pending = None
-            if pending:
-                self._flush(pending)
+            if pending or deferred:
+                self._flush(pending, deferred)
         finally:
             self._local.pending = None
+            self._local.deferred = None
 
-    def _flush(self, objects: dict[ObjectId, tuple[str, bytes]]) -> None:
-        """Write ``objects`` and the projection of the commits among them in one transaction."""
+    def in_batch(self) -> bool:
+        """Whether this thread has a batch open."""
+        return self._pending() is not None
+
+    def defer(self, work: Callable[[neo4j.ManagedTransaction], None], moves: Sequence[RefMove]) -> None:
+        """Run ``work`` (which makes ``moves``) in the transaction of the open batch, after its objects:
+        :meth:`Neo4jRefStore.move_with_batch`."""
+        deferred = getattr(self._local, "deferred", None)
+        if deferred is None:
+            raise RuntimeError("no batch is open in this thread")
+        deferred.append((work, moves))
+
+    def _flush(
+        self,
+        objects: dict[ObjectId, tuple[str, bytes]],
+        deferred: Sequence[tuple[Callable[[neo4j.ManagedTransaction], None], Sequence[RefMove]]] = (),
+    ) -> None:
+        """Write ``objects`` and the projection of the commits among them in one transaction, with the
+        ``deferred`` work (ref moves) after them: if that work raises, nothing is written."""
 
         self._local.flushing = objects  # the projection reads the trees of this batch too
         try:
@@ -579,15 +599,36 @@ class Neo4jObjectStore(ObjectStore):
         finally:
             self._local.flushing = None
         if self.server.layout < 2:
-            self._flush_nodes(objects, projection)
+            write = self._write_nodes(objects, projection)
         else:
-            self._flush_packed(objects, projection)
+            write = self._write_packed(objects, projection)
+        if write is None and not deferred:
+            return
+
+        def work(tx: neo4j.ManagedTransaction) -> None:
+            if write is not None:
+                write(tx)
+            for step, _moves in deferred:
+                step(tx)
+
+        try:
+            self.server.write(work)
+        except self.server._neo4j.exceptions.ConstraintError:
+            # Another writer created a ref the deferred work creates, between its check and its create.
+            created = [m for _step, moves in deferred for m in moves if m.old is None]
+            if not created:
+                raise
+            first = created[0]
+            rows = self.server.query("refs/get", ref=str(first.ref))
+            raise BranchMoved(first.ref, None, ObjectId(rows[0]["target"]) if rows else None) from None
         for oid, obj in objects.items():
             self._remember(oid, obj)
 
-    def _flush_packed(self, objects: dict[ObjectId, tuple[str, bytes]], projection: Projection) -> None:
+    def _write_packed(
+        self, objects: dict[ObjectId, tuple[str, bytes]], projection: Projection
+    ) -> Callable[[neo4j.ManagedTransaction], None] | None:
         """Layout 2: the blobs, trees and tags not stored yet as packs, the commits as the projection's
-        Commit nodes."""
+        Commit nodes (None: nothing to write)."""
         index = self._index if self._index_loaded else None
         fresh = [
             (oid, obj_type, data)
@@ -601,15 +642,19 @@ class Neo4jObjectStore(ObjectStore):
             for p in split_objects(fresh, PACK_BYTES)
         ]
         if not packs and not projection.commits:
-            return
+            return None
 
         def work(tx: neo4j.ManagedTransaction) -> None:
             tx.run(_statement("projection/write"), packs=packs, **projection.parameters()).consume()
 
-        self.server.write(work)
+        return work
 
-    def _flush_nodes(self, objects: dict[ObjectId, tuple[str, bytes]], projection: Projection) -> None:
+    def _write_nodes(
+        self, objects: dict[ObjectId, tuple[str, bytes]], projection: Projection
+    ) -> Callable[[neo4j.ManagedTransaction], None] | None:
         """Layout 1 (until the database is migrated): an ``(:Object)`` node per object."""
+        if not objects:
+            return None
         rows = [{"id": str(oid), "type": t, "data": d} for oid, (t, d) in objects.items()]
 
         def work(tx: neo4j.ManagedTransaction) -> None:
@@ -619,7 +664,7 @@ class Neo4jObjectStore(ObjectStore):
             else:
                 tx.run(_statement("objects/put"), objects=rows).consume()
 
-        self.server.write(work)
+        return work
 
     def close(self) -> None:
         self.server.close()
@@ -863,6 +908,26 @@ class Neo4jRefStore(RefStore):
     def update_many(self, moves: Sequence[RefMove], *, who: str = "", message: str = "") -> None:
         check_moves(moves)
         self._apply(moves, who, message)
+
+    def moves_with_batch(self) -> bool:
+        return self._objects is not None and self._objects.in_batch()
+
+    def move_with_batch(self, moves: Sequence[RefMove], *, who: str = "", message: str = "") -> bool:
+        """The moves in the transaction of the object batch open in this thread (its commits, their
+        projection and the refs land together, or nothing does: no Commit node of a lost race)."""
+        objects = self._objects
+        if objects is None or not objects.in_batch():
+            return False
+        check_moves(moves)
+        now = int(time.time())
+        params = [self._move_params(m, who, message, now) for m in moves]  # reads the batch's trees
+
+        def work(tx: neo4j.ManagedTransaction) -> None:
+            for move, values in zip(moves, params, strict=True):
+                self._move_in(tx, move, values)
+
+        objects.defer(work, moves)
+        return True
 
     def _apply(self, moves: Sequence[RefMove], who: str, message: str) -> None:
         """Every move in one write transaction: a value that is not the one expected rolls it back."""

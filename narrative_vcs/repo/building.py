@@ -72,9 +72,16 @@ class Building(Reading):
             oid = self.objects.put("commit", commit.serialise())
             self._wrote(oid, commit, changes)
             self.check_moves([RefMove(ref, current, oid)])  # refused: the batch is dropped, nothing written
-        if on_written is not None:
-            on_written(oid)
-        self._move(ref, current, oid, author, commit)
+            if on_written is not None:
+                on_written(oid)
+            # Where the store can (Neo4j), the ref moves in the transaction that writes the commit.
+            moves = [RefMove(ref, current, oid)]
+            together = self.refs.move_with_batch(moves, who=_who(author), message=f"commit: {commit.subject}")
+        if together:
+            self.refs.moved(moves)
+            self.objects.maintain()
+        else:
+            self._move(ref, current, oid, author, commit)
         return oid
 
     def amend(
@@ -148,23 +155,35 @@ class Building(Reading):
             tip, tip_tree = start, (self.commits.get(start).tree if start else None)
             outcomes: list[GroupOutcome] = []
             last: tuple[Actor, Commit] | None = None
-            with self.objects.batch():
-                for item in items:
-                    try:
-                        rebased = item.expected_head != tip
-                        if rebased:
-                            self._check_independent(ref, item, tip, tip_tree)
-                        oid, tree, author, commit = self._build_commit(
-                            ref, tip, tip_tree, item.changes, item.actor, item.message, item.kind
-                        )
-                    except GvcsError as exc:
-                        outcomes.append(GroupOutcome(None, None, False, exc))
-                        continue
-                    outcomes.append(GroupOutcome(oid, tip, rebased, None))
-                    tip, tip_tree, last = oid, tree, (author, commit)
+            together = False
+            try:
+                with self.objects.batch():
+                    for item in items:
+                        try:
+                            rebased = item.expected_head != tip
+                            if rebased:
+                                self._check_independent(ref, item, tip, tip_tree)
+                            oid, tree, author, commit = self._build_commit(
+                                ref, tip, tip_tree, item.changes, item.actor, item.message, item.kind
+                            )
+                        except GvcsError as exc:
+                            outcomes.append(GroupOutcome(None, None, False, exc))
+                            continue
+                        outcomes.append(GroupOutcome(oid, tip, rebased, None))
+                        tip, tip_tree, last = oid, tree, (author, commit)
+                    if last is not None and tip is not None:
+                        moves = [RefMove(ref, start, tip)]
+                        together = self.refs.move_with_batch(moves, **self._group_reflog(last, outcomes))
+            except BranchMoved:
+                if not together:
+                    raise
+                continue  # another writer moved the branch: nothing was written; work it out again
             if last is None or tip is None:
                 return outcomes
-            if not self._publish_group(ref, start, tip, last, outcomes):
+            if together:
+                self.refs.moved([RefMove(ref, start, tip)])
+                self.objects.maintain()
+            elif not self._publish_group(ref, start, tip, last, outcomes):
                 continue  # another writer moved the branch: work the group out again on its head
             return outcomes
         raise BranchMoved(ref, None, self.refs.get(ref))
@@ -179,15 +198,20 @@ class Building(Reading):
     ) -> bool:
         """Move ``ref`` from ``old`` to a group's last commit (one reflog entry for the group); False if
         another writer moved it first."""
-        author, commit = last
-        count = sum(o.commit is not None for o in outcomes)
-        message = f"commit: {commit.subject}" if count == 1 else f"commit ({count} commits): {commit.subject}"
         try:
-            self.refs.set_if_equals(ref, old, tip, who=f"{author.name} <{author.email}>", message=message)
+            self.refs.set_if_equals(ref, old, tip, **self._group_reflog(last, outcomes))
         except BranchMoved:
             return False
         self.objects.maintain()
         return True
+
+    @staticmethod
+    def _group_reflog(last: tuple[Actor, Commit], outcomes: Sequence[GroupOutcome]) -> dict[str, str]:
+        """Who moves the ref for a group and its reflog message (one entry for the whole group)."""
+        author, commit = last
+        count = sum(o.commit is not None for o in outcomes)
+        message = f"commit: {commit.subject}" if count == 1 else f"commit ({count} commits): {commit.subject}"
+        return {"who": _who(author), "message": message}
 
     def commit_built(
         self,
@@ -217,25 +241,37 @@ class Building(Reading):
             tip, tip_tree = base, (self.commits.get(base).tree if base else None)
             outcomes: list[GroupOutcome] = []
             last: tuple[Actor, Commit] | None = None
-            with self.objects.batch():
-                for build in builders:
-                    try:
-                        built = build(tip, tip_tree)
-                        if built is None:
-                            outcomes.append(GroupOutcome(None, None, False, None))
+            together = False
+            try:
+                with self.objects.batch():
+                    for build in builders:
+                        try:
+                            built = build(tip, tip_tree)
+                            if built is None:
+                                outcomes.append(GroupOutcome(None, None, False, None))
+                                continue
+                            oid, tree, author, commit = self._build_commit(
+                                ref, tip, tip_tree, built.changes, built.actor, built.message, built.kind,
+                                facts=built.facts(), timestamp=built.timestamp,
+                            )  # fmt: skip
+                        except GvcsError as exc:
+                            outcomes.append(GroupOutcome(None, None, False, exc))
                             continue
-                        oid, tree, author, commit = self._build_commit(
-                            ref, tip, tip_tree, built.changes, built.actor, built.message, built.kind,
-                            facts=built.facts(), timestamp=built.timestamp,
-                        )  # fmt: skip
-                    except GvcsError as exc:
-                        outcomes.append(GroupOutcome(None, None, False, exc))
-                        continue
-                    outcomes.append(GroupOutcome(oid, tip, False, None))
-                    tip, tip_tree, last = oid, tree, (author, commit)
+                        outcomes.append(GroupOutcome(oid, tip, False, None))
+                        tip, tip_tree, last = oid, tree, (author, commit)
+                    if last is not None and tip is not None:
+                        moves = [RefMove(ref, head, tip)]
+                        together = self.refs.move_with_batch(moves, **self._group_reflog(last, outcomes))
+            except BranchMoved:
+                if not together:
+                    raise
+                continue  # another writer moved the branch: nothing was written; work it out again
             if last is None or tip is None:
                 return outcomes
-            if not self._publish_group(ref, head, tip, last, outcomes):
+            if together:
+                self.refs.moved([RefMove(ref, head, tip)])
+                self.objects.maintain()
+            elif not self._publish_group(ref, head, tip, last, outcomes):
                 continue  # another writer moved the branch: work every change out again on its head
             return outcomes
         raise BranchMoved(ref, None, self.refs.get(ref))
@@ -433,3 +469,7 @@ def check_kind(kind: str) -> str:
     if not _KIND.fullmatch(kind):
         raise BadInput(f"invalid commit kind {kind!r}")
     return kind
+
+
+def _who(author: Actor) -> str:
+    return f"{author.name} <{author.email}>"

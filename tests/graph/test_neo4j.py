@@ -127,6 +127,48 @@ def test_a_stale_compare_and_swap_changes_nothing(neo: Repository) -> None:
         neo.refs.add_if_new(RefName("refs/heads/main/sub"), first)
 
 
+def test_a_commit_and_its_ref_land_in_one_transaction(neo: Repository, neo4j_uri: str) -> None:
+    """A group that loses the race to another writer (another process: here another repository on
+    the same database) writes nothing, not even Commit nodes; it is worked out again on the new head.
+    Every Commit node of the graph is on a branch, and each group cost one write transaction."""
+    from narrative_vcs.graph.neo4j import open_neo4j
+    from narrative_vcs.repository import PendingCommit
+
+    w = Writer(neo)
+    base = w.setup(pages=[Page("a", "A", "One."), Page("b", "B", "One.")])
+    objects, refs, _access = open_neo4j(neo4j_uri)
+    other = Repository(objects, refs)
+    real = neo.refs.move_with_batch
+    theirs: list[Any] = []
+
+    def first_another_writer(moves: Any, **kwargs: Any) -> bool:
+        if not theirs:  # just before our group's transaction, another process commits
+            theirs.append(Writer(other).page("b", "Theirs."))
+        return real(moves, **kwargs)
+
+    neo.refs.move_with_batch = first_another_writer  # type: ignore[method-assign]
+    writes: list[str] = []
+    server = objects.server
+    call = neo.objects.server._call  # type: ignore[attr-defined]
+
+    def counting(mode: str, work: Any) -> Any:
+        writes.append(mode)
+        return call(mode, work)
+
+    neo.objects.server._call = counting  # type: ignore[attr-defined]
+    try:
+        (outcome,) = neo.commit_group(
+            "main", [PendingCommit(ChangeSet().upsert_page(Page("a", "A", "Ours.")), base, "ada", "Ours")]
+        )
+    finally:
+        server.close()
+    assert outcome.error is None and outcome.rebased and outcome.parent == theirs[0]
+    assert writes.count("write") == 2  # the lost attempt (rolled back) and the one that landed
+    on_main = {c.id for c in neo.walk(["main"])}
+    stored = {r["id"] for r in rows(neo, "MATCH (c:Commit) RETURN c.id AS id")}
+    assert stored == on_main  # no Commit node of the attempt that lost
+
+
 def test_commit_listing_returns_only_new_commits(neo: Repository) -> None:
     w = Writer(neo)
     first = w.setup()
