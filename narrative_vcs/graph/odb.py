@@ -21,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 
 from ..errors import CorruptObject, NotFound
+from .packfile import parse_entry_header
 
 __all__ = ["ObjectReader"]
 
@@ -466,16 +467,7 @@ class ObjectReader:
         if depth > _MAX_DELTA_DEPTH:
             raise ValueError("delta chain too deep")
         buf = pack.pack
-        byte = buf[offset]
-        type_code = (byte >> 4) & 7
-        size = byte & 0x0F
-        shift = 4
-        pos = offset + 1
-        while byte & 0x80:
-            byte = buf[pos]
-            pos += 1
-            size |= (byte & 0x7F) << shift
-            shift += 7
+        type_code, size, pos = parse_entry_header(buf, offset)
         if type_code in _TYPE_NAMES:
             result = (type_code, _inflate(buf, pos, size))
         elif type_code == _OFS_DELTA:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import itertools
+import mmap
 import struct
 import threading
 import zlib
@@ -39,6 +40,7 @@ __all__ = [
     "encode_entry",
     "entry_header",
     "pack_objects",
+    "parse_entry_header",
     "read_entry",
     "split_objects",
 ]
@@ -196,21 +198,28 @@ def _inflate(view: memoryview, pos: int, size: int) -> tuple[bytes, int]:
     return out, pos + fed - len(z.unused_data)
 
 
-def read_entry(data: bytes | memoryview, offset: int) -> tuple[str, bytes, int]:
-    """The whole object at ``offset`` of a pack: its type, its data, and where the next entry starts.
-
-    Raises ``ValueError`` (or ``zlib.error``) for a delta or a damaged entry."""
-    view = data if isinstance(data, memoryview) else memoryview(data)
-    byte = view[offset]
+def parse_entry_header(buf: bytes | memoryview | mmap.mmap, offset: int) -> tuple[int, int, int]:
+    """The header of the pack entry at ``offset``: its type code, its inflated size, and where its
+    data (a delta's base reference, or the zlib stream) starts."""
+    byte = buf[offset]
     type_code = (byte >> 4) & 7
     size = byte & 0x0F
     shift = 4
     pos = offset + 1
     while byte & 0x80:
-        byte = view[pos]
+        byte = buf[pos]
         pos += 1
         size |= (byte & 0x7F) << shift
         shift += 7
+    return type_code, size, pos
+
+
+def read_entry(data: bytes | memoryview, offset: int) -> tuple[str, bytes, int]:
+    """The whole object at ``offset`` of a pack: its type, its data, and where the next entry starts.
+
+    Raises ``ValueError`` (or ``zlib.error``) for a delta or a damaged entry."""
+    view = data if isinstance(data, memoryview) else memoryview(data)
+    type_code, size, pos = parse_entry_header(view, offset)
     obj_type = TYPE_NAMES.get(type_code)
     if obj_type is None:
         raise ValueError(f"pack entry of type {type_code} (deltas are not read here)")
