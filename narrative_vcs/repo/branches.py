@@ -39,6 +39,16 @@ class Branches(RepositoryBase):
     def tags(self) -> dict[str, ObjectId]:
         return {k[len(TAGS) :]: v for k, v in self.refs.list(TAGS).items()}
 
+    def stashes(self) -> list[tuple[RefName, ObjectId]]:
+        """The stash refs (``refs/stash/<n>``) and their commits, newest (highest ``n``) first: the
+        N-th is ``stash@{N}``."""
+        found = [
+            (int(ref[len(STASHES) :]), ref, oid)
+            for ref, oid in self.refs.list(STASHES).items()
+            if ref[len(STASHES) :].isdigit()
+        ]
+        return [(ref, oid) for _, ref, oid in sorted(found, reverse=True)]
+
     def branch_head(self, name: str) -> ObjectId | None:
         return self.refs.get(branch_ref(name))
 
@@ -123,14 +133,10 @@ class Branches(RepositoryBase):
         """``main@{2}``: where a branch pointed two moves ago (``@{N}``: the current branch);
         ``stash@{N}``: the N-th newest stash."""
         if name == "stash":
-            stashes = sorted(
-                (int(ref[len(STASHES) :]), oid)
-                for ref, oid in self.refs.list(STASHES).items()
-                if ref[len(STASHES) :].isdigit()
-            )
+            stashes = self.stashes()
             if n >= len(stashes):
                 raise NotFound(f"{rev}: there are {len(stashes)} stash entries (gvcs stash list)")
-            return stashes[-1 - n][1]
+            return stashes[n][1]
         branch = name or self.head_branch()
         if not branch or branch == "HEAD":
             raise BadInput(f"{rev}: HEAD is detached; name a branch (main@{{{n}}})")

@@ -31,10 +31,8 @@ from .base import NOT_REGULAR, CommitResult
 from .files import name_problem
 from .switching import Switching
 
-__all__ = ["STASH_PREFIX", "StashEntry", "Undo"]
+__all__ = ["StashEntry", "Undo"]
 
-#: Where stashed changes are kept: ``refs/stash/<n>``, the highest ``n`` the newest (``stash@{0}``).
-STASH_PREFIX = STASHES
 #: Files at the top of the story that ``restore`` takes by name.
 _TOP = ("story.yaml", "ledger.yaml", "rituals.yaml")
 
@@ -147,13 +145,8 @@ class Undo(Switching):
 
     def stash_list(self) -> list[StashEntry]:
         """The stashes, newest first (``stash@{0}`` first)."""
-        found: list[tuple[int, RefName, ObjectId]] = []
-        for ref, oid in self.repo.refs.list(STASH_PREFIX).items():
-            number = ref[len(STASH_PREFIX) :]
-            if number.isdigit():
-                found.append((int(number), ref, oid))
         out: list[StashEntry] = []
-        for index, (_, ref, oid) in enumerate(sorted(found, reverse=True)):
+        for index, (ref, oid) in enumerate(self.repo.stashes()):
             info = self.repo.commits.get(oid)
             base = info.parents[0] if info.parents else oid
             out.append(StashEntry(index, ref, oid, base, info.subject))
@@ -204,8 +197,8 @@ class Undo(Switching):
         subject = message or f"WIP on {where}: {head[:10]} {info.subject}"
         subject = f"On {where}: {subject}" if message else subject
         oid = self.repo.write_stash(head, writes, actor=actor, message=subject)
-        taken = [r[len(STASH_PREFIX) :] for r in self.repo.refs.list(STASH_PREFIX)]
-        ref = RefName(f"{STASH_PREFIX}{max((int(n) for n in taken if n.isdigit()), default=-1) + 1}")
+        newest = self.repo.stashes()[:1]
+        ref = RefName(f"{STASHES}{int(newest[0][0][len(STASHES) :]) + 1 if newest else 0}")
         with self._operation("stash") as journal:
             journal.update(
                 ref={"name": ref, "old": None, "new": oid},

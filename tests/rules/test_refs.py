@@ -52,3 +52,18 @@ def test_a_store_path_never_names_the_store_in_any_case(story: Repository) -> No
     tree = raw_tree(story, story.commits.get(head(story)).tree, {".GVCS/gvcs.json": ("100644", b"{}")})
     with pytest.raises(Broken, match=r"invalid path '\.GVCS/gvcs\.json'"):
         move(story, "main", forge(story, head(story), tree=tree))
+
+
+def test_a_stash_is_held_unverified_and_checked_once_committed(story: Repository) -> None:
+    """Stashes (refs/stash/<n>) hold work put aside as it is, like fetched history; what is in one is
+    checked when it reaches a branch. A stash ref of another shape is refused."""
+    from .forge import forge
+
+    forged = forge(story, head(story), {"ledger.yaml": b"balances: {ada: 999}\n"})
+    story.refs.add_if_new(RefName("refs/stash/0"), forged)
+    assert story.stashes() == [(RefName("refs/stash/0"), forged)]
+    with pytest.raises(RuleBroken, match=r"ledger\.yaml is written only by gift\.txn\.v1 events"):
+        story.refs.set_if_equals(RefName("refs/heads/main"), head(story), forged)
+    for bad in ("refs/stash/x", "refs/stash/0/1", "refs/stash/" + "9" * 10):
+        with pytest.raises(RuleBroken, match="a stash is refs/stash/<number>"):
+            story.refs.add_if_new(RefName(bad), head(story))
