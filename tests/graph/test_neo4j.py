@@ -221,7 +221,8 @@ def test_uri_forms() -> None:
 
 
 def test_every_statement_lives_in_the_cypher_package() -> None:
-    source = (ROOT / "narrative_vcs" / "graph" / "neo4j.py").read_text(encoding="utf-8")
+    package = ROOT / "narrative_vcs" / "graph" / "neo4j"
+    source = "\n".join(p.read_text(encoding="utf-8") for p in sorted(package.glob("*.py")))
     names = set(re.findall(r'_statement\(\s*f?"([a-z_/{}]+)"', source))
     assert names, "no statements found"
     for name in names:

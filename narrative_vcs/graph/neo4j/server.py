@@ -1,0 +1,255 @@
+"""The Neo4j server a story lives on: its URI, the driver, the schema and the layout of its objects."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+from ...errors import BadInput, GvcsError
+
+if TYPE_CHECKING:
+    import neo4j
+
+
+LAYOUT = 2
+#: A batch's blobs, trees and tags go in packs of about this many bytes (a larger object alone).
+PACK_BYTES = 4 << 20
+#: Whole packs fetched by one query (at most about ``PACK_BYTES`` each, a few larger).
+PACKS_PER_QUERY = 8
+
+SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
+
+
+class Unavailable(GvcsError):
+    """The Neo4j server cannot be reached or refused the credentials."""
+
+    exit_code = 1
+    code = "UNAVAILABLE"
+
+
+@dataclass(frozen=True)
+class Neo4jLocation:
+    """Where a story lives: a Bolt address, credentials and a database (None: the server's default)."""
+
+    address: str  # scheme://host:port, as the driver takes it
+    user: str
+    password: str
+    database: str | None
+
+    def __str__(self) -> str:
+        """The location without the password."""
+        db = f"/{self.database}" if self.database else ""
+        return f"{self.address.split('://', 1)[0]}://{self.user}@{self.address.split('://', 1)[1]}{db}"
+
+
+def parse_neo4j_uri(uri: str) -> Neo4jLocation:
+    """``neo4j://user:pass@host:7687[/db]`` (or ``bolt://``) as a :class:`Neo4jLocation`."""
+    parts = urlsplit(uri)
+    if parts.scheme not in SCHEMES:
+        raise BadInput(f"not a Neo4j URI: {uri!r} (expected neo4j://user:password@host:7687[/database])")
+    try:
+        port = parts.port or 7687
+    except ValueError:
+        raise BadInput(f"bad port in Neo4j URI {uri!r}") from None
+    if not parts.hostname:
+        raise BadInput(f"no host in Neo4j URI {uri!r}")
+    database = parts.path.strip("/") or None
+    if database is not None and (not database.replace("-", "").replace(".", "").isalnum() or "/" in database):
+        raise BadInput(f"bad database name {database!r} in Neo4j URI")
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    # The scheme is kept: neo4j:// routes (a cluster, Aura), bolt:// talks to one server. With driver
+    # 5.28 routing costs a single server nothing per session (the routing table and home database are
+    # cached), so neo4j:// is right everywhere.
+    return Neo4jLocation(
+        f"{parts.scheme}://{host}:{port}",
+        unquote(parts.username or "neo4j"),
+        unquote(parts.password or ""),
+        database,
+    )
+
+
+def _import_driver() -> None:
+    """The official driver, imported without its optional numpy and pandas support.
+
+    gvcs passes no numpy or pandas values and builds no data frames; importing numpy alone would add a
+    fifth to a whole ``gvcs log`` on a Neo4j store. They stay importable for everything else.
+    """
+    import sys
+
+    if "neo4j" in sys.modules:
+        return
+    hidden = [name for name in ("numpy", "pandas") if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # makes `import numpy` raise ImportError
+    try:
+        import neo4j  # noqa: F401
+    finally:
+        for name in hidden:
+            del sys.modules[name]
+
+
+def _statement(name: str) -> str:
+    from cypher import statement
+
+    return statement(name)
+
+
+class Neo4jServer:
+    """One driver for one database, shared by the object and ref stores of a repository."""
+
+    def __init__(self, location: Neo4jLocation) -> None:
+        _import_driver()
+        import neo4j
+
+        self.location = location
+        self._neo4j = neo4j
+        try:
+            self.driver = neo4j.GraphDatabase.driver(
+                location.address,
+                auth=(location.user, location.password),
+                max_connection_pool_size=50,
+                connection_acquisition_timeout=60,
+                connection_timeout=10,
+                # Transient errors (a deadlock between writers) are retried for this long.
+                max_transaction_retry_time=60,
+            )
+        except (ValueError, neo4j.exceptions.ConfigurationError) as exc:
+            raise BadInput(f"bad Neo4j URI: {exc}") from None
+        self._schema_done = False
+        self._layout = LAYOUT
+        self._connected = False
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _session(self) -> neo4j.Session:
+        return self.driver.session(database=self.location.database)
+
+    def _call(self, mode: str, work: Callable[[neo4j.ManagedTransaction], Any]) -> Any:
+        exceptions = self._neo4j.exceptions
+        try:
+            if mode == "query":  # one read statement: BEGIN pipelined with it (one round trip less)
+                return work(None)  # type: ignore[arg-type]
+            with self._session() as session:
+                if mode == "write":
+                    return session.execute_write(work)
+                return session.execute_read(work)
+        except exceptions.AuthError as exc:
+            raise Unavailable(f"Neo4j at {self.location} refused the credentials: {exc.message}") from None
+        except exceptions.ServiceUnavailable:
+            raise Unavailable(f"Neo4j is not reachable at {self.location} (is the server running?)") from None
+        except exceptions.ClientError as exc:
+            if exc.code and "DatabaseNotFound" in exc.code:
+                raise Unavailable(
+                    f"Neo4j at {self.location} has no database {self.location.database!r}"
+                ) from None
+            raise
+
+    def write(self, work: Callable[[neo4j.ManagedTransaction], Any]) -> Any:
+        """Run ``work`` in a managed write transaction (retried by the driver on transient errors)."""
+        self.ensure_schema()
+        return self._call("write", work)
+
+    def read(self, work: Callable[[neo4j.ManagedTransaction], Any]) -> Any:
+        self._connect()
+        return self._call("read", work)
+
+    def query(self, name: str, /, **params: Any) -> list[dict[str, Any]]:
+        """The records of one read statement, as dicts (``Driver.execute_query``: a managed read
+        transaction, retried on transient errors, whose BEGIN goes with the statement)."""
+
+        def rows(result: neo4j.Result) -> list[dict[str, Any]]:
+            keys = result.keys()
+            # Not Record.data(): it rebuilds every value (bytes into lists of ints) in Python.
+            return [dict(zip(keys, values, strict=True)) for values in result.values()]
+
+        def work(_tx: None) -> list[dict[str, Any]]:
+            return self.driver.execute_query(  # type: ignore[no-any-return]
+                _statement(name),
+                params,
+                routing_=self._neo4j.RoutingControl.READ,
+                database_=self.location.database,
+                bookmark_manager_=None,
+                result_transformer_=rows,
+            )
+
+        self._connect()
+        return self._call("query", work)  # type: ignore[arg-type, no-any-return]
+
+    def _connect(self) -> None:
+        """Check once that the server answers: fail at once, not after the driver's retries."""
+        if self._connected:
+            return
+        try:
+            self.driver.verify_connectivity()
+        except self._neo4j.exceptions.AuthError as exc:
+            raise Unavailable(f"Neo4j at {self.location} refused the credentials: {exc.message}") from None
+        except (self._neo4j.exceptions.ServiceUnavailable, OSError):
+            raise Unavailable(f"Neo4j is not reachable at {self.location} (is the server running?)") from None
+        self._connected = True
+
+    def ensure_schema(self) -> None:
+        """Create the constraints and indexes of ``cypher/schema`` (IF NOT EXISTS) and find the layout
+        of the objects (:attr:`layout`), once per process that writes: readers do not need them."""
+        if self._schema_done:
+            return
+        self._connect()
+        with self._lock:
+            if self._schema_done:
+                return
+            from cypher import schema_statements
+
+            for _name, text in schema_statements():
+
+                def create(tx: neo4j.ManagedTransaction, text: str = text) -> None:
+                    tx.run(text).consume()
+
+                self._call("write", create)
+            self._layout = self._call("write", _find_layout)
+            self._schema_done = True
+
+    @property
+    def layout(self) -> int:
+        """How this database stores objects: 2 (blobs, trees and tags in ``(:Pack)`` nodes, commits on
+        their ``:Commit`` nodes), or 1 for a database written before layout 2 (an ``(:Object)`` node per
+        object), which is written as it was until it is migrated. An empty database becomes layout 2."""
+        self.ensure_schema()
+        return self._layout
+
+    def clear(self) -> None:
+        """Delete every node of the database (tests, and ``gvcs init --store ... --force``)."""
+        exceptions = self._neo4j.exceptions
+        try:
+            with self._session() as session:
+                # CALL ... IN TRANSACTIONS needs an auto-commit transaction.
+                session.run(_statement("admin/clear_relationships")).consume()
+                session.run(_statement("admin/clear_nodes")).consume()
+        except exceptions.ServiceUnavailable:
+            raise Unavailable(f"Neo4j is not reachable at {self.location} (is the server running?)") from None
+        with self._lock:
+            self._schema_done = False  # the next write finds the layout again (an empty database's)
+
+    def verify(self) -> None:
+        """Raise :class:`Unavailable` unless the server answers."""
+        self.query("admin/count_objects")
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.driver.close()
+
+
+def _find_layout(tx: neo4j.ManagedTransaction) -> int:
+    """The layout of the database's objects (see :attr:`Neo4jServer.layout`); an empty one is marked
+    as the current layout."""
+    row = tx.run(_statement("meta/layout")).single()
+    assert row is not None
+    if row["version"] is not None:
+        return int(row["version"])
+    if row["legacy"]:
+        return 1
+    created = tx.run(_statement("meta/create"), version=LAYOUT).single()
+    assert created is not None
+    return int(created["version"])
