@@ -7,10 +7,16 @@
 // a reader that saw number n has seen everything below it. Nodes this statement creates get
 // relationships with CREATE; nodes stored before are left as they are, so storing a batch twice changes
 // nothing in the graph people read (its packs are stored twice, which readers do not mind).
+// The guard: once the counter is locked, the database must be in layout 2 with no migration under way
+// (`gvcs migrate` locks the counter to set its mark), else nothing is written and no row is returned,
+// and the writer refuses (a process that checked the layout before a migration began writes nothing).
 MERGE (k:Counter {name: 'commit'})
   ON CREATE SET k.value = 0
 SET k.value = k.value + size($commits), k.packs = coalesce(k.packs, 0) + size($packs)
 WITH k.value - size($commits) AS first, k.packs - size($packs) AS firstPack
+MATCH (meta:Meta {name: 'layout', version: 2})
+WHERE meta.migrating IS NULL
+WITH first, firstPack
 CALL (firstPack) {
   UNWIND range(0, size($packs) - 1) AS i
   WITH $packs[i] AS p, firstPack + i + 1 AS seq
@@ -116,3 +122,4 @@ CALL () {
     CREATE (a)-[:VOTED {choice: vote.choice, weight: vote.weight, stake: vote.stake}]->(p)
   }
 }
+RETURN first AS written

@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 from narrative_vcs.errors import CorruptObject, NotFound
-from narrative_vcs.graph.neo4j import PACK_BYTES, Neo4jObjectStore, Neo4jRefStore, open_neo4j
+from narrative_vcs.graph.neo4j import (
+    PACK_BYTES,
+    NeedsMigration,
+    Neo4jObjectStore,
+    Neo4jRefStore,
+    open_neo4j,
+)
 from narrative_vcs.graph.packfile import BuiltPack, pack_objects
 from narrative_vcs.objects import Page, hash_object
 from narrative_vcs.repository import Repository
@@ -202,7 +208,9 @@ def test_a_large_batch_is_split_into_packs(store: Neo4jObjectStore, reader: Neo4
     assert reader.get_many(ids) == {oid: ("blob", b) for oid, b in zip(ids, blobs, strict=True)}
 
 
-def test_a_database_of_the_first_layout_is_written_as_before(store: Neo4jObjectStore, neo4j_uri: str) -> None:
+def test_a_database_of_the_first_layout_is_read_and_refuses_writes(
+    store: Neo4jObjectStore, neo4j_uri: str
+) -> None:
     legacy = hash_object("blob", b"stored in the first layout")
     run(
         store,
@@ -212,18 +220,15 @@ def test_a_database_of_the_first_layout_is_written_as_before(store: Neo4jObjectS
     )
     objects, refs, _access = open_neo4j(neo4j_uri)
     try:
-        assert objects.server.layout == 1
+        assert objects.get(legacy) == ("blob", b"stored in the first layout")
         repo = Repository(objects, refs)
-        repo.set_head_branch("main")
-        Writer(repo).setup(pages=[Page("prologue", "Prologue", "It begins.")])
-        head = repo.branch_head("main")
-        assert head is not None
+        with pytest.raises(NeedsMigration, match=r"old layout .* run `gvcs migrate`"):
+            repo.set_head_branch("main")
+        with pytest.raises(NeedsMigration):
+            Writer(repo).setup(pages=[Page("prologue", "Prologue", "It begins.")])
         assert count(store, "MATCH (m:Meta) RETURN count(m)") == 0
         assert count(store, "MATCH (p:Pack) RETURN count(p)") == 0
-        assert count(store, "MATCH (o:Object {type: 'commit'}) RETURN count(o)") == 1
-        nodes = count(store, "MATCH (o:Object) RETURN count(o)")
-        assert int(objects.server.query("admin/count_objects")[0]["objects"]) == nodes
-        assert Neo4jObjectStore(objects.server).get(legacy) == ("blob", b"stored in the first layout")
-        assert repo.fsck().ok
+        assert count(store, "MATCH (c:Commit) RETURN count(c)") == 0
+        assert int(objects.server.query("admin/count_objects")[0]["objects"]) == 1
     finally:
         objects.close()

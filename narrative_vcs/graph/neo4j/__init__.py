@@ -6,8 +6,8 @@ offsets})`` nodes: each holds a git pack (version 2, whole objects) of a batch w
 and their offsets; readers keep an index of every pack in memory (:class:`~.packfile.PackIndex`),
 extended with the packs numbered past the last one they saw. A commit is stored on its ``(:Commit)`` node
 (``raw``) only. This is layout 2, marked by ``(:Meta {name: 'layout', version: 2})``; a database written
-before it holds an ``(:Object {id, type, data})`` node per object, which is read, and written, as it was
-until it is migrated.
+before it holds an ``(:Object {id, type, data})`` node per object: it is read as it is, refuses writes
+(:class:`NeedsMigration`), and ``gvcs migrate`` (:mod:`.migrate`) moves it to layout 2.
 
 Refs are ``(:Ref)`` nodes (also labelled ``:Branch`` or ``:Tag``) whose compare-and-swap runs in one
 transaction that first takes the ref's write lock, then compares, then writes, so concurrent writers
@@ -40,6 +40,7 @@ from .server import (
     PACK_BYTES,
     PACKS_PER_QUERY,
     SCHEMES,
+    NeedsMigration,
     Neo4jLocation,
     Neo4jServer,
     Unavailable,
@@ -56,6 +57,7 @@ __all__ = [
     "Neo4jObjectStore",
     "Neo4jRefStore",
     "Neo4jServer",
+    "NeedsMigration",
     "Projection",
     "Unavailable",
     "open_neo4j",

@@ -18,7 +18,7 @@ from ...store import HEX, OBJECT_TYPES, CacheFile, ObjectStore
 from ...types import ObjectId
 from ..packfile import PackCache, PackData, PackIndex, split_objects
 from .projection import Projection
-from .server import PACK_BYTES, PACKS_PER_QUERY, Neo4jServer, _statement
+from .server import PACK_BYTES, PACKS_PER_QUERY, LayoutChanged, Neo4jServer, _statement
 
 if TYPE_CHECKING:
     import neo4j
@@ -304,10 +304,7 @@ class Neo4jObjectStore(ObjectStore):
                     projection.add_commit(oid, data)
         finally:
             self._local.flushing = None
-        if self.server.layout < 2:
-            write = self._write_nodes(objects, projection)
-        else:
-            write = self._write_packed(objects, projection)
+        write = self._write_packed(objects, projection)
         if write is None and not deferred:
             return
 
@@ -351,24 +348,9 @@ class Neo4jObjectStore(ObjectStore):
             return None
 
         def work(tx: neo4j.ManagedTransaction) -> None:
-            tx.run(_statement("projection/write"), packs=packs, **projection.parameters()).consume()
-
-        return work
-
-    def _write_nodes(
-        self, objects: dict[ObjectId, tuple[str, bytes]], projection: Projection
-    ) -> Callable[[neo4j.ManagedTransaction], None] | None:
-        """Layout 1 (until the database is migrated): an ``(:Object)`` node per object."""
-        if not objects:
-            return None
-        rows = [{"id": str(oid), "type": t, "data": d} for oid, (t, d) in objects.items()]
-
-        def work(tx: neo4j.ManagedTransaction) -> None:
-            if projection.commits:
-                statement = _statement("projection/write_object_nodes")
-                tx.run(statement, objects=rows, **projection.parameters()).consume()
-            else:
-                tx.run(_statement("objects/put"), objects=rows).consume()
+            statement = _statement("projection/write")
+            if tx.run(statement, packs=packs, **projection.parameters()).single() is None:
+                raise LayoutChanged  # its guard: not layout 2, or a migration began (the server looks again)
 
         return work
 

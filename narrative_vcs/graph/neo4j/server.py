@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from ...errors import BadInput, GvcsError
+from ...errors import BadInput, GvcsError, Refused
 
 if TYPE_CHECKING:
     import neo4j
@@ -28,6 +29,19 @@ class Unavailable(GvcsError):
 
     exit_code = 1
     code = "UNAVAILABLE"
+
+
+class NeedsMigration(Refused):
+    """The database may not be written now: it holds the old layout (an ``(:Object)`` node per object),
+    a migration to the current one is under way or was cut short, or a newer gvcs wrote it."""
+
+    code = "NEEDS_MIGRATION"
+
+
+class LayoutChanged(Exception):
+    """Raised inside a write transaction whose statement found the database not writable (the guard on
+    ``(:Meta {name: 'layout'})`` in ``projection/write``): :meth:`Neo4jServer.write` finds the layout
+    again, then refuses or retries."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +105,13 @@ def _import_driver() -> None:
             del sys.modules[name]
 
 
+def _pipelined_begin(session: neo4j.Session) -> contextlib.AbstractContextManager[Any]:
+    """Send a transaction's BEGIN with its first statement, one round trip less per transaction, as
+    ``Driver.execute_query`` does (a driver without the switch begins as usual)."""
+    switch = getattr(session, "_pipelined_begin", None)
+    return switch if isinstance(switch, contextlib.AbstractContextManager) else contextlib.nullcontext()
+
+
 def _statement(name: str) -> str:
     from cypher import statement
 
@@ -115,11 +136,15 @@ class Neo4jServer:
                 connection_timeout=10,
                 # Transient errors (a deadlock between writers) are retried for this long.
                 max_transaction_retry_time=60,
+                # No notices from the server: gvcs's statements name labels a database may not hold
+                # (Object, of the old layout; Pack before the first write), which the server would
+                # warn about on every read, for people who write queries, not for gvcs's users.
+                notifications_min_severity="OFF",
             )
         except (ValueError, neo4j.exceptions.ConfigurationError) as exc:
             raise BadInput(f"bad Neo4j URI: {exc}") from None
         self._schema_done = False
-        self._layout = LAYOUT
+        self._writable = False  # the layout was found current, with no migration under way
         self._connected = False
         self._lock = threading.Lock()
         self._closed = False
@@ -132,7 +157,7 @@ class Neo4jServer:
         try:
             if mode == "query":  # one read statement: BEGIN pipelined with it (one round trip less)
                 return work(None)  # type: ignore[arg-type]
-            with self._session() as session:
+            with self._session() as session, _pipelined_begin(session):
                 if mode == "write":
                     return session.execute_write(work)
                 return session.execute_read(work)
@@ -148,8 +173,29 @@ class Neo4jServer:
             raise
 
     def write(self, work: Callable[[neo4j.ManagedTransaction], Any]) -> Any:
-        """Run ``work`` in a managed write transaction (retried by the driver on transient errors)."""
+        """Run ``work`` in a managed write transaction (retried by the driver on transient errors).
+
+        Raises :class:`NeedsMigration` when the database may not be written: checked by a process's first
+        write, and again whenever a statement's own guard finds that the layout changed since."""
         self.ensure_schema()
+        try:
+            return self._call("write", work)
+        except LayoutChanged:
+            pass
+        # Emptied meanwhile (tests, ``init --force``): marked again and written. Being migrated: refused.
+        with self._lock:
+            self._writable = False
+        self.ensure_schema()
+        try:
+            return self._call("write", work)
+        except LayoutChanged:
+            raise NeedsMigration(MIGRATING.format(location=self.location)) from None
+
+    def write_migrating(self, work: Callable[[neo4j.ManagedTransaction], Any]) -> Any:
+        """A write of ``gvcs migrate`` (:mod:`.migrate`): the schema is made but the layout is not
+        checked (each statement of the migration checks the migration's own mark instead)."""
+        self._connect()
+        self._ensure_constraints()
         return self._call("write", work)
 
     def read(self, work: Callable[[neo4j.ManagedTransaction], Any]) -> Any:
@@ -191,11 +237,25 @@ class Neo4jServer:
         self._connected = True
 
     def ensure_schema(self) -> None:
-        """Create the constraints and indexes of ``cypher/schema`` (IF NOT EXISTS) and find the layout
-        of the objects (:attr:`layout`), once per process that writes: readers do not need them."""
-        if self._schema_done:
+        """Create the constraints and indexes of ``cypher/schema`` (IF NOT EXISTS), once per process that
+        writes (readers do not need them), and check that the database may be written: an empty one is
+        marked as the current layout (``(:Meta {name: 'layout', version: 2})``); one of the old layout,
+        or being migrated, is refused with :class:`NeedsMigration` and looked at again by the next
+        write, so a process may outlive a migration."""
+        if self._writable:
             return
         self._connect()
+        self._ensure_constraints()
+        with self._lock:
+            if self._writable:
+                return
+            location = str(self.location)
+            self._call("write", lambda tx: _check_layout(tx, location))
+            self._writable = True
+
+    def _ensure_constraints(self) -> None:
+        if self._schema_done:
+            return
         with self._lock:
             if self._schema_done:
                 return
@@ -207,16 +267,7 @@ class Neo4jServer:
                     tx.run(text).consume()
 
                 self._call("write", create)
-            self._layout = self._call("write", _find_layout)
             self._schema_done = True
-
-    @property
-    def layout(self) -> int:
-        """How this database stores objects: 2 (blobs, trees and tags in ``(:Pack)`` nodes, commits on
-        their ``:Commit`` nodes), or 1 for a database written before layout 2 (an ``(:Object)`` node per
-        object), which is written as it was until it is migrated. An empty database becomes layout 2."""
-        self.ensure_schema()
-        return self._layout
 
     def clear(self) -> None:
         """Delete every node of the database (tests, and ``gvcs init --store ... --force``)."""
@@ -229,7 +280,7 @@ class Neo4jServer:
         except exceptions.ServiceUnavailable:
             raise Unavailable(f"Neo4j is not reachable at {self.location} (is the server running?)") from None
         with self._lock:
-            self._schema_done = False  # the next write finds the layout again (an empty database's)
+            self._writable = False  # the next write finds the layout again (an empty database's)
 
     def verify(self) -> None:
         """Raise :class:`Unavailable` unless the server answers."""
@@ -241,15 +292,41 @@ class Neo4jServer:
             self.driver.close()
 
 
-def _find_layout(tx: neo4j.ManagedTransaction) -> int:
-    """The layout of the database's objects (see :attr:`Neo4jServer.layout`); an empty one is marked
-    as the current layout."""
-    row = tx.run(_statement("meta/layout")).single()
-    assert row is not None
-    if row["version"] is not None:
-        return int(row["version"])
-    if row["legacy"]:
-        return 1
-    created = tx.run(_statement("meta/create"), version=LAYOUT).single()
-    assert created is not None
-    return int(created["version"])
+OLD_LAYOUT = (
+    "the Neo4j database at {location} holds a story in gvcs's old layout (a node per object): stop its "
+    "servers and workers and run `gvcs migrate` (reads work meanwhile)"
+)
+MIGRATING = (
+    "the Neo4j database at {location} is changing layout: a migration is under way or was cut short: "
+    "run `gvcs migrate` again (reads work meanwhile)"
+)
+NEWER_LAYOUT = (
+    "the Neo4j database at {location} holds layout {version}, newer than the one this gvcs writes "
+    f"({LAYOUT}): use a newer gvcs"
+)
+
+
+def layout_refusal(location: str, version: int | None, migrating: str | None, legacy: bool) -> str | None:
+    """Why the database at ``location`` may not be written, from its ``(:Meta {name: 'layout'})``
+    (``version``, the ``migrating`` mark) and whether ``(:Object)`` nodes of the old layout are there
+    (``legacy``); None when it may be written (an empty database included)."""
+    if migrating is not None:
+        return MIGRATING.format(location=location)
+    if (version is None and legacy) or (version is not None and version < LAYOUT):
+        return OLD_LAYOUT.format(location=location)
+    if version is not None and version > LAYOUT:
+        return NEWER_LAYOUT.format(location=location, version=version)
+    return None
+
+
+def _check_layout(tx: neo4j.ManagedTransaction, location: str) -> None:
+    """Raise :class:`NeedsMigration` unless the database may be written; mark an empty one (no ``Meta``
+    node, no ``Object`` node) as the current layout."""
+    row = tx.run(_statement("meta/layout")).single(strict=True)
+    version, migrating = row["version"], row["migrating"]
+    if version is None and migrating is None and not row["legacy"]:
+        marked = tx.run(_statement("meta/create"), version=LAYOUT).single(strict=True)
+        version, migrating = marked["version"], marked["migrating"]
+    refusal = layout_refusal(location, version, migrating, bool(row["legacy"]))
+    if refusal is not None:
+        raise NeedsMigration(refusal)
