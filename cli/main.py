@@ -256,8 +256,30 @@ def _maintenance_commands(sub: argparse._SubParsersAction[Parser]) -> None:
         help="replay history through the story's rules and list every commit that breaks one",
     )
     p.add_argument("rev", nargs="?", default=None, metavar="REV", help="with --rules: only this history")
+    p.add_argument(
+        "--store",
+        default=None,
+        metavar="URI",
+        help="check neo4j://user:pass@host:7687[/db] or a repository directory (default: the current one)",
+    )
     _json(p)
     _command(sub, "gc", "story:cmd_gc", "pack the object store")
+    p = _command(
+        sub,
+        "migrate",
+        "migrate:cmd_migrate",
+        "move a Neo4j store written by an older gvcs to the current layout",
+    )
+    p.add_argument(
+        "--store",
+        default=None,
+        metavar="URI",
+        help="neo4j://user:pass@host:7687[/db] (default: the current repository's store)",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="take over from a migration that looks alive (if it is dead)"
+    )
+    _json(p)
     p = _command(sub, "demo", "story:cmd_demo", "create a sample story repository to explore")
     p.add_argument("path", nargs="?", default="demo-story", metavar="DIR")
     p.add_argument("--force", action="store_true", help="recreate DIR if it holds a previous demo")

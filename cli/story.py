@@ -469,7 +469,9 @@ def cmd_fsck(args: argparse.Namespace) -> int:
         raise BadInput("REV goes with --rules (gvcs fsck --rules REV)")
     from narrative_vcs.errors import CorruptObject, GvcsError
 
-    repo = ctx.repo  # not a repository at all: bad input (exit 2), as for every command
+    from .serve import open_served
+
+    repo = open_served(args)  # --store, else this repository; not a repository at all: bad input (exit 2)
     try:
         report = repo.fsck()
     except GvcsError as exc:  # a store too damaged to read on: corruption (exit 1), never bad input
@@ -490,7 +492,9 @@ def cmd_fsck(args: argparse.Namespace) -> int:
 
 def _fsck_rules(ctx: Context, args: argparse.Namespace) -> int:
     """``gvcs fsck --rules [REV]``: every commit checked against the story's rules."""
-    report = ctx.repo.fsck_rules(args.rev, progress=_progress("Checking"))
+    from .serve import open_served
+
+    report = open_served(args).fsck_rules(args.rev, progress=_progress("Checking"))
     if args.json:
         emit_json(report.to_json())
         return 0 if report.ok else 1
