@@ -54,8 +54,14 @@ class TokenRecord:
 class AccessStore(ABC):
     """Tokens and access settings of one store."""
 
-    #: Whether a token check is a round trip to a server (then a server remembers a check for a moment).
+    #: Whether a token check is a round trip to a server (then a server remembers its checks while
+    #: :meth:`generation` stays the same).
     remote: bool = False
+
+    def generation(self) -> int:
+        """A number that changes whenever a token or a setting changes (0 if the store keeps none): a
+        check remembered under one generation holds until the generation moves."""
+        return 0
 
     @abstractmethod
     def add_token(self, record: TokenRecord) -> None:
@@ -92,10 +98,15 @@ class MemoryAccessStore(AccessStore):
         self._tokens: dict[str, TokenRecord] = {}
         self._settings: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._generation = 0
+
+    def generation(self) -> int:
+        return self._generation
 
     def add_token(self, record: TokenRecord) -> None:
         with self._lock:
             self._tokens[record.id] = record
+            self._generation += 1
 
     def find_token(self, digest: str) -> TokenRecord | None:
         with self._lock:
@@ -107,6 +118,7 @@ class MemoryAccessStore(AccessStore):
 
     def remove_token(self, token_id: str) -> bool:
         with self._lock:
+            self._generation += 1
             return self._tokens.pop(token_id, None) is not None
 
     def get_setting(self, key: str) -> str | None:
@@ -116,6 +128,7 @@ class MemoryAccessStore(AccessStore):
     def set_setting(self, key: str, value: str) -> None:
         with self._lock:
             self._settings[key] = value
+            self._generation += 1
 
 
 # --- the policy -------------------------------------------------------------------------------------

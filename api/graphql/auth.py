@@ -137,16 +137,20 @@ class ServerAccess:
     #: Seconds between reads of the policy by requests that bring a valid token (requests without one
     #: read it each time), so that what is remembered for a damage is recent.
     policy_refresh = 5.0
-    #: Seconds a valid token is taken as checked when a check is a round trip (a Neo4j store): a token
-    #: revoked meanwhile is refused by every server at the latest this long after. A local store (the
-    #: access file) is read for every request: revocation and damage count at once.
-    token_ttl = 2.0
+    #: When a check is a round trip (a Neo4j store), a valid token is taken as checked while the
+    #: store's access generation (:meth:`AccessStore.generation`, moved by every change of tokens or
+    #: settings) stays the same, and the generation is read at most once per this many seconds, one
+    #: query for every token: a token revoked meanwhile is refused by every server at the latest this
+    #: long after. A local store (the access file) is read for every request: revocation and damage
+    #: count at once.
+    token_ttl = 1.0
     #: How many checked tokens are remembered (the oldest half is forgotten past it).
     token_cache = 10_000
 
     def __init__(self, store: AccessStore) -> None:
         self.store = store
-        self._tokens: dict[str, tuple[str, float]] = {}  # token digest -> (actor, valid until)
+        self._tokens: dict[str, tuple[str, int]] = {}  # token digest -> (actor, generation checked in)
+        self._generation = (0, -1.0)  # the store's access generation, and when it was read
         self._reads_need_token: bool | None = None  # the policy last read ...
         self._read_at = 0.0  # ... and when (time.monotonic())
         self._damaged = False
@@ -173,24 +177,34 @@ class ServerAccess:
         return Caller(actor, self._damaged)
 
     def _checked(self, token: str) -> str:
-        """The actor of a valid token, from a check at most :attr:`token_ttl` seconds old."""
+        """The actor of a valid token, from a check under the store's access generation as it was at
+        most :attr:`token_ttl` seconds ago."""
+        if not self.store.remote:
+            return _token_actor(self.store, token)
         digest = token_digest(token)
-        now = time.monotonic()
+        generation = self._current_generation()
         known = self._tokens.get(digest)
-        if known is not None and known[1] > now and not self._damaged:
+        if known is not None and known[1] == generation and not self._damaged:
             return known[0]
         actor = _token_actor(self.store, token)
-        if not self.store.remote:
-            return actor
         if len(self._tokens) >= self.token_cache:
             for old in list(self._tokens)[: self.token_cache // 2]:
                 del self._tokens[old]
-        self._tokens[digest] = (actor, now + self.token_ttl)
+        self._tokens[digest] = (actor, generation)
         return actor
+
+    def _current_generation(self) -> int:
+        generation, read_at = self._generation
+        now = time.monotonic()
+        if read_at < 0 or now - read_at >= self.token_ttl:
+            generation = self.store.generation()
+            self._generation = (generation, now)
+        return generation
 
     def forget_tokens(self) -> None:
         """Check every token again at its next request (after a revocation through this process)."""
         self._tokens.clear()
+        self._generation = (0, -1.0)
 
     def reads_need_token(self) -> bool:
         """Whether reading needs a token (see the class for a damaged store)."""

@@ -37,6 +37,14 @@ class FileAccessStore(AccessStore):
 
     # --- the file -----------------------------------------------------------------------------------
 
+    def generation(self) -> int:
+        """The file's modification time and size, which every change moves."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return 0
+        return hash((st.st_mtime_ns, st.st_size))
+
     def _load(self) -> dict[str, Any]:
         try:
             st = os.stat(self.path)

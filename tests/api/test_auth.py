@@ -100,9 +100,10 @@ def test_a_revoked_token_stops_working(
 def test_a_remote_store_is_asked_once_per_token_ttl(
     repo: Repository, story: Story, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """When a check is a round trip (Neo4j), a server takes a checked token as valid for
-    ServerAccess.token_ttl seconds; past that a revoked token is refused. The clock is moved, not
-    waited for; a refusal is never remembered."""
+    """When a check is a round trip (Neo4j), a server takes a checked token as valid while the
+    store's access generation stays the same, and reads the generation at most once per
+    ServerAccess.token_ttl; once a revocation has moved it, the token is refused. The clock is moved,
+    not waited for; a refusal is never remembered."""
     monkeypatch.setattr(repo.access, "remote", True, raising=False)
     record, token = create_token(repo.access, "ada")
     headers = {"authorization": f"Bearer {token}"}
@@ -117,10 +118,13 @@ def test_a_remote_store_is_asked_once_per_token_ttl(
         for _ in range(2):
             client.post("/graphql", json={"query": READ}, headers={"authorization": f"Bearer {bad}"})
         assert len(reads) == 3
-        assert repo.access.remove_token(record.id)
-        assert data(client, READ, headers=headers)  # within the ttl: still taken
         now = time.monotonic()
         monkeypatch.setattr(auth.time, "monotonic", lambda: now + ServerAccess.token_ttl + 0.001)
+        assert data(client, READ, headers=headers)  # the generation did not move: no new check
+        assert len(reads) == 3
+        assert repo.access.remove_token(record.id)
+        assert data(client, READ, headers=headers)  # within the ttl: still taken
+        monkeypatch.setattr(auth.time, "monotonic", lambda: now + 2 * ServerAccess.token_ttl + 0.002)
         response = client.post("/graphql", json={"query": READ}, headers=headers)
         _one_error(response, 401, "UNAUTHENTICATED")
 

@@ -21,16 +21,24 @@ class Neo4jAccessStore(AccessStore):
         self.server = server
 
     def _run(self, name: str, **params: Any) -> list[dict[str, Any]]:
+        """A change of tokens or settings, which moves the generation in the same transaction."""
+
         def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
             result = tx.run(_statement(name), params)
             keys = result.keys()
-            return [dict(zip(keys, values, strict=True)) for values in result.values()]
+            rows = [dict(zip(keys, values, strict=True)) for values in result.values()]
+            tx.run(_statement("access/generation_next")).consume()
+            return rows
 
         return self.server.write(work)  # type: ignore[no-any-return]
 
     @staticmethod
     def _record(row: dict[str, Any]) -> TokenRecord:
         return TokenRecord(row["id"], row["actor"], row["digest"], int(row["created"]), row["label"] or "")
+
+    def generation(self) -> int:
+        rows = self.server.query("access/generation")
+        return int(rows[0]["generation"]) if rows else 0
 
     def add_token(self, record: TokenRecord) -> None:
         self._run("access/token_add", **asdict(record))
