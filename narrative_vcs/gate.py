@@ -487,6 +487,9 @@ class GatedRefs(RefStore):
     def get(self, name: RefName) -> ObjectId | None:
         return self.inner.get(name)
 
+    def last_known(self, name: RefName) -> ObjectId | None:
+        return self.inner.last_known(name)
+
     def list(self, prefix: str = "refs/") -> dict[RefName, ObjectId]:
         return self.inner.list(prefix)
 
@@ -557,7 +560,9 @@ class GatedRefs(RefStore):
         return self.inner.move_with_batch(resolved, who=who, message=message)
 
     def moved(self, moves: Sequence[RefMove]) -> None:
-        self.gate.moved(self.repo, [self._resolved(m) for m in moves])
+        resolved = [self._resolved(m) for m in moves]
+        self.inner.moved(resolved)
+        self.gate.moved(self.repo, resolved)
 
     _require_commit = staticmethod(Gate._require_commit)
 

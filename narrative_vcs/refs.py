@@ -138,6 +138,12 @@ class RefStore(ABC):
     def moved(self, moves: Sequence[RefMove]) -> None:
         """Told once moves made with a batch (:meth:`move_with_batch`) have landed."""
 
+    def last_known(self, name: RefName) -> ObjectId | None:
+        """Where ``name`` pointed when this process last looked or moved it, which may be stale: a
+        first guess for a compare-and-swap, which reads the ref again only when the guess fails (a
+        :class:`BranchMoved` carries the value found). Stores where reading is cheap read it."""
+        return self.get(name)
+
     #: Whether :meth:`set_detached` works (a store HEAD is shared by every client keeps it on a branch).
     can_detach: bool = False
 

@@ -150,8 +150,10 @@ class Building(Reading):
         one ref update and one pack, and each still gets a commit of its own.
         """
         ref = branch_ref(branch)
-        for _ in range(100):
-            start = self.refs.get(ref)
+        for attempt in range(100):
+            # The head this process last saw (no round trip on a remote store); a stale one fails the
+            # compare-and-swap, which reads the ref, and the group is worked out again on it.
+            start = self.refs.last_known(ref) if attempt == 0 else self.refs.get(ref)
             tip, tip_tree = start, (self.commits.get(start).tree if start else None)
             outcomes: list[GroupOutcome] = []
             last: tuple[Actor, Commit] | None = None

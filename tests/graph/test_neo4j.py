@@ -169,6 +169,46 @@ def test_a_commit_and_its_ref_land_in_one_transaction(neo: Repository, neo4j_uri
     assert stored == on_main  # no Commit node of the attempt that lost
 
 
+def test_a_group_starts_from_the_head_it_last_saw_and_a_stale_one_costs_no_update(
+    neo: Repository, neo4j_uri: str
+) -> None:
+    """A group commit reads no ref when this process moved the branch last (RefStore.last_known); when
+    another process moved it meanwhile, the compare-and-swap fails, tells the head it found, and the
+    group lands on it: nothing acknowledged is lost."""
+    from narrative_vcs.graph.neo4j import open_neo4j
+    from narrative_vcs.repository import PendingCommit
+
+    w = Writer(neo)
+    base = w.setup(pages=[Page("a", "A", "One."), Page("b", "B", "One.")])
+    ref = RefName("refs/heads/main")
+    assert neo.refs.last_known(ref) == base
+    reads: list[str] = []
+    query = neo.objects.server.query  # type: ignore[attr-defined]
+
+    def counting(name: str, /, **params: Any) -> Any:
+        reads.append(name)
+        return query(name, **params)
+
+    neo.objects.server.query = counting  # type: ignore[attr-defined]
+    (first,) = neo.commit_group(
+        "main", [PendingCommit(ChangeSet().upsert_page(Page("a", "A", "Two.")), base, "ada", "2")]
+    )
+    assert first.error is None and first.parent == base
+    assert "refs/get" not in reads
+    objects, refs, _access = open_neo4j(neo4j_uri)
+    try:
+        theirs = Writer(Repository(objects, refs)).page("b", "Theirs.")  # another process moves main
+    finally:
+        objects.server.close()
+    assert neo.refs.last_known(ref) == first.commit  # stale now
+    (second,) = neo.commit_group(
+        "main", [PendingCommit(ChangeSet().upsert_page(Page("a", "A", "Three.")), first.commit, "ada", "3")]
+    )
+    assert second.error is None and second.rebased and second.parent == theirs
+    assert neo.refs.get(ref) == second.commit and neo.refs.last_known(ref) == second.commit
+    assert [c.id for c in neo.walk(["main"])][:3] == [second.commit, theirs, first.commit]
+
+
 def test_commit_listing_returns_only_new_commits(neo: Repository) -> None:
     w = Writer(neo)
     first = w.setup()

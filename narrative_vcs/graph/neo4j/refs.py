@@ -29,14 +29,31 @@ class Neo4jRefStore(RefStore):
         self.server = server
         self._objects = objects
         self._snapshots = Snapshots(objects) if objects is not None else None
+        # Where each ref pointed when this process last read or moved it (see last_known).
+        self._known: dict[RefName, ObjectId | None] = {}
 
     def _resolve(self, name: RefName) -> RefName:
         target = self.get_symbolic(name)
         return target if target is not None else name
 
     def get(self, name: RefName) -> ObjectId | None:
-        rows = self.server.query("refs/get", ref=str(self._resolve(name)))
-        return ObjectId(rows[0]["target"]) if rows else None
+        ref = self._resolve(name)
+        rows = self.server.query("refs/get", ref=str(ref))
+        value = self._known[ref] = ObjectId(rows[0]["target"]) if rows else None
+        return value
+
+    def last_known(self, name: RefName) -> ObjectId | None:
+        """Without a round trip when this process has read or moved the ref before (a group commit
+        on a branch this server writes finds its head here; a stale one fails its compare-and-swap,
+        which tells the value found)."""
+        ref = self._resolve(name)
+        if ref in self._known:
+            return self._known[ref]
+        return self.get(ref)
+
+    def moved(self, moves: Sequence[RefMove]) -> None:
+        for move in moves:
+            self._known[move.ref] = move.new
 
     def set_if_equals(
         self, name: RefName, old: ObjectId | None, new: ObjectId, *, who: str = "", message: str = ""
@@ -82,6 +99,7 @@ class Neo4jRefStore(RefStore):
             # Another writer created one of the refs between our check and our create.
             first = next((m for m in moves if m.old is None), moves[0])
             raise BranchMoved(first.ref, first.old, self.get(first.ref)) from None
+        self.moved(moves)
 
     def _move_params(self, move: RefMove, who: str, message: str, now: int) -> dict[str, Any]:
         removed, added = self._page_changes(move.ref, move.old, move.new)
@@ -102,12 +120,14 @@ class Neo4jRefStore(RefStore):
                 raise BranchMoved(name, old, None)
             current = self._current(tx, name)
             if current != old:
+                self._known[name] = current
                 raise BranchMoved(name, old, current)
             tx.run(_statement("refs/delete"), ref=name).consume()
             return
         if old is None:
             current = self._current(tx, name)
             if current is not None:
+                self._known[name] = current
                 raise BranchMoved(name, old, current)
             clash = tx.run(_statement("refs/conflicting"), ref=name).single()
             if clash is not None:
@@ -126,6 +146,7 @@ class Neo4jRefStore(RefStore):
         row = tx.run(_statement("refs/move"), **params).single()
         current = None if row is None else ObjectId(row["current"])
         if current != old:
+            self._known[name] = current
             raise BranchMoved(name, old, current)  # rolls the transaction back
 
     @staticmethod
@@ -170,10 +191,12 @@ class Neo4jRefStore(RefStore):
                 raise NotFound(f"ref {name} does not exist")
             current = self._current(tx, name)
             if old is not None and current != old:
+                self._known[name] = current
                 raise BranchMoved(name, old, current)
             tx.run(_statement("refs/delete"), ref=name).consume()
 
         self.server.write(work)
+        self._known[name] = None
 
     def list(self, prefix: str = "refs/") -> dict[RefName, ObjectId]:
         rows = self.server.query("refs/list", prefix=prefix)
