@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import zlib
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from narrative_vcs.graph.packfile import (
     encode_entry,
     pack_objects,
     split_objects,
+    stored,
 )
 from narrative_vcs.objects import hash_object
 from narrative_vcs.types import ObjectId
@@ -166,3 +168,13 @@ def test_the_pack_cache_keeps_the_most_recent_packs_within_its_bytes() -> None:
     tiny = PackCache(max_bytes=10)
     tiny.put(1, packs[0])
     assert tiny.get(1) is packs[0]  # the last one read always stays
+
+
+@FAST
+@given(st.one_of(payloads, st.integers(min_value=65_000, max_value=140_000).map(lambda n: os.urandom(n))))
+def test_a_stored_stream_is_what_zlib_reads_back(data: bytes) -> None:
+    """Small objects go in packs as stored deflate blocks made without calling zlib: zlib reads them
+    back, and below one block they are the bytes zlib's level 0 makes."""
+    assert zlib.decompress(stored(data)) == data
+    if len(data) < 0xFFFF:
+        assert stored(data) == zlib.compress(data, 0)

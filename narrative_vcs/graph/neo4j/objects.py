@@ -54,6 +54,7 @@ class Neo4jObjectStore(ObjectStore):
         self._index_loaded = False
         self._pack_after = 0
         self._pack_cache = PackCache(pack_cache_bytes)
+        self._fetching: dict[int, threading.Event] = {}  # packs being fetched, by number
         # Parsed trees for the projection, kept across batches (a batch's parents are in the last one).
         self._snapshots = Snapshots(_Reader(self._get_flushing), cache_size=20_000)
 
@@ -195,7 +196,8 @@ class Neo4jObjectStore(ObjectStore):
 
     def _packs(self, seqs: Sequence[int]) -> Iterator[tuple[int, PackData]]:
         """The packs numbered ``seqs`` that exist: cached ones first, then the others a few a query
-        (so a long read holds only a few in memory besides the cache)."""
+        (so a long read holds only a few in memory besides the cache). A pack another thread is
+        fetching is waited for, not fetched again (many requests reading one tree at once)."""
         fetch = []
         for seq in seqs:
             pack = self._pack_cache.get(seq)
@@ -203,8 +205,34 @@ class Neo4jObjectStore(ObjectStore):
                 fetch.append(seq)
             else:
                 yield seq, pack
-        for start in range(0, len(fetch), PACKS_PER_QUERY):
-            for row in self.server.query("packs/get_many", seqs=fetch[start : start + PACKS_PER_QUERY]):
+        mine: list[int] = []
+        theirs: list[tuple[int, threading.Event]] = []
+        with self._index_lock:
+            for seq in fetch:
+                if (event := self._fetching.get(seq)) is not None:
+                    theirs.append((seq, event))
+                else:
+                    self._fetching[seq] = threading.Event()
+                    mine.append(seq)
+        try:
+            yield from self._fetch_packs(mine)
+        finally:
+            with self._index_lock:
+                for seq in mine:
+                    self._fetching.pop(seq).set()
+        again = []
+        for seq, event in theirs:
+            event.wait()
+            pack = self._pack_cache.get(seq)
+            if pack is None:
+                again.append(seq)  # its fetch failed, or the cache let it go already
+            else:
+                yield seq, pack
+        yield from self._fetch_packs(again)
+
+    def _fetch_packs(self, seqs: Sequence[int]) -> Iterator[tuple[int, PackData]]:
+        for start in range(0, len(seqs), PACKS_PER_QUERY):
+            for row in self.server.query("packs/get_many", seqs=seqs[start : start + PACKS_PER_QUERY]):
                 pack = self._pack(row)
                 self._pack_cache.put(int(row["seq"]), pack)
                 yield int(row["seq"]), pack
