@@ -9,11 +9,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .errors import BadInput, NotFound
 from .objects import hash_object
 from .types import ObjectId
+
+if TYPE_CHECKING:
+    from .snapshot import Snapshots
 
 __all__ = ["MemoryObjectStore", "ObjectStore", "OverlayObjectStore"]
 
@@ -51,6 +54,10 @@ class ObjectStore(ABC):
         at once.
         """
         return nullcontext()
+
+    def adopt_snapshots(self, snapshots: Snapshots) -> None:
+        """The tree reader of the repository over this store, whose parsed trees and remembered diffs
+        a store that reads trees itself (to project commits) may share; most stores have no use."""
 
     def put_many(self, objects: Iterable[tuple[str, bytes]]) -> list[ObjectId]:
         """Store several objects in one batch."""

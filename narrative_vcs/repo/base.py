@@ -50,6 +50,7 @@ class RepositoryBase:
         self.refs: RefStore = self._gated
         self.access: AccessStore = access if access is not None else MemoryAccessStore()
         self.snapshots = Snapshots(objects)
+        objects.adopt_snapshots(self.snapshots)
         self.commits = Commits(objects)
         self._actors: dict[ObjectId, Actor] = {}  # parsed actor records by blob id
         self._pages: OrderedDict[tuple[str, ObjectId], Page] = OrderedDict()  # parsed pages, by id and blob

@@ -55,8 +55,10 @@ class Neo4jObjectStore(ObjectStore):
         self._pack_after = 0
         self._pack_cache = PackCache(pack_cache_bytes)
         self._fetching: dict[int, threading.Event] = {}  # packs being fetched, by number
-        # Parsed trees for the projection, kept across batches (a batch's parents are in the last one).
-        self._snapshots = Snapshots(_Reader(self._get_flushing), cache_size=20_000)
+        # Parsed trees for the projection and the branches' page changes, kept across batches (a batch's
+        # parents are in the last one): the repository's own (adopt_snapshots), whose trees and diffs
+        # of the commits it built are known without reading or parsing, else one of the store's.
+        self.snapshots = Snapshots(_Reader(self._get_flushing), cache_size=20_000)
 
     # reads
 
@@ -69,10 +71,16 @@ class Neo4jObjectStore(ObjectStore):
     def _pending(self) -> dict[ObjectId, tuple[str, bytes]] | None:
         return getattr(self._local, "pending", None)  # type: ignore[no-any-return]
 
+    def adopt_snapshots(self, snapshots: Snapshots) -> None:
+        self.snapshots = snapshots
+
     def get(self, oid: ObjectId) -> tuple[str, bytes]:
         pending = self._pending()
         if pending is not None and oid in pending:
             return pending[oid]
+        flushing = getattr(self._local, "flushing", None)  # the batch being written, in this thread
+        if flushing is not None and (found := flushing.get(oid)) is not None:
+            return found  # type: ignore[no-any-return]
         found = self._cache.get(oid)
         if found is not None:
             return found
@@ -326,7 +334,7 @@ class Neo4jObjectStore(ObjectStore):
 
         self._local.flushing = objects  # the projection reads the trees of this batch too
         try:
-            projection = Projection(self._snapshots, self._get_flushing)
+            projection = Projection(self.snapshots, self._get_flushing)
             for oid, (obj_type, data) in objects.items():
                 if obj_type == "commit":
                     projection.add_commit(oid, data)

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from ...errors import BadInput, BranchMoved, CorruptObject, NotFound
 from ...objects import Commit
 from ...refs import HEADS, TAGS, ReflogEntry, RefMove, RefStore, check_moves
-from ...snapshot import Snapshots
 from ...types import ZERO_ID, ObjectId, RefName
 from .objects import Neo4jObjectStore
 from .projection import version_id
@@ -28,7 +27,6 @@ class Neo4jRefStore(RefStore):
     def __init__(self, server: Neo4jServer, objects: Neo4jObjectStore | None = None) -> None:
         self.server = server
         self._objects = objects
-        self._snapshots = Snapshots(objects) if objects is not None else None
         # Where each ref pointed when this process last read or moved it (see last_known).
         self._known: dict[RefName, ObjectId | None] = {}
 
@@ -158,7 +156,7 @@ class Neo4jRefStore(RefStore):
         self, name: RefName, old: ObjectId | None, new: ObjectId | None
     ) -> tuple[list[str], list[str]]:
         """The page versions a branch stops and starts holding when it moves from ``old`` to ``new``."""
-        if self._objects is None or self._snapshots is None or not name.startswith(HEADS) or new is None:
+        if self._objects is None or not name.startswith(HEADS) or new is None:
             return [], []
         try:
             old_tree = Commit.parse(self._objects.get(old)[1]).tree if old else None
@@ -170,7 +168,7 @@ class Neo4jRefStore(RefStore):
             return [], []
         removed: list[str] = []
         added: list[str] = []
-        for change in self._snapshots.diff(old_tree, new_tree):
+        for change in self._objects.snapshots.diff(old_tree, new_tree):
             top, _, file = change.path.partition("/")
             if top != "pages" or not file.endswith(".md") or "/" in file:
                 continue
