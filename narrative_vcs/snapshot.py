@@ -75,12 +75,35 @@ class TreeDiff:
 class Snapshots:
     """Tree reads (cached: objects never change) and copy-on-write tree updates over a store."""
 
+    #: Diffs of at most this many files are kept once worked out (larger ones are rare and costly to keep).
+    DIFF_KEPT = 64
+
     def __init__(self, store: ObjectStore, cache_size: int = 8192) -> None:
         self.store = store
         self._trees: OrderedDict[ObjectId, Tree] = OrderedDict()
         #: Diffs of the trees :meth:`write` made, by (old root, new root).
         self._diffs: OrderedDict[tuple[ObjectId | None, ObjectId], list[TreeDiff]] = OrderedDict()
         self._cache_size = cache_size
+
+    def preload(self, root: ObjectId) -> int:
+        """Read every tree under ``root`` into the cache, a level at a time (one bulk read per level
+        on a server backend), at most half the cache; how many trees were read."""
+        read = 0
+        level = [root]
+        while level and read < self._cache_size // 2:
+            wanted = [oid for oid in level if oid not in self._trees][: self._cache_size // 2 - read]
+            found = self.store.get_many(wanted)
+            level = []
+            for oid in wanted:
+                obj = found.get(oid)
+                if obj is None or obj[0] != "tree":
+                    continue
+                tree = self._trees[oid] = Tree.parse(obj[1])
+                read += 1
+                level.extend(e.oid for e in tree.entries.values() if e.is_tree)
+        while len(self._trees) > self._cache_size:
+            self._trees.popitem(last=False)
+        return read
 
     def tree(self, oid: ObjectId) -> Tree:
         tree = self._trees.get(oid)
@@ -152,7 +175,15 @@ class Snapshots:
                 return list(known)
         out: list[TreeDiff] = []
         self._diff(old, new, "", out)
-        return sorted(out, key=lambda d: d.path)
+        out.sort(key=lambda d: d.path)
+        if new is not None and len(out) <= self.DIFF_KEPT:
+            # The diff of a commit is asked for again soon: by the rules gate after the projection of a
+            # Neo4j store, or the other way round.
+            self._diffs[(old, new)] = out
+            if len(self._diffs) > self._cache_size:
+                self._diffs.popitem(last=False)
+            return list(out)
+        return out
 
     def _diff(self, old: ObjectId | None, new: ObjectId | None, prefix: str, out: list[TreeDiff]) -> None:
         if old == new:

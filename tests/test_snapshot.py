@@ -220,3 +220,26 @@ def test_the_diff_a_write_remembers_is_the_diff_of_its_trees(batches: list[dict[
             continue
         assert _exact(snaps.diff(root, new)) == _exact(Snapshots(store).diff(root, new))
         root = new
+
+
+def test_preload_reads_every_tree_a_level_at_a_time(objects: ObjectStore) -> None:
+    """A server reads the trees of HEAD ahead: afterwards a read of any page's path reads no tree."""
+    root = Snapshots(objects).write(None, {f"pages/p{i}.md": f"page {i}".encode() for i in range(40)})
+    bulk: list[int] = []
+    get_many = objects.get_many
+
+    def counting(oids: object) -> dict[ObjectId, tuple[str, bytes]]:
+        wanted = list(oids)  # type: ignore[call-overload]
+        bulk.append(len(wanted))
+        return get_many(wanted)
+
+    objects.get_many = counting  # type: ignore[method-assign]
+    fresh = Snapshots(objects)
+    trees = fresh.preload(root)
+    assert trees == 1 + 1 + len({store_path(f"pages/p{i}.md").rsplit("/", 2)[-3] for i in range(40)}) + len(
+        {store_path(f"pages/p{i}.md").rsplit("/", 1)[0] for i in range(40)}
+    )
+    assert len(bulk) == 4  # root, pages/, the first shard level, the second
+    objects.get = lambda oid: pytest.fail(f"read {oid}")  # type: ignore[method-assign]
+    for i in range(40):
+        assert fresh.entry(root, f"pages/p{i}.md") is not None

@@ -10,8 +10,10 @@ is opened by the caller (``gvcs serve``) and closed when the application shuts d
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
@@ -55,6 +57,15 @@ from .sse import events_endpoint
 from .writer import BranchWriter
 
 __all__ = ["create_app", "store_kind"]
+
+log = logging.getLogger(__name__)
+
+
+def _preload(repo: Repository) -> None:
+    try:
+        repo.preload()
+    except Exception:  # an empty story, a HEAD on no branch, a store gone: requests read as they go
+        log.debug("the trees of HEAD were not read ahead", exc_info=True)
 
 
 def store_kind(repo: Repository) -> str:
@@ -205,9 +216,12 @@ def create_app(
         feed.start()
         if fanout is not None:
             fanout.start(feed)
+        # The trees of HEAD read ahead, in the background: the first requests find them in memory.
+        preloading = asyncio.get_running_loop().run_in_executor(None, _preload, repo)
         try:
             yield
         finally:
+            await preloading
             if fanout is not None:
                 await fanout.stop()
             await feed.stop()

@@ -34,6 +34,11 @@ class Reading(Branches):
         oid = self.resolve(rev)
         return oid if as_of is None else self.commits.as_of(oid, as_of)
 
+    def preload(self, rev: str = "HEAD") -> int:
+        """Read the trees of ``rev`` ahead of use (a server at start: its first requests then find the
+        story's structure in memory); how many trees were read."""
+        return self.snapshots.preload(self.tree_of(rev))
+
     def read_page(self, page_id: str, rev: str = "HEAD", *, as_of: int | None = None) -> Page:
         validate_id("page", page_id)
         commit = self.at(rev, as_of)
