@@ -195,6 +195,9 @@ class Gate:
     def __init__(self, rules: Sequence[Rule] = (), *, memory: int = 200_000) -> None:
         self.rules = list(rules)
         self._verified: OrderedDict[ObjectId, None] = OrderedDict()
+        # Commits that passed the commit rules ahead of their move (precheck): the move's check works out
+        # what it brings and checks the move as ever, but does not check these commits again.
+        self._passed: OrderedDict[ObjectId, None] = OrderedDict()
         self._memory = memory
         self._lock = threading.Lock()
         #: Caches rules keep per repository and process (parsed settings, and the like), by name.
@@ -223,6 +226,8 @@ class Gate:
         by_move = self._by_move(repo, checked, fresh)
         with repo.objects.reading_many() if len(fresh) >= MANY else nullcontext():
             for info in fresh:
+                if info.id in self._passed:
+                    continue
                 try:
                     self.check_commit(session, info)
                 except RuleBroken as exc:
@@ -235,6 +240,32 @@ class Gate:
             for rule in self.rules:
                 rule.check_move(check)
         self.remember(info.id for info in fresh)
+
+    def precheck(self, repo: RepositoryBase, commits: Iterable[ObjectId]) -> bool:
+        """Check ``commits`` (stored, with their ancestors) against the commit rules ahead of the move
+        that will bring them, parents first, and remember those that pass: a transfer checks each batch
+        it has written while it writes the next. The move's :meth:`check` still works out every commit
+        it brings and checks the move as a whole; it only skips the commit rules for these (a commit's
+        verdict never changes). False at the first commit that fails: the move's check finds it again
+        and refuses with its usual error."""
+        if not self.rules:
+            return True
+        session = Session(repo, self, [])
+        ids = list(commits)
+        with repo.objects.reading_many() if len(ids) >= MANY else nullcontext():
+            repo.commits.read_many(ids)
+            for oid in ids:
+                if oid in self._passed or self.verified(oid):
+                    continue
+                try:
+                    self.check_commit(session, self._info(repo, oid))
+                except RuleBroken:
+                    return False
+                with self._lock:
+                    self._passed[oid] = None
+                    if len(self._passed) > self._memory:
+                        self._passed.popitem(last=False)
+        return True
 
     def check_commit(self, session: Session, info: CommitInfo) -> None:
         check = CommitCheck(session, info)

@@ -274,6 +274,18 @@ class Commits:
             del cache[next(iter(cache))]
         return info
 
+    def read_many(self, oids: Iterable[ObjectId]) -> None:
+        """Parse the commits ``oids`` in one read of the store (commits a transfer has just written,
+        which the store still holds in memory), so that :meth:`get` finds them; anything else than a
+        commit is left to :meth:`get` to refuse."""
+        cache = self._cache
+        wanted = [oid for oid in oids if oid not in cache]
+        for oid, (obj_type, data) in self.store.get_many(wanted).items():
+            if obj_type == "commit":
+                cache[oid] = self._parse(oid, data)
+        while len(cache) > self._cache_size:
+            del cache[next(iter(cache))]
+
     def _listed_info(self, oid: ObjectId) -> CommitInfo | None:
         """The commit from the backend's listing of commits, refreshed with only the new commits.
 

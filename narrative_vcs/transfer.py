@@ -10,6 +10,7 @@ The destination's ref moves last, by compare-and-swap against the value read at 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -205,13 +206,19 @@ def _send(
     """Write the objects of ``commits`` into ``destination``, parents first, in batches; how many."""
     objects = 0
     done = 0
-    # One batch is written (by a second thread: a server works meanwhile) while the next is read.
-    # Batches are written one after another, in order, so the destination stays closed under
-    # parents at every moment.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gvcs-transfer") as writer:
+    batches = [commits[start : start + BATCH_COMMITS] for start in range(0, len(commits), BATCH_COMMITS)]
+    # One batch is written (by a second thread: a server works meanwhile) while the next is read, and
+    # the commits of the batch written before are checked against the destination's rules (by a third:
+    # the ref move then checks only the last batch's). Batches are written one after another, in order,
+    # so the destination stays closed under parents at every moment.
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="gvcs-transfer") as writer,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="gvcs-transfer-check") as checker,
+    ):
         pending: Future[None] | None = None
-        for start in range(0, len(commits), BATCH_COMMITS):
-            chunk = commits[start : start + BATCH_COMMITS]
+        checks: list[Future[None]] = []
+        stop = threading.Event()  # a commit broke a rule: the ref move's check finds it again
+        for n, chunk in enumerate(batches):
             batch = list(_objects_of(source, chunk))
             objects += len(batch)
             if pending is not None:
@@ -220,11 +227,26 @@ def _send(
                 if progress is not None:
                     progress(done, len(commits))
             pending = writer.submit(_write, destination, batch)
+            if n < len(batches) - 1:
+                checks.append(checker.submit(_precheck, destination, pending, [c.id for c in chunk], stop))
         if pending is not None:
             pending.result()
             if progress is not None:
                 progress(len(commits), len(commits))
+        for check in checks:
+            check.result()
     return objects
+
+
+def _precheck(
+    destination: Repository, written: Future[None], ids: list[ObjectId], stop: threading.Event
+) -> None:
+    """Check the commits of a batch once it is written (see :meth:`Gate.precheck`); nothing more once a
+    batch failed to be written or a commit broke a rule (the ref move's check finds it again)."""
+    if stop.is_set() or written.exception() is not None:
+        return
+    if not destination.gate.precheck(destination, ids):
+        stop.set()
 
 
 def _write(destination: Repository, batch: list[tuple[str, bytes]]) -> None:

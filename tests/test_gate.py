@@ -160,3 +160,61 @@ def test_a_ref_points_at_a_commit_of_the_store(gated: Repository) -> None:
     with pytest.raises(RuleBroken, match="no such object"):
         gated.refs.add_if_new(branch_ref("x"), ObjectId("ab" * 20))
     assert gated.branches() == {"main": head}
+
+
+class Counter(Rule):
+    """Counts the commits each move brings, as the move's check sees them."""
+
+    name = "counter"
+
+    def __init__(self) -> None:
+        self.brought: list[int] = []
+
+    def check_move(self, check: MoveCheck) -> None:
+        self.brought.append(len(check.new_commits))
+
+
+def _long_source() -> Repository:
+    source = Repository.memory()
+    writer = Writer(source)
+    writer.setup()
+    for i in range(10):
+        page = Page("a", "A", f"A{i}")
+        writer.commit(ChangeSet().upsert_page(page), message="Refuse me" if i == 2 else "Edit")
+    return source
+
+
+def test_a_transfer_checks_its_batches_as_it_writes_them(
+    monkeypatch: pytest.MonkeyPatch, gated: Repository, recorder: Recorder
+) -> None:
+    from narrative_vcs import transfer
+
+    monkeypatch.setattr(transfer, "BATCH_COMMITS", 3)
+    source = Repository.memory()
+    writer = Writer(source)
+    writer.setup()
+    for i in range(10):
+        writer.page("a", f"A{i}")
+    counter = Counter()
+    gated.gate.rules.append(counter)
+    transfer.copy_branch(source, gated, "main")
+    ids = [c.id for c in source.commits.walk([source.branch_head("main")])][::-1]
+    assert recorder.commits == ids  # each once, parents first: the batches ahead, then the last at the move
+    assert counter.brought == [11]  # the move's own checks still see every commit it brings
+    assert gated.branch_head("main") == ids[-1]
+
+
+def test_a_transfer_whose_early_batch_breaks_a_rule_moves_nothing(
+    monkeypatch: pytest.MonkeyPatch, gated: Repository, recorder: Recorder
+) -> None:
+    from narrative_vcs import transfer
+
+    monkeypatch.setattr(transfer, "BATCH_COMMITS", 2)
+    source = _long_source()
+    refused = next(c for c in source.commits.walk([source.branch_head("main")]) if c.subject == "Refuse me")
+    message = rf"^commit {refused.short_id} by ada: this commit asked to be refused"
+    with pytest.raises(RuleBroken, match=message):
+        transfer.copy_branch(source, gated, "main")
+    assert gated.branch_head("main") is None
+    assert recorder.moves == []
+    assert recorder.commits.count(refused.id) == 2  # ahead of the move, then by the move's own check
