@@ -7,7 +7,7 @@ callers may cache anything they read.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Protocol
 
@@ -18,7 +18,7 @@ from .types import ObjectId
 if TYPE_CHECKING:
     from .snapshot import Snapshots
 
-__all__ = ["MemoryObjectStore", "ObjectStore", "OverlayObjectStore"]
+__all__ = ["MemoryObjectStore", "ObjectStore", "OverlayObjectStore", "PreparedWrite"]
 
 HEX = frozenset("0123456789abcdef")
 #: The types of git object a store holds.
@@ -63,6 +63,19 @@ class ObjectStore(ABC):
         """Store several objects in one batch."""
         with self.batch():
             return [self.put(t, d) for t, d in objects]
+
+    def prepare_write(self, objects: Iterable[tuple[str, bytes]]) -> PreparedWrite:
+        """``objects`` made ready to be written as one batch, by :meth:`PreparedWrite.write`, later and
+        maybe in another thread: a writer prepares the next batch while the last one is written.
+        Prepared batches must be written in the order they were prepared. A store that works out
+        something for a batch (Neo4j: its packs and projection) does it here, and lets every thread read
+        the objects until they are written or discarded; the default only puts them in a batch then."""
+        batch = list(objects)
+
+        def write() -> None:
+            self.put_many(batch)
+
+        return PreparedWrite(write)
 
     def get_many(self, oids: Iterable[ObjectId]) -> dict[ObjectId, tuple[str, bytes]]:
         """Several objects at once (one round trip on a server backend); missing ones are left out."""
@@ -110,6 +123,22 @@ class ObjectStore(ABC):
 
     def close(self) -> None:
         """Release resources."""
+
+
+class PreparedWrite:
+    """A batch of objects ready to be written (:meth:`ObjectStore.prepare_write`): :meth:`write` writes
+    it (once), :meth:`discard` drops it unwritten."""
+
+    def __init__(self, write: Callable[[], None], discard: Callable[[], None] | None = None) -> None:
+        self._write = write
+        self._discard = discard
+
+    def write(self) -> None:
+        self._write()
+
+    def discard(self) -> None:
+        if self._discard is not None:
+            self._discard()
 
 
 class CacheFile(Protocol):

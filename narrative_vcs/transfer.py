@@ -221,12 +221,18 @@ def _send(
         for n, chunk in enumerate(batches):
             batch = list(_objects_of(source, chunk))
             objects += len(batch)
-            if pending is not None:
-                pending.result()
-                done += BATCH_COMMITS
-                if progress is not None:
-                    progress(done, len(commits))
-            pending = writer.submit(_write, destination, batch)
+            # Worked out while the batch before is written (a Neo4j store's packs and projection).
+            prepared = destination.objects.prepare_write(batch)
+            try:
+                if pending is not None:
+                    pending.result()
+                    done += BATCH_COMMITS
+                    if progress is not None:
+                        progress(done, len(commits))
+            except BaseException:
+                prepared.discard()
+                raise
+            pending = writer.submit(prepared.write)
             if n < len(batches) - 1:
                 checks.append(checker.submit(_precheck, destination, pending, [c.id for c in chunk], stop))
         if pending is not None:
@@ -247,12 +253,6 @@ def _precheck(
         return
     if not destination.gate.precheck(destination, ids):
         stop.set()
-
-
-def _write(destination: Repository, batch: list[tuple[str, bytes]]) -> None:
-    with destination.objects.batch():
-        for obj_type, data in batch:
-            destination.objects.put(obj_type, data)
 
 
 def _objects_of(source: Repository, commits: list[CommitInfo]) -> Iterator[tuple[str, bytes]]:

@@ -308,3 +308,39 @@ def test_a_work_tree_keeps_the_commit_listing_between_processes(
     finally:
         objects.close()
         refs.close()
+
+
+def test_a_batch_is_prepared_on_the_one_before_while_that_one_is_written(neo: Repository) -> None:
+    from narrative_vcs.errors import NotFound
+    from narrative_vcs.transfer import _objects_of, missing_commits
+
+    source = Repository.memory()
+    w = Writer(source)
+    w.setup(pages=[Page("prologue", "Prologue", "It begins.")])
+    w.page("vault", "The door.")
+    w.page("vault", "The door opens.")
+    w.page("cellar", "Dark.")
+    order = missing_commits(source, source.branch_head("main"), neo)
+    first = neo.objects.prepare_write(list(_objects_of(source, order[:2])))
+    # The second batch's projection reads the trees of the first, which is not written yet.
+    second = neo.objects.prepare_write(list(_objects_of(source, order[2:3])))
+    assert neo.objects.get(order[1].id) == source.objects.get(order[1].id)  # readable meanwhile
+    first.write()
+    second.write()
+    third = neo.objects.prepare_write(list(_objects_of(source, order[3:])))
+    third.discard()
+    with pytest.raises(NotFound):
+        neo.objects.get(order[3].id)
+    changed = rows(
+        neo,
+        "MATCH (c:Commit)-[ch:CHANGED]->(v:PageVersion) RETURN c.id AS id, ch.op AS op, v.page AS page",
+    )
+    assert sorted((r["id"], r["op"], r["page"]) for r in changed) == sorted(
+        [
+            (order[0].id, "add", "prologue"),
+            (order[1].id, "add", "vault"),
+            (order[2].id, "modify", "vault"),
+        ]
+    )
+    parents = rows(neo, "MATCH (c:Commit {id: $id})-[:PARENT]->(p) RETURN p.id AS id", id=order[2].id)
+    assert parents == [{"id": order[1].id}]

@@ -14,7 +14,7 @@ from ...errors import BadInput, BranchMoved, CorruptObject, NotFound
 from ...objects import hash_object
 from ...refs import RefMove
 from ...snapshot import Snapshots
-from ...store import HEX, OBJECT_TYPES, CacheFile, ObjectStore
+from ...store import HEX, OBJECT_TYPES, CacheFile, ObjectStore, PreparedWrite
 from ...types import ObjectId
 from ..packfile import PackCache, PackData, PackIndex, split_objects
 from .projection import Projection
@@ -55,6 +55,8 @@ class Neo4jObjectStore(ObjectStore):
         self._pack_after = 0
         self._pack_cache = PackCache(pack_cache_bytes)
         self._fetching: dict[int, threading.Event] = {}  # packs being fetched, by number
+        # The objects of batches prepared and not written yet (prepare_write), readable by every thread.
+        self._staged: dict[ObjectId, tuple[str, bytes]] = {}
         # Parsed trees for the projection and the branches' page changes, kept across batches (a batch's
         # parents are in the last one): the repository's own (adopt_snapshots), whose trees and diffs
         # of the commits it built are known without reading or parsing, else one of the store's.
@@ -81,7 +83,7 @@ class Neo4jObjectStore(ObjectStore):
         flushing = getattr(self._local, "flushing", None)  # the batch being written, in this thread
         if flushing is not None and (found := flushing.get(oid)) is not None:
             return found  # type: ignore[no-any-return]
-        found = self._cache.get(oid)
+        found = self._cache.get(oid) or self._staged.get(oid)
         if found is not None:
             return found
         if self._index_loaded and (found := self._from_packs([oid]).get(oid)) is not None:
@@ -109,7 +111,7 @@ class Neo4jObjectStore(ObjectStore):
         pending = self._pending() or {}
         wanted: list[ObjectId] = []
         for oid in dict.fromkeys(oids):
-            found = pending.get(oid) or self._cache.get(oid)
+            found = pending.get(oid) or self._cache.get(oid) or self._staged.get(oid)
             if found is not None:
                 out[oid] = found
             else:
@@ -324,6 +326,37 @@ class Neo4jObjectStore(ObjectStore):
             raise RuntimeError("no batch is open in this thread")
         deferred.append((work, moves))
 
+    def prepare_write(self, objects: Iterable[tuple[str, bytes]]) -> PreparedWrite:
+        """The packs and the projection of ``objects`` worked out now, in this thread; their transaction
+        when the result is written. Until then every thread reads the objects here (the batch prepared
+        next builds on them)."""
+        batch: dict[ObjectId, tuple[str, bytes]] = {}
+        for obj_type, data in objects:
+            if obj_type not in OBJECT_TYPES:
+                raise BadInput(f"unknown object type {obj_type!r}")
+            data = bytes(data)
+            batch.setdefault(hash_object(obj_type, data), (obj_type, data))
+        with self._index_lock:
+            self._staged.update(batch)
+        try:
+            write = self._prepare(batch)
+        except BaseException:
+            self._unstage(batch)
+            raise
+
+        def run() -> None:
+            try:
+                self._commit(batch, write, ())
+            finally:
+                self._unstage(batch)
+
+        return PreparedWrite(run, lambda: self._unstage(batch))
+
+    def _unstage(self, objects: dict[ObjectId, tuple[str, bytes]]) -> None:
+        with self._index_lock:
+            for oid in objects:
+                self._staged.pop(oid, None)
+
     def _flush(
         self,
         objects: dict[ObjectId, tuple[str, bytes]],
@@ -331,7 +364,13 @@ class Neo4jObjectStore(ObjectStore):
     ) -> None:
         """Write ``objects`` and the projection of the commits among them in one transaction, with the
         ``deferred`` work (ref moves) after them: if that work raises, nothing is written."""
+        self._commit(objects, self._prepare(objects), deferred)
 
+    def _prepare(
+        self, objects: dict[ObjectId, tuple[str, bytes]]
+    ) -> Callable[[neo4j.ManagedTransaction], None] | None:
+        """The write of ``objects`` and of the projection of the commits among them (None: nothing to
+        write)."""
         self._local.flushing = objects  # the projection reads the trees of this batch too
         try:
             projection = Projection(self.snapshots, self._get_flushing)
@@ -340,7 +379,15 @@ class Neo4jObjectStore(ObjectStore):
                     projection.add_commit(oid, data)
         finally:
             self._local.flushing = None
-        write = self._write_packed(objects, projection)
+        return self._write_packed(objects, projection)
+
+    def _commit(
+        self,
+        objects: dict[ObjectId, tuple[str, bytes]],
+        write: Callable[[neo4j.ManagedTransaction], None] | None,
+        deferred: Sequence[tuple[Callable[[neo4j.ManagedTransaction], None], Sequence[RefMove]]],
+    ) -> None:
+        """Run ``write`` and the ``deferred`` work in one transaction; then ``objects`` are stored."""
         if write is None and not deferred:
             return
 
