@@ -314,7 +314,15 @@ def main(argv: list[str] | None = None) -> int:
         help="neo4j (the server of scripts/neo4j) or a neo4j:// URI: the agents run on it too, beside the"
         " embedded store, and the ratio is reported",
     )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="repeat the writers this many times (embedded and Neo4j in turn); medians are reported",
+    )
     args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
     neo4j_uri = _neo4j_uri(args.store)
 
     work = Path(tempfile.mkdtemp(prefix="gvcs-bench-api-"))
@@ -329,8 +337,12 @@ def main(argv: list[str] | None = None) -> int:
         runs: list[tuple[str, float, str | None]] = [("agents", 0.0, None), ("shared", 0.1, None)]
         if neo4j_uri is not None:
             runs += [("agents_neo4j", 0.0, neo4j_uri), ("shared_neo4j", 0.1, neo4j_uri)]
-        for name, shared, store in runs:
+        rates: dict[str, list[float]] = {name: [] for name, _, _ in runs}
+        previous: dict[str, dict[str, Any]] = {}
+        for run, (name, shared, store) in enumerate(runs * args.runs):
             story = work / name
+            if run >= len(runs):
+                shutil.rmtree(story)
             tokens = make_story(story, args.agents, args.pages, store)
             before = _head(story)
             argv_, port = gvcs_server(story)
@@ -351,6 +363,12 @@ def main(argv: list[str] | None = None) -> int:
                 **checked,
             }
             f = figures[name]
+            if run >= len(runs):  # what went wrong in any run counts
+                for key in ("lost", "false_conflicts"):
+                    f[key] += previous[name][key]
+            previous[name] = f
+            rates[name].append(f["commits_per_s"])
+            f["commits_per_s_runs"] = rates[name]
             rss = f"{f['server_peak_rss_mb']:.0f} MB" if f["server_peak_rss_mb"] else "?"
             print(
                 f"{name:>12}: {f['acknowledged']} commits in {f['seconds']:.2f} s"
@@ -358,11 +376,20 @@ def main(argv: list[str] | None = None) -> int:
                 f" rebased {f['rebased']}, conflicts {f['conflicts']} (false {f['false_conflicts']}),"
                 f" lost {f['lost']}, errors {len(writes.errors)}; server peak RSS {rss}"
             )
+        for name, values in rates.items():
+            figures[name]["commits_per_s"] = statistics.median(values)
         if neo4j_uri is not None:
-            neo = figures["agents_neo4j"]["commits_per_s"] / figures["agents"]["commits_per_s"]
+            # Each run's ratio (embedded and Neo4j measured one after the other), and their median.
+            ratios = [n / e for n, e in zip(rates["agents_neo4j"], rates["agents"], strict=True)]
+            neo = statistics.median(ratios)
             figures["neo4j_to_embedded"] = neo
+            figures["neo4j_to_embedded_runs"] = ratios
+            each = ", ".join(f"{r:.2f}" for r in ratios)
             print(
                 f"  Neo4j/embedded = {neo:.2f}"
+                + (f" (median of {len(ratios)} runs: {each})" if len(ratios) > 1 else "")
+                + f"; Neo4j {figures['agents_neo4j']['commits_per_s']:.0f},"
+                f" embedded {figures['agents']['commits_per_s']:.0f} commits/s"
                 f" (goal >= {GOAL_NEO4J_RATIO}, and >= {GOAL_COMMITS:.0f} commits/s)"
             )
 
