@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from narrative_vcs.graph.factory import open_repository, open_store, save_config
+from narrative_vcs.graph.factory import init_repository, open_repository, open_store, save_config
 from narrative_vcs.objects import Page
 from narrative_vcs.repository import ChangeSet, Repository
 from narrative_vcs.transfer import copy_branch
@@ -85,6 +85,35 @@ def push(source_root: Path, uri: str) -> tuple[dict[str, Any], Repository]:
         "seconds": seconds,
         "commits_per_second": result.commits / seconds,
     }, target
+
+
+def clone_back(source_root: Path, target: Repository, tmp: Path) -> dict[str, Any]:
+    """The history cloned out of Neo4j into a new embedded store: the time, whether every commit id is
+    the one pushed (``git rev-list`` of both), and ``git fsck --strict`` of the clone."""
+    root = tmp / "clone"
+    clone = init_repository(root)
+    start = time.perf_counter()
+    result = copy_branch(target, clone, "main")
+    seconds = time.perf_counter() - start
+    clone.close()
+
+    def rev_list(git_dir: Path) -> list[str]:
+        argv = ["git", f"--git-dir={git_dir}", "rev-list", "main"]
+        return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.split()
+
+    fsck = subprocess.run(
+        ["git", f"--git-dir={root / '.gvcs'}", "fsck", "--strict", "--no-dangling"],
+        capture_output=True,
+        text=True,
+    )
+    return {
+        "commits": result.commits,
+        "seconds": seconds,
+        "commits_per_second": result.commits / seconds,
+        "ids_identical": rev_list(source_root / ".gvcs") == rev_list(root / ".gvcs"),
+        "git_fsck_strict_clean": fsck.returncode == 0 and not fsck.stdout.strip(),
+        "git_fsck_output": (fsck.stdout + fsck.stderr).strip()[-500:],
+    }
 
 
 def log_runs(uri: str, tmp: Path, runs: int) -> dict[str, Any]:
@@ -185,6 +214,7 @@ def run(commits: int, pages: int, runs: int) -> dict[str, Any]:
         try:
             logs = log_runs(uri, tmp, runs)
             bases = merge_base_runs(target, max(runs, 5))
+            cloned = clone_back(root, target, tmp)
         finally:
             target.close()
     pushed |= {
@@ -198,6 +228,7 @@ def run(commits: int, pages: int, runs: int) -> dict[str, Any]:
         "runs": runs,
         "build_seconds": build,
         "push": pushed,
+        "clone": cloned,
         "log": logs,
         "merge_base": bases,
     }
@@ -217,6 +248,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"push {p['commits']} commits ({p['objects']} objects) into Neo4j: {p['seconds']:.1f}s, "
         f"{p['commits_per_second']:.0f} commits/s (goal >= {GOAL_PUSH:.0f}); "
         f"git push {p['git_push_seconds']:.1f}s"
+    )
+    c = result["clone"]
+    print(
+        f"clone back out of Neo4j: {c['commits']} commits in {c['seconds']:.1f}s,"
+        f" {c['commits_per_second']:.0f} commits/s; ids identical {c['ids_identical']},"
+        f" git fsck --strict clean {c['git_fsck_strict_clean']}"
     )
     print(
         f"log --oneline on Neo4j, {lg['log_lines']} commits: gvcs {lg['median_gvcs_seconds']:.3f}s "
