@@ -31,6 +31,21 @@ CHUNK = 512  # lines per write: few system calls, and output still starts at onc
 
 def cmd_log(args: argparse.Namespace) -> int:
     """``gvcs log``: history newest first, or with ``--graph`` in topological order with the DAG."""
+    import gc
+
+    # A long log makes a few hundred thousand objects (commits, their ids and subjects) and no cycles:
+    # the cyclic collector would find nothing and only walk them again and again, a fifth of a
+    # 100,000-commit log. It runs again once the command is done.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _log(args)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _log(args: argparse.Namespace) -> int:
     from narrative_vcs.errors import BadInput
 
     ctx = Context(args)
@@ -51,7 +66,8 @@ def cmd_log(args: argparse.Namespace) -> int:
             _json_array(json.dumps(_log_json(ctx.repo, c, refs, args), ensure_ascii=False) for c in commits)
         )
     elif args.oneline and not args.patch:
-        _write_lines(f"{c.id[:10]}{decoration(refs.get(c.id))} {c.subject}" for c in commits)
+        marks = {oid: decoration(names) for oid, names in refs.items()}  # a few refs, many commits
+        _write_lines(f"{c.id[:10]}{marks.get(c.id, '')} {c.subject}" for c in commits)
     else:
         patch = ctx.repo if args.patch else None
         _write_lines(_full_entries(commits, refs, patch, oneline=args.oneline, word_diff=args.word_diff))

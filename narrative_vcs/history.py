@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import marshal
+import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -217,6 +218,117 @@ def _row(info: CommitInfo) -> CommitRow:
     return (info.tree, info.parents, info.actor_name, info._email, info.time, info.offset, info._raw)
 
 
+#: What a commit of the listing holds only once its author and message are read (see :class:`_Listed`).
+_REST = frozenset({"actor_name", "_email", "offset", "_raw", "_text", "_trailers"})
+
+
+class _Listed(CommitInfo):
+    """A commit of a kept listing: id, tree, parents, time and subject at hand (all a walk and
+    ``log --oneline`` need); its author and message are read when first asked for (:meth:`_Listing.fill`)."""
+
+    __slots__ = ("_at", "_src", "subject")  # subject: a plain value here, not the property
+    _at: int
+    _src: _Listing
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for an attribute not set yet: the author and the message.
+        if name not in _REST:
+            raise AttributeError(name)
+        self._src.fill(self, self._at)
+        return object.__getattribute__(self, name)
+
+
+class _Listing:
+    """The commits a backend listed, as a work tree keeps them between processes: two cache files.
+
+    The first holds, a column each, the ids, trees, parents, times and subjects: a few bytes a commit,
+    read at once. The second holds the authors and messages (most of the bytes), read when one is
+    first asked for; each names the stamp of the first it goes with, and one that does not match (two
+    processes wrote at once) is not used: those commits are read from the store instead.
+    """
+
+    VERSION = 2
+
+    def __init__(
+        self,
+        commits: Commits,
+        stamp: str,
+        ids: list[str],
+        trees: list[str],
+        parents: list[tuple[str, ...]],
+        times: list[int],
+        subjects: list[str],
+    ) -> None:
+        self.commits = commits
+        self.stamp = stamp
+        self.ids = ids
+        self.trees = trees
+        self.parents = parents
+        self.times = times
+        self.subjects = subjects
+        self.index = dict(zip(ids, range(len(ids)), strict=True))
+        self.infos: list[_Listed | None] = [None] * len(ids)
+        self._rest: tuple[list[str], list[str], list[int], list[str]] | None = None
+        self._rest_read = False
+
+    @classmethod
+    def load(cls, commits: Commits, data: bytes) -> tuple[_Listing, int] | None:
+        """The listing of a cache file's bytes and its watermark; None for anything else."""
+        try:
+            version, stamp, watermark, ids, trees, parents, times, subjects = marshal.loads(data)
+        except (EOFError, ValueError, TypeError):
+            return None
+        columns = (ids, trees, parents, times, subjects)
+        if version != cls.VERSION or not isinstance(watermark, int) or not isinstance(stamp, str):
+            return None
+        if not all(isinstance(c, list) and len(c) == len(ids) for c in columns):
+            return None
+        return cls(commits, stamp, ids, trees, parents, times, subjects), watermark
+
+    def get(self, at: int) -> CommitInfo:
+        info = self.infos[at]
+        if info is None:
+            info = self.infos[at] = _Listed.__new__(_Listed)
+            info.id = ObjectId(self.ids[at])
+            info.tree = ObjectId(self.trees[at])
+            info.parents = self.parents[at]  # type: ignore[assignment]
+            info.time = self.times[at]
+            info.subject = self.subjects[at]  # type: ignore[misc]
+            info._src = self
+            info._at = at
+        return info
+
+    def fill(self, info: _Listed, at: int) -> None:
+        """Set the author and message of ``info``: from the second file, else from the store."""
+        rest = self.rest()
+        if rest is not None:
+            names, emails, offsets, messages = rest
+            info.actor_name, info._email, info.offset = names[at], emails[at], offsets[at]
+            info._raw, info._text, info._trailers = messages[at], None, None
+            return
+        obj_type, data = self.commits.store.get(info.id)
+        full = Commits._parse(info.id, data)
+        if obj_type != "commit" or full.tree != info.tree or full.parents != info.parents:
+            raise CorruptObject(f"commit {info.id} does not match the commit listing kept in the work tree")
+        info.actor_name, info._email, info.offset = full.actor_name, full._email, full.offset
+        info._raw, info._text, info._trailers = full._raw, full._text, full._trailers
+
+    def rest(self) -> tuple[list[str], list[str], list[int], list[str]] | None:
+        if not self._rest_read:
+            self._rest_read = True
+            cache = self.commits.store.cache_file(Commits.LISTING_NAME + "-rest")
+            data = cache.read() if cache is not None else None
+            try:
+                version, stamp, *columns = marshal.loads(data) if data else (None, None)
+            except (EOFError, ValueError, TypeError):
+                return None
+            n = len(self.ids)
+            fits = all(isinstance(c, list) and len(c) == n for c in columns)
+            if version == self.VERSION and stamp == self.stamp and len(columns) == 4 and fits:
+                self._rest = tuple(columns)  # type: ignore[assignment]
+        return self._rest
+
+
 class Commits:
     """Parsed commits (cached; commits never change) and walks over the commit DAG.
 
@@ -249,11 +361,15 @@ class Commits:
         self._watermark = 0
         self._can_list = True
         self._listing_loaded = False
+        self._listing: _Listing | None = None  # the listing a work tree kept, once loaded
 
     def get(self, oid: ObjectId) -> CommitInfo:
         info = self._cache.get(oid)
         if info is not None:
             return info
+        listing = self._listing
+        if listing is not None and (at := listing.index.get(oid)) is not None:
+            return listing.get(at)  # kept by the listing itself
         row = self._rows.get(oid) if self._rows is not None else None
         if row is not None:
             info = CommitInfo.lazy(oid, *row)  # type: ignore[arg-type]
@@ -299,9 +415,10 @@ class Commits:
                 self._listing_loaded = True
                 if self._load_listing():  # a listing kept by an earlier process: use it at once
                     self._listed = {}
-                    row = self._rows.get(oid) if self._rows is not None else None
-                    if row is not None:
-                        return CommitInfo.lazy(oid, *row)  # type: ignore[arg-type]
+                    assert self._listing is not None
+                    at = self._listing.index.get(oid)
+                    if at is not None:
+                        return self._listing.get(at)
             if self._listed is None and self._reads < self.LIST_AFTER:
                 return None
             self._listed = {}
@@ -321,30 +438,58 @@ class Commits:
     def _load_listing(self) -> bool:
         cache = self.store.cache_file(self.LISTING_NAME)
         data = cache.read() if cache is not None else None
-        if not data:
+        loaded = _Listing.load(self, data) if data else None
+        if loaded is None:
             return False
-        try:
-            watermark, rows = marshal.loads(data)
-        except (EOFError, ValueError, TypeError):
-            return False
-        if not isinstance(watermark, int) or not isinstance(rows, dict):
-            return False
-        self._rows = {**rows, **(self._rows or {})}
-        self._watermark = watermark
+        self._listing, self._watermark = loaded
         return True
 
     def _save_listing(self) -> None:
+        """Keep the listing (what was kept before and what was listed since) in the work tree."""
         cache = self.store.cache_file(self.LISTING_NAME)
-        if cache is None or self._listed is None:
+        rest_cache = self.store.cache_file(self.LISTING_NAME + "-rest")
+        if cache is None or rest_cache is None or self._listed is None:
             return
-        rows = dict(self._rows or {})
+        old = self._listing
+        ids: list[str] = []
+        columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [])
+        trees, parents, times, subjects, names, emails, offsets, messages = columns
+        if old is not None:
+            rest = old.rest()
+            if rest is None:
+                return  # the authors and messages kept before are lost: keep the file as it is
+            ids.extend(old.ids)
+            trees.extend(old.trees)
+            parents.extend(old.parents)
+            times.extend(old.times)
+            subjects.extend(old.subjects)
+            names.extend(rest[0])
+            emails.extend(rest[1])
+            offsets.extend(rest[2])
+            messages.extend(rest[3])
+        known = old.index if old is not None else {}
         for oid, data in self._listed.items():
-            if oid not in rows:
-                info = self._parse(oid, data)
-                if info._raw:
-                    rows[oid] = _row(info)
-        self._rows = rows
-        cache.write(marshal.dumps((self._watermark, rows)))
+            if oid in known:
+                continue
+            info = self._parse(oid, data)
+            if not info._raw:
+                continue  # read by the full parser (an unusual commit): left to the store
+            ids.append(oid)
+            trees.append(info.tree)
+            parents.append(info.parents)
+            times.append(info.time)
+            subjects.append(info.subject)
+            names.append(info.actor_name)
+            emails.append(info._email)
+            offsets.append(info.offset)
+            messages.append(info._raw)
+        # A parent is written as a reference to the same string among the ids (marshal shares it).
+        same = {oid: oid for oid in ids}
+        parents[:] = [tuple(same.get(p, p) for p in ps) for ps in parents]
+        stamp = os.urandom(8).hex()
+        version = _Listing.VERSION
+        rest_cache.write(marshal.dumps((version, stamp, names, emails, offsets, messages)))
+        cache.write(marshal.dumps((version, stamp, self._watermark, ids, trees, parents, times, subjects)))
 
     @staticmethod
     def _parse(oid: ObjectId, data: bytes) -> CommitInfo:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import marshal
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from narrative_vcs.errors import BadInput, CorruptObject, NotFound
+from narrative_vcs.graph.git import FileCache
 from narrative_vcs.history import CommitInfo, Commits
 from narrative_vcs.objects import Commit, Signature, format_message
 from narrative_vcs.repository import Repository
 from narrative_vcs.snapshot import EMPTY_TREE
-from narrative_vcs.store import MemoryObjectStore, ObjectStore
+from narrative_vcs.store import CacheFile, MemoryObjectStore, ObjectStore
 from narrative_vcs.types import ObjectId
 
 from .conftest import Writer
@@ -223,3 +227,65 @@ def test_fsck_does_not_read_the_commit_cache(disk_repo: Repository, monkeypatch:
     assert cache is not None
     cache.write(b"garbage that must not matter")
     assert disk_repo.fsck().ok
+
+
+class ListingStore(MemoryObjectStore):
+    """A store that lists its commits in the order they were stored (as Neo4j does), with cache files."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        super().__init__()
+        self.cache_dir = cache_dir
+        self.order: list[ObjectId] = []
+
+    def put(self, obj_type: str, data: bytes) -> ObjectId:
+        oid = super().put(obj_type, data)
+        if obj_type == "commit" and oid not in self.order:
+            self.order.append(oid)
+        return oid
+
+    def commit_headers(self, after: int) -> tuple[list[tuple[ObjectId, bytes]], int]:
+        return [(oid, self.get(oid)[1]) for oid in self.order[after:]], len(self.order)
+
+    def cache_file(self, name: str) -> CacheFile | None:
+        return FileCache(self.cache_dir / name)
+
+
+def test_a_kept_listing_gives_the_log_and_reads_authors_and_messages_on_demand(tmp_path: Path) -> None:
+    store = ListingStore(tmp_path)
+    dag = Dag(store)
+    dag.add("c0", [], time=1_700_000_000)
+    for i in range(1, Commits.SAVE_AFTER + 100):
+        dag.add(f"c{i}", [f"c{i - 1}"], time=1_700_000_000 + i, actor="ada" if i % 2 else "bot")
+    head = dag.ids[f"c{Commits.SAVE_AFTER + 99}"]
+    first = list(Commits(store).walk([head]))
+    assert (tmp_path / Commits.LISTING_NAME).is_file()
+    assert (tmp_path / f"{Commits.LISTING_NAME}-rest").is_file()
+
+    def facts(infos: list[CommitInfo]) -> list[tuple[object, ...]]:
+        return [
+            (
+                c.id,
+                c.tree,
+                c.parents,
+                c.time,
+                c.subject,
+                c.actor_name,
+                c.email,
+                c.offset,
+                c.message,
+                c.trailers,
+            )
+            for c in infos
+        ]
+
+    expected = facts(first)
+    kept = list(Commits(store).walk([head]))  # from the kept listing, nothing listed again
+    assert [c.subject for c in kept[:2]] == [first[0].subject, first[1].subject]
+    assert facts(kept) == expected
+    # Another process rewrote the second file meanwhile: the authors and messages come from the store.
+    rest = tmp_path / f"{Commits.LISTING_NAME}-rest"
+    rest.write_bytes(marshal.dumps((2, "another", [], [], [], [])))
+    assert facts(list(Commits(store).walk([head]))) == expected
+    # A listing of the first layout (watermark, rows) is ignored and written again.
+    (tmp_path / Commits.LISTING_NAME).write_bytes(marshal.dumps((5, {})))
+    assert facts(list(Commits(store).walk([head]))) == expected
