@@ -10,9 +10,11 @@ The destination's ref moves last, by compare-and-swap against the value read at 
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .errors import BranchMoved, GvcsError, NotFound, Refused
@@ -130,14 +132,16 @@ def copy_refs(
     for src, _dst, head, _old in moving:
         roots.append(head)
         roots.extend(oid for oid in source.gate.companions(source, src, head) if source.objects.has(oid))
-    commits = missing_commits(source, roots, destination) if moving else []
-    objects = _send(source, destination, commits, progress)
+    with _collector_paused():
+        commits = missing_commits(source, roots, destination) if moving else []
+        objects = _send(source, destination, commits, progress)
+        if moving:
+            moves = [RefMove(dst, old, head) for _src, dst, head, old in moving]
+            try:
+                destination.refs.update_many(moves, who="gvcs transfer", message="transfer")
+            except BranchMoved as exc:
+                raise BranchMoved(exc.ref, exc.expected, exc.actual) from None
     if moving:
-        moves = [RefMove(dst, old, head) for _src, dst, head, old in moving]
-        try:
-            destination.refs.update_many(moves, who="gvcs transfer", message="transfer")
-        except BranchMoved as exc:
-            raise BranchMoved(exc.ref, exc.expected, exc.actual) from None
         first = moving[0][1]
         if destination.refs.get_symbolic(HEAD) is None and first.startswith(HEADS):
             destination.set_head_branch(first[len(HEADS) :])  # a store without a story yet: its first branch
@@ -188,6 +192,21 @@ def _reached(sent: dict[ObjectId, CommitInfo], head: ObjectId) -> int:
         seen.add(oid)
         stack.extend(p for p in sent[oid].parents if p in sent)
     return len(seen)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic collector paused: a long transfer keeps hundreds of thousands of objects alive
+    (commits, trees, caches of both stores) and makes no cycles worth collecting meanwhile, so each of
+    its passes only walked them all again (a tenth of a long push). It runs again afterwards."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _what(ref: RefName) -> str:

@@ -366,9 +366,7 @@ class Neo4jObjectStore(ObjectStore):
         ``deferred`` work (ref moves) after them: if that work raises, nothing is written."""
         self._commit(objects, self._prepare(objects), deferred)
 
-    def _prepare(
-        self, objects: dict[ObjectId, tuple[str, bytes]]
-    ) -> Callable[[neo4j.ManagedTransaction], None] | None:
+    def _prepare(self, objects: dict[ObjectId, tuple[str, bytes]]) -> _BatchWrite | None:
         """The write of ``objects`` and of the projection of the commits among them (None: nothing to
         write)."""
         self._local.flushing = objects  # the projection reads the trees of this batch too
@@ -384,10 +382,22 @@ class Neo4jObjectStore(ObjectStore):
     def _commit(
         self,
         objects: dict[ObjectId, tuple[str, bytes]],
-        write: Callable[[neo4j.ManagedTransaction], None] | None,
+        write: _BatchWrite | None,
         deferred: Sequence[tuple[Callable[[neo4j.ManagedTransaction], None], Sequence[RefMove]]],
     ) -> None:
         """Run ``write`` and the ``deferred`` work in one transaction; then ``objects`` are stored."""
+        try:
+            self._transact(objects, write, deferred)
+        finally:
+            if write is not None:
+                write.release()
+
+    def _transact(
+        self,
+        objects: dict[ObjectId, tuple[str, bytes]],
+        write: _BatchWrite | None,
+        deferred: Sequence[tuple[Callable[[neo4j.ManagedTransaction], None], Sequence[RefMove]]],
+    ) -> None:
         if write is None and not deferred:
             return
 
@@ -412,7 +422,7 @@ class Neo4jObjectStore(ObjectStore):
 
     def _write_packed(
         self, objects: dict[ObjectId, tuple[str, bytes]], projection: Projection
-    ) -> Callable[[neo4j.ManagedTransaction], None] | None:
+    ) -> _BatchWrite | None:
         """Layout 2: the blobs, trees and tags not stored yet as packs, the commits as the projection's
         Commit nodes (None: nothing to write)."""
         index = self._index if self._index_loaded else None
@@ -429,16 +439,31 @@ class Neo4jObjectStore(ObjectStore):
         ]
         if not packs and not projection.commits:
             return None
-
-        def work(tx: neo4j.ManagedTransaction) -> None:
-            statement = _statement("projection/write")
-            if tx.run(statement, packs=packs, **projection.parameters()).single() is None:
-                raise LayoutChanged  # its guard: not layout 2, or a migration began (the server looks again)
-
-        return work
+        return _BatchWrite({"packs": packs, **projection.parameters()})
 
     def close(self) -> None:
         self.server.close()
+
+
+class _BatchWrite:
+    """The statement that writes a batch (``projection/write``) with its parameters, run in a managed
+    transaction (maybe more than once: the driver retries transient errors)."""
+
+    def __init__(self, parameters: dict[str, Any]) -> None:
+        self.parameters = parameters
+
+    def __call__(self, tx: neo4j.ManagedTransaction) -> None:
+        if tx.run(_statement("projection/write"), self.parameters).single() is None:
+            raise LayoutChanged  # its guard: not layout 2, or a migration began (the server looks again)
+
+    def release(self) -> None:
+        """Drop the parameters (the batch's packs, its commits' rows) once the transaction is done: the
+        driver keeps the work it ran in reference cycles, alive until the cyclic collector comes by,
+        which a long transfer pauses; it holds the lists themselves, so they are emptied."""
+        for value in self.parameters.values():
+            if isinstance(value, list):
+                value.clear()
+        self.parameters = {}
 
 
 class _Reader(ObjectStore):
