@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from .errors import BranchMoved, GvcsError, NotFound, Refused
 from .history import CommitInfo
-from .refs import HEADS, STASHES, TAGS, ReflogEntry, RefMove, RefStore, check_moves
+from .refs import HEADS, STASHES, TAGS, GroupQueue, ReflogEntry, RefMove, RefStore, check_moves
 from .snapshot import TreeDiff
 from .types import ObjectId, RefName
 
@@ -520,6 +520,10 @@ class GatedRefs(RefStore):
 
     def last_known(self, name: RefName) -> ObjectId | None:
         return self.inner.last_known(name)
+
+    def group_queue(self) -> GroupQueue | None:
+        # The group's move goes through move_with_batch, hence through the gate, as any other.
+        return self.inner.group_queue()
 
     def list(self, prefix: str = "refs/") -> dict[RefName, ObjectId]:
         return self.inner.list(prefix)

@@ -6,7 +6,7 @@ import builtins
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .errors import BadInput, BranchMoved, NotFound, Refused
@@ -14,6 +14,7 @@ from .types import ZERO_ID, ObjectId, RefName
 
 __all__ = [
     "HEADS",
+    "GroupQueue",
     "TAGS",
     "MemoryRefStore",
     "RefMove",
@@ -144,6 +145,11 @@ class RefStore(ABC):
         :class:`BranchMoved` carries the value found). Stores where reading is cheap read it."""
         return self.get(name)
 
+    def group_queue(self) -> GroupQueue | None:
+        """The queue that lets group commits of several processes on one branch be written together
+        (:class:`GroupQueue`), or None where every process writes its own groups."""
+        return None
+
     #: Whether :meth:`set_detached` works (a store HEAD is shared by every client keeps it on a branch).
     can_detach: bool = False
 
@@ -164,6 +170,47 @@ class RefStore(ABC):
 
     def close(self) -> None:
         """Release resources."""
+
+
+class GroupQueue(ABC):
+    """Group commits across processes: change sets of writers in other processes join one group.
+
+    A process whose group lost a branch to another process (contention) submits its change sets,
+    serialised (:meth:`submit`), then waits for the branch's turn (:meth:`take_turn`). The process
+    that gets the turn holds it (turns come one after the other), builds every change set queued for
+    the branch, from every process, on the head, and writes them with one compare-and-swap in the
+    turn's transaction; the others find the results of theirs when their turn comes.
+    """
+
+    @abstractmethod
+    def submit(self, ref: RefName, payloads: Sequence[bytes]) -> builtins.list[str] | None:
+        """Queue ``payloads`` (in order) for ``ref``; their tickets, or None if ``ref`` does not exist
+        (nothing is queued)."""
+
+    @abstractmethod
+    def take_turn(
+        self,
+        ref: RefName,
+        tickets: Sequence[str],
+        combine: Callable[[ObjectId, builtins.list[bytes]], builtins.list[bytes]],
+    ) -> builtins.list[bytes] | None:
+        """Wait for ``ref``'s turn; then the results of ``tickets``, in order.
+
+        If another process wrote them meanwhile, their results are read. Else ``combine`` is called
+        with the head and every payload queued for ``ref`` (oldest first, ``tickets``' among them) and
+        returns a result for each; what it writes through the object batch (and the ref moves made with
+        it) lands in the turn's transaction, with the results of the other processes' payloads. None if
+        ``ref`` no longer exists (``tickets`` are taken off the queue). If the compare-and-swap of a
+        turn fails (:class:`BranchMoved`: a writer that did not queue moved the ref), nothing of the
+        turn is written, the payloads stay queued, and the error is raised: take the turn again."""
+
+    @abstractmethod
+    def busy(self, ref: RefName) -> bool:
+        """Whether group commits on ``ref`` should queue first: another process wrote it lately."""
+
+    @abstractmethod
+    def contended(self, ref: RefName) -> None:
+        """Told that a group on ``ref`` lost its compare-and-swap to another process."""
 
 
 def check_moves(moves: Sequence[RefMove]) -> None:

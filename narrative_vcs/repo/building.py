@@ -9,13 +9,22 @@ from typing import Any
 
 from ..errors import BadInput, BranchMoved, GvcsError, NotFound, NothingToCommit
 from ..objects import Actor, Commit, Signature, Story, event_trailer, format_message, validate_id
-from ..refs import RefMove, branch_ref
+from ..refs import GroupQueue, RefMove, branch_ref
 from ..snapshot import EMPTY_TREE
 from ..types import ObjectId, RefName
+from .queued import decode_outcome, decode_pending, encode_outcome, encode_pending
 from .reading import Reading
 from .values import ChangeSet, CommitBuilder, GroupOutcome, PendingCommit
 
 __all__ = ["Building"]
+
+
+class _GroupRefused(Exception):
+    """A queued group refused as a whole (by the gate): its batch writes nothing."""
+
+    def __init__(self, error: GvcsError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class Building(Reading):
@@ -148,37 +157,37 @@ class Building(Reading):
         from where it was to the last commit; if another writer moved it meanwhile, the whole group
         is worked out again on the new head. This is a group commit: many writers of one branch cost
         one ref update and one pack, and each still gets a commit of its own.
+
+        On a store shared by several processes (:meth:`RefStore.group_queue`), a group that lost the
+        branch to another process is queued instead, and the groups of all processes writing the branch
+        are written together, one compare-and-swap for all (:class:`~narrative_vcs.refs.GroupQueue`).
         """
         ref = branch_ref(branch)
+        queue = self.refs.group_queue()
+        if queue is not None and queue.busy(ref):
+            queued = self._commit_queued(ref, items, queue)
+            if queued is not None:
+                return queued
         for attempt in range(100):
             # The head this process last saw (no round trip on a remote store); a stale one fails the
             # compare-and-swap, which reads the ref, and the group is worked out again on it.
             start = self.refs.last_known(ref) if attempt == 0 else self.refs.get(ref)
-            tip, tip_tree = start, (self.commits.get(start).tree if start else None)
-            outcomes: list[GroupOutcome] = []
-            last: tuple[Actor, Commit] | None = None
             together = False
             try:
                 with self.objects.batch():
-                    for item in items:
-                        try:
-                            rebased = item.expected_head != tip
-                            if rebased:
-                                self._check_independent(ref, item, tip, tip_tree)
-                            oid, tree, author, commit = self._build_commit(
-                                ref, tip, tip_tree, item.changes, item.actor, item.message, item.kind
-                            )
-                        except GvcsError as exc:
-                            outcomes.append(GroupOutcome(None, None, False, exc))
-                            continue
-                        outcomes.append(GroupOutcome(oid, tip, rebased, None))
-                        tip, tip_tree, last = oid, tree, (author, commit)
+                    outcomes, tip, last = self._build_group(ref, start, items)
                     if last is not None and tip is not None:
                         moves = [RefMove(ref, start, tip)]
                         together = self.refs.move_with_batch(moves, **self._group_reflog(last, outcomes))
             except BranchMoved:
                 if not together:
                     raise
+                if queue is not None and start is not None:
+                    # Another process writes this branch too: write our groups with theirs.
+                    queue.contended(ref)
+                    queued = self._commit_queued(ref, items, queue)
+                    if queued is not None:
+                        return queued
                 continue  # another writer moved the branch: nothing was written; work it out again
             if last is None or tip is None:
                 return outcomes
@@ -189,6 +198,83 @@ class Building(Reading):
                 continue  # another writer moved the branch: work the group out again on its head
             return outcomes
         raise BranchMoved(ref, None, self.refs.get(ref))
+
+    def _build_group(
+        self, ref: RefName, start: ObjectId | None, items: Sequence[PendingCommit | GvcsError]
+    ) -> tuple[list[GroupOutcome], ObjectId | None, tuple[Actor, Commit] | None]:
+        """Build (inside the caller's batch) each item on the tip so far, from ``start``: the outcomes,
+        the last tip, and the author and commit of the last commit built (None: none was)."""
+        tip, tip_tree = start, (self.commits.get(start).tree if start else None)
+        outcomes: list[GroupOutcome] = []
+        last: tuple[Actor, Commit] | None = None
+        for item in items:
+            try:
+                if isinstance(item, GvcsError):
+                    raise item
+                rebased = item.expected_head != tip
+                if rebased:
+                    self._check_independent(ref, item, tip, tip_tree)
+                oid, tree, author, commit = self._build_commit(
+                    ref, tip, tip_tree, item.changes, item.actor, item.message, item.kind
+                )
+            except GvcsError as exc:
+                outcomes.append(GroupOutcome(None, None, False, exc))
+                continue
+            outcomes.append(GroupOutcome(oid, tip, rebased, None))
+            tip, tip_tree, last = oid, tree, (author, commit)
+        return outcomes, tip, last
+
+    def _commit_queued(
+        self, ref: RefName, items: Sequence[PendingCommit], queue: GroupQueue
+    ) -> list[GroupOutcome] | None:
+        """:meth:`commit_group` through the store's queue: ``items`` are written in the same transaction
+        as the change sets other processes queued for ``ref`` (by whichever process's turn comes first).
+        None if ``ref`` does not exist (nothing was queued)."""
+        tickets = queue.submit(ref, [encode_pending(item) for item in items])
+        if tickets is None:
+            return None
+        landed: list[RefMove] = []
+
+        def combine(head: ObjectId, queued: list[bytes]) -> list[bytes]:
+            landed.clear()
+            pending: list[PendingCommit | GvcsError] = []
+            for data in queued:
+                try:
+                    pending.append(decode_pending(data))
+                except GvcsError as exc:
+                    pending.append(exc)
+            try:
+                with self.objects.batch():
+                    try:
+                        outcomes, tip, last = self._build_group(ref, head, pending)
+                        if last is not None and tip is not None:
+                            move = RefMove(ref, head, tip)
+                            if not self.refs.move_with_batch([move], **self._group_reflog(last, outcomes)):
+                                raise RuntimeError("a queued group needs refs moved with the batch")
+                            landed.append(move)
+                    except BranchMoved:
+                        raise
+                    except GvcsError as exc:  # the group as a whole is refused: nothing is written
+                        raise _GroupRefused(exc) from exc
+            except _GroupRefused as refused:
+                landed.clear()
+                outcomes = [GroupOutcome(None, None, False, refused.error) for _ in pending]
+            return [encode_outcome(o) for o in outcomes]
+
+        for _ in range(100):
+            try:
+                results = queue.take_turn(ref, tickets, combine)
+                break
+            except BranchMoved:
+                continue  # a writer that did not queue moved the branch during the turn: take it again
+        else:
+            raise BranchMoved(ref, None, self.refs.get(ref))
+        if results is None:
+            return None
+        if landed:
+            self.refs.moved(landed)
+            self.objects.maintain()
+        return [decode_outcome(r) for r in results]
 
     def _publish_group(
         self,

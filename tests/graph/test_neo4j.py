@@ -129,8 +129,8 @@ def test_a_stale_compare_and_swap_changes_nothing(neo: Repository) -> None:
 
 def test_a_commit_and_its_ref_land_in_one_transaction(neo: Repository, neo4j_uri: str) -> None:
     """A group that loses the race to another writer (another process: here another repository on
-    the same database) writes nothing, not even Commit nodes; it is worked out again on the new head.
-    Every Commit node of the graph is on a branch, and each group cost one write transaction."""
+    the same database) writes nothing, not even Commit nodes; it is queued and written in the branch's
+    turn (narrative_vcs/graph/neo4j/queue.py). Every Commit node of the graph is on a branch."""
     from narrative_vcs.graph.neo4j import open_neo4j
     from narrative_vcs.repository import PendingCommit
 
@@ -163,7 +163,8 @@ def test_a_commit_and_its_ref_land_in_one_transaction(neo: Repository, neo4j_uri
     finally:
         server.close()
     assert outcome.error is None and outcome.rebased and outcome.parent == theirs[0]
-    assert writes.count("write") == 2  # the lost attempt (rolled back) and the one that landed
+    # The lost attempt (rolled back), the change set queued, and the turn that wrote it.
+    assert writes.count("write") == 3
     on_main = {c.id for c in neo.walk(["main"])}
     stored = {r["id"] for r in rows(neo, "MATCH (c:Commit) RETURN c.id AS id")}
     assert stored == on_main  # no Commit node of the attempt that lost

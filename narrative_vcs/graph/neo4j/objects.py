@@ -314,6 +314,18 @@ class Neo4jObjectStore(ObjectStore):
             self._local.pending = None
             self._local.deferred = None
 
+    @contextmanager
+    def within(self, tx: neo4j.ManagedTransaction) -> Iterator[list[Callable[[], None]]]:
+        """Batches of this thread write in ``tx`` (a transaction the caller commits: a queued group's
+        turn) instead of one of their own. Yields the steps to run once ``tx`` has committed (the
+        objects are remembered as stored only then)."""
+        after: list[Callable[[], None]] = []
+        self._local.tx, self._local.after = tx, after
+        try:
+            yield after
+        finally:
+            self._local.tx = self._local.after = None
+
     def in_batch(self) -> bool:
         """Whether this thread has a batch open."""
         return self._pending() is not None
@@ -407,6 +419,11 @@ class Neo4jObjectStore(ObjectStore):
             for step, _moves in deferred:
                 step(tx)
 
+        outer = getattr(self._local, "tx", None)
+        if outer is not None:  # the caller's transaction: stored once it commits
+            work(outer)
+            self._local.after.append(lambda: self._remember_all(objects))
+            return
         try:
             self.server.write(work)
         except self.server._neo4j.exceptions.ConstraintError:
@@ -417,6 +434,9 @@ class Neo4jObjectStore(ObjectStore):
             first = created[0]
             rows = self.server.query("refs/get", ref=str(first.ref))
             raise BranchMoved(first.ref, None, ObjectId(rows[0]["target"]) if rows else None) from None
+        self._remember_all(objects)
+
+    def _remember_all(self, objects: dict[ObjectId, tuple[str, bytes]]) -> None:
         for oid, obj in objects.items():
             self._remember(oid, obj)
 

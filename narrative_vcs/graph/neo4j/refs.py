@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import BadInput, BranchMoved, CorruptObject, NotFound
 from ...objects import Commit
-from ...refs import HEADS, TAGS, ReflogEntry, RefMove, RefStore, check_moves
+from ...refs import HEADS, TAGS, GroupQueue, ReflogEntry, RefMove, RefStore, check_moves
 from ...types import ZERO_ID, ObjectId, RefName
 from .objects import Neo4jObjectStore
 from .projection import version_id
+from .queue import Neo4jGroupQueue
 from .server import Neo4jServer, _statement
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ class Neo4jRefStore(RefStore):
         self._objects = objects
         # Where each ref pointed when this process last read or moved it (see last_known).
         self._known: dict[RefName, ObjectId | None] = {}
+        self._queue = Neo4jGroupQueue(server, objects) if objects is not None else None
 
     def _resolve(self, name: RefName) -> RefName:
         target = self.get_symbolic(name)
@@ -48,6 +50,9 @@ class Neo4jRefStore(RefStore):
         if ref in self._known:
             return self._known[ref]
         return self.get(ref)
+
+    def group_queue(self) -> GroupQueue | None:
+        return self._queue
 
     def moved(self, moves: Sequence[RefMove]) -> None:
         for move in moves:
