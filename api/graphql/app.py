@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -35,6 +35,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from narrative_vcs.errors import BadInput, GvcsError
 from narrative_vcs.repository import Repository
 
+from ..git.http import GitEndpoint
 from . import explorer
 from .auth import (
     ACTOR_KEY,
@@ -237,6 +238,7 @@ def create_app(
         Route("/events", events_endpoint(repo, feed), methods=["GET"]),
         Route("/events/{topic}", events_intake(repo, feed, intake), methods=["POST"]),
         Route("/health", health, methods=["GET"]),
+        Mount("/git", app=GitEndpoint(repo, access)),
     ]
     middleware = [
         Middleware(BodyLimit, limit=max_body),

@@ -1,0 +1,1 @@
+"""git's smart HTTP protocol at ``/git`` of ``gvcs serve`` (:mod:`api.git.http`)."""

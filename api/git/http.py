@@ -1,0 +1,99 @@
+"""``/git``: the story over git's smart HTTP protocol, so that the stock git client clones and fetches it.
+
+dulwich speaks the protocol (``dulwich.web``, a WSGI application run by a2wsgi); the objects and refs
+come from the repository's own stores (:mod:`narrative_vcs.gitwire`), so the embedded store and Neo4j
+are served alike. The URL of the story is ``http://HOST:PORT/git`` (any path under it names the same
+story: ``/git/story.git`` works too).
+
+Authentication is HTTP Basic with an API token as the password (the user name is not used), so git's
+credential helpers work; ``Authorization: Bearer <token>`` works too. Reads follow ``gvcs access``: an
+open story is read without a token, a closed one answers 401 and git asks for credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from typing import Any, cast
+
+from starlette.types import Receive, Scope, Send
+
+from narrative_vcs.errors import Unauthenticated
+from narrative_vcs.gitwire import story_backend, upload_pack_handler
+from narrative_vcs.repository import Repository
+
+from ..graphql.auth import AccessDamaged, ServerAccess, bearer
+
+__all__ = ["GitEndpoint", "basic_token"]
+
+READ_NEEDS_TOKEN = (
+    "this story needs a token to read: give an API token as the password (git's credential helpers "
+    "work), or in the URL: http://ACTOR:TOKEN@HOST:PORT/git (gvcs token create ACTOR)"
+)
+PUSH_REFUSED = "this server does not take git pushes yet: push with gvcs push (docs/cli.md)"
+
+
+def basic_token(value: str | None) -> str | None:
+    """The token of an ``Authorization`` value: the password of ``Basic``, or a ``Bearer`` token; ''
+    if malformed, None if absent."""
+    if value is None:
+        return None
+    scheme, _, rest = value.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return bearer(value)
+    try:
+        decoded = base64.b64decode(rest.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+    _user, colon, password = decoded.partition(":")
+    return password if colon and password else ""
+
+
+class GitEndpoint:
+    """The ASGI application mounted at ``/git``."""
+
+    def __init__(self, repo: Repository, access: ServerAccess) -> None:
+        self.repo = repo
+        self.access = access
+        self._app: Any = None
+
+    def _wsgi(self) -> Any:
+        if self._app is None:
+            from a2wsgi import WSGIMiddleware
+            from dulwich.web import make_wsgi_chain
+
+            chain = make_wsgi_chain(
+                story_backend(self.repo), handlers={b"git-upload-pack": upload_pack_handler()}
+            )
+            self._app = WSGIMiddleware(cast(Any, chain))
+        return self._app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        token = basic_token(headers.get("authorization"))
+        try:
+            await asyncio.to_thread(self.access.caller, token)
+        except Unauthenticated as exc:
+            message = READ_NEEDS_TOKEN if token is None else str(exc)
+            await _plain(send, 401, message, [(b"www-authenticate", b'Basic realm="gvcs story"')])
+            return
+        except AccessDamaged as exc:
+            await _plain(send, 503, str(exc))
+            return
+        query = scope.get("query_string", b"").decode("latin-1")
+        if scope["path"].endswith("/git-receive-pack") or "service=git-receive-pack" in query:
+            await _plain(send, 403, PUSH_REFUSED)
+            return
+        await self._wsgi()(scope, receive, send)
+
+
+async def _plain(
+    send: Send, status: int, message: str, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    body = (message + "\n").encode()
+    headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
+    await send({"type": "http.response.body", "body": body})
