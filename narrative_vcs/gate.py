@@ -189,6 +189,21 @@ class Problem:
         return f"{self.ref}: {self.error}" if self.ref and self.error.commit is None else str(self.error)
 
 
+AUTHORSHIP = "authorship"
+
+
+def check_authorship(info: CommitInfo, pusher: str) -> None:
+    """A pushed commit new to the story is the pusher's: authored as ``Name <pusher@actors.gvcs>``, and
+    naming no other actor in a ``Gvcs-Actor`` trailer (one actor cannot write in another's name)."""
+    expected = f"{pusher}@actors.gvcs"
+    if info.email != expected or info.actor != pusher:
+        raise RuleBroken(
+            AUTHORSHIP,
+            f"commits pushed by {pusher} must be authored by {pusher} (Name <{expected}>), not {info.email}",
+            commit=info,
+        )
+
+
 class Gate:
     """Checks sets of ref moves against rule sets; remembers the commits it verified."""
 
@@ -209,12 +224,20 @@ class Gate:
 
     # --- checking ---------------------------------------------------------------------------------
 
-    def check(self, repo: RepositoryBase, moves: Sequence[RefMove]) -> None:
+    def check(self, repo: RepositoryBase, moves: Sequence[RefMove], *, pusher: str | None = None) -> None:
         """Refuse ``moves`` (raise :class:`RuleBroken`) unless every rule lets every one through.
 
         Remote-tracking refs hold what was fetched as it is: their commits are checked when they are
-        merged or fast-forwarded into a branch, not before."""
+        merged or fast-forwarded into a branch, not before. ``pusher``: the actor who sends the moves
+        over a wire (a git push): every commit they bring that no ref held before must be authored by
+        that actor (:func:`check_authorship`), whatever the rules."""
         moves = [m for m in moves if m.old != m.new]
+        if pusher is not None and moves:
+            for move in moves:
+                if move.new is not None:
+                    self._require_commit(repo, move)
+            for info in self.new_commits(repo, moves):
+                check_authorship(info, pusher)
         if not self.rules or not moves:
             return
         session = Session(repo, self, moves)
@@ -582,6 +605,14 @@ class GatedRefs(RefStore):
         check_moves(moves)
         self.gate.check(self.repo, moves)
         self.inner.update_many(moves, who=who, message=message)
+        self.gate.moved(self.repo, moves)
+
+    def update_pushed(self, moves: Sequence[RefMove], pusher: str, *, message: str = "push") -> None:
+        """:meth:`update_many` for moves a ``pusher`` sends over a wire: the commits they bring must be
+        the pusher's too (see :meth:`Gate.check`)."""
+        check_moves(moves)
+        self.gate.check(self.repo, moves, pusher=pusher)
+        self.inner.update_many(moves, who=pusher, message=message)
         self.gate.moved(self.repo, moves)
 
     def move_with_batch(self, moves: Sequence[RefMove], *, who: str = "", message: str = "") -> bool:

@@ -13,21 +13,102 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
-from .errors import CorruptObject, NotFound
+from .errors import BadInput, CorruptObject, NotFound
 from .types import ObjectId, RefName
 
 if TYPE_CHECKING:
     from .repository import Repository
 
-__all__ = ["TYPE_NUMBERS", "story_backend", "upload_pack_handler"]
+__all__ = ["TYPE_NUMBERS", "receive", "receive_pack_handler", "story_backend", "upload_pack_handler"]
 
 #: git's numbers for the object types (as in a pack).
 TYPE_NUMBERS = {"commit": 1, "tree": 2, "blob": 3, "tag": 4}
+TYPE_NAMES = {n: t for t, n in TYPE_NUMBERS.items()}
 
 
-def story_backend(repo: Repository) -> Any:
-    """A ``dulwich.server.Backend`` serving ``repo`` (whatever path a request names)."""
-    return _classes()[0](repo)
+def receive(
+    repo: Repository,
+    pusher: str | None,
+    objects: list[tuple[str, bytes]],
+    moves: list[tuple[str, ObjectId | None, ObjectId | None]],
+    *,
+    atomic: bool,
+) -> list[tuple[str, str]]:
+    """Land a git push: ``objects`` (unpacked from its pack) and ``moves`` (ref, old, new; None: no
+    ref / delete). What git reports for each ref: ``ok``, or the one-line reason it was refused.
+
+    Every move goes through the rules gate with ``pusher`` (:meth:`GatedRefs.update_pushed`: the
+    commits it brings must be the pusher's), by compare-and-swap. A move that does not fast-forward a
+    branch is refused: history here is never rewritten. ``atomic`` (``git push --atomic``): all moves
+    land together or none does; else each ref on its own."""
+    from .errors import GvcsError
+    from .refs import HEADS, RefMove
+
+    if pusher is None:
+        return [(ref, "pushing needs an API token (the password)") for ref, _old, _new in moves]
+    checked: list[tuple[str, RefMove | None, str]] = []
+    for ref, old, new in moves:
+        try:
+            move = RefMove(RefName(ref), old, new)
+            if not ref.startswith("refs/") or ref.startswith(("refs/remotes/", "refs/stash/")):
+                raise BadInput(f"{ref}: only branches and tags are pushed")
+            checked.append((ref, move, ""))
+        except GvcsError as exc:
+            checked.append((ref, None, _line(exc)))
+    with repo.objects.batch():
+        for obj_type, data in objects:
+            repo.objects.put(obj_type, data)
+    gated = repo._gated
+
+    def land(group: list[RefMove]) -> str:
+        try:
+            for move in group:
+                _check_fast_forward(repo, move, HEADS)
+            gated.update_pushed(group, pusher, message="git push")
+        except GvcsError as exc:
+            return _line(exc)
+        return "ok"
+
+    ready = [m for _ref, m, problem in checked if m is not None and not problem]
+    if atomic:
+        if any(problem for _ref, _m, problem in checked):
+            return [(ref, problem or "atomic push failed") for ref, _m, problem in checked]
+        status = land(ready)
+        return [(ref, status) for ref, _m, _problem in checked]
+    return [(ref, problem if problem or m is None else land([m])) for ref, m, problem in checked]
+
+
+def _check_fast_forward(repo: Repository, move: Any, heads: str) -> None:
+    from .errors import Refused
+
+    if move.old is None or move.new is None or not move.ref.startswith(heads):
+        return
+    if not repo.commits.is_ancestor(move.old, move.new):
+        raise Refused(f"{move.ref} would lose commits (not a fast-forward): history here is never rewritten")
+
+
+def _oid(value: bytes, zero: bytes) -> ObjectId | None:
+    return None if value == zero else ObjectId(value.decode("ascii"))
+
+
+def _line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _one_line(text: str) -> bytes:
+    return text.replace("\n", " ").encode("utf-8", "replace")
+
+
+def story_backend(repo: Repository, pusher: str | None = None) -> Any:
+    """A ``dulwich.server.Backend`` serving ``repo`` (whatever path a request names); ``pusher``: the
+    actor of the request's token, whose pushes it takes (None: pushes are refused)."""
+    return _classes()[0](repo, pusher)
+
+
+def receive_pack_handler() -> Any:
+    """dulwich's receive-pack handler with the pack held apart and the refs moved by gvcs (see
+    :func:`receive`)."""
+    return _classes()[4]
 
 
 def upload_pack_handler() -> Any:
@@ -50,11 +131,11 @@ _BUILT: tuple[type, ...] | None = None
 def _build() -> tuple[type, ...]:
     from dulwich.config import ConfigDict
     from dulwich.object_format import DEFAULT_OBJECT_FORMAT
-    from dulwich.object_store import MissingObjectFinder, PackCapableObjectStore
+    from dulwich.object_store import MemoryObjectStore, MissingObjectFinder, PackCapableObjectStore
     from dulwich.objects import ShaFile, sha_to_hex
-    from dulwich.protocol import CAPABILITY_FILTER
+    from dulwich.protocol import CAPABILITY_ATOMIC, CAPABILITY_FILTER
     from dulwich.refs import DictRefsContainer
-    from dulwich.server import Backend, UploadPackHandler
+    from dulwich.server import Backend, ReceivePackHandler, UploadPackHandler
 
     class StoryObjects(PackCapableObjectStore):  # type: ignore[misc]
         """The repository's object store as dulwich reads one (no packs of its own: whole objects)."""
@@ -100,9 +181,10 @@ def _build() -> tuple[type, ...]:
     class ServedStory:
         """What dulwich's handlers ask of a repository, answered from one state of the refs."""
 
-        def __init__(self, repo: Repository) -> None:
+        def __init__(self, repo: Repository, pusher: str | None) -> None:
             # (not ``self.repo``: dulwich takes a handler's ``repo.repo`` for a dulwich Repo)
             self.story = repo
+            self.pusher = pusher
             self.object_store = StoryObjects(repo)
             self.object_format = DEFAULT_OBJECT_FORMAT
             refs = {name.encode(): oid.encode() for name, oid in repo.refs.list("refs/").items()}
@@ -156,11 +238,12 @@ def _build() -> tuple[type, ...]:
             )
 
     class Served(Backend):  # type: ignore[misc]
-        def __init__(self, repo: Repository) -> None:
+        def __init__(self, repo: Repository, pusher: str | None) -> None:
             self.repo = repo
+            self.pusher = pusher
 
         def open_repository(self, path: str) -> Any:
-            return ServedStory(self.repo)
+            return ServedStory(self.repo, self.pusher)
 
     class StoryUploadPack(UploadPackHandler):  # type: ignore[misc]
         def capabilities(self) -> list[bytes]:
@@ -170,7 +253,43 @@ def _build() -> tuple[type, ...]:
             # git names ``filter`` even after it said it ignores the filter a server does not offer.
             super().set_client_capabilities([c for c in caps if c != CAPABILITY_FILTER])
 
-    return Served, ServedStory, StoryObjects, StoryUploadPack
+    class Quarantine(MemoryObjectStore):  # type: ignore[misc]
+        """Where a pushed pack is unpacked, apart from the story: the bases of a thin pack's deltas are
+        read from the story."""
+
+        def __init__(self, story: StoryObjects) -> None:
+            super().__init__(object_format=DEFAULT_OBJECT_FORMAT)
+            self.story = story
+
+        def get_raw(self, name: Any) -> tuple[int, bytes]:
+            try:
+                return super().get_raw(name)  # type: ignore[no-any-return]
+            except KeyError:
+                return self.story.get_raw(name)
+
+    class StoryReceivePack(ReceivePackHandler):  # type: ignore[misc]
+        def _apply_pack(self, refs: Any) -> Iterator[tuple[bytes, bytes]]:
+            served = cast(ServedStory, self.repo)
+            zero = b"0" * 40
+            objects: list[tuple[str, bytes]] = []
+            if any(new != zero for _old, new, _ref in refs):
+                quarantine = Quarantine(served.object_store)
+                try:
+                    quarantine.add_thin_pack(self.proto.read, getattr(self.proto, "recv", None))
+                except Exception as exc:  # a pack that does not parse: nothing is kept
+                    yield (b"unpack", _one_line(f"the pack does not unpack: {exc}"))
+                    return
+                objects = [(TYPE_NAMES[o.type_num], o.as_raw_string()) for o in quarantine._data.values()]
+            yield (b"unpack", b"ok")
+            moves = [
+                (ref.decode("utf-8", "replace"), _oid(old, zero), _oid(new, zero)) for old, new, ref in refs
+            ]
+            for ref, status in receive(
+                served.story, served.pusher, objects, moves, atomic=self.has_capability(CAPABILITY_ATOMIC)
+            ):
+                yield (ref.encode(), status.encode())
+
+    return Served, ServedStory, StoryObjects, StoryUploadPack, StoryReceivePack
 
 
 _HEAD = RefName("HEAD")

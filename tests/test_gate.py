@@ -14,7 +14,7 @@ from narrative_vcs.graph.git import GitObjectStore, GitRefStore, init_git_dir
 from narrative_vcs.objects import Page
 from narrative_vcs.refs import RefMove, branch_ref, tag_ref
 from narrative_vcs.repository import ChangeSet, Repository
-from narrative_vcs.types import ObjectId
+from narrative_vcs.types import ObjectId, RefName
 
 from .conftest import Writer
 
@@ -218,3 +218,17 @@ def test_a_transfer_whose_early_batch_breaks_a_rule_moves_nothing(
     assert gated.branch_head("main") is None
     assert recorder.moves == []
     assert recorder.commits.count(refused.id) == 2  # ahead of the move, then by the move's own check
+
+
+def test_a_pushed_commit_must_be_the_pushers_at_the_store(repo: Repository, writer: Writer) -> None:
+    """The authorship rule of pushes lives in the gate (GatedRefs.update_pushed), whatever the wire."""
+    base = writer.setup()
+    theirs = writer.page("intro", "By bot.", actor="bot")  # written by bot, not on any branch yet
+    repo.refs.set_if_equals(RefName("refs/heads/main"), theirs, base)  # main back at base
+    move = RefMove(RefName("refs/heads/main"), base, theirs)
+    server = Repository(repo.objects, repo._gated.inner)  # another process: its gate has verified nothing
+    with pytest.raises(RuleBroken, match=r"must be authored by ada .*rule: authorship"):
+        server._gated.update_pushed([move], "ada")
+    assert server.branch_head("main") == base
+    server._gated.update_pushed([move], "bot")
+    assert server.branch_head("main") == theirs

@@ -20,7 +20,7 @@ from typing import Any, cast
 from starlette.types import Receive, Scope, Send
 
 from narrative_vcs.errors import Unauthenticated
-from narrative_vcs.gitwire import story_backend, upload_pack_handler
+from narrative_vcs.gitwire import receive_pack_handler, story_backend, upload_pack_handler
 from narrative_vcs.repository import Repository
 
 from ..graphql.auth import AccessDamaged, ServerAccess, bearer
@@ -31,7 +31,7 @@ READ_NEEDS_TOKEN = (
     "this story needs a token to read: give an API token as the password (git's credential helpers "
     "work), or in the URL: http://ACTOR:TOKEN@HOST:PORT/git (gvcs token create ACTOR)"
 )
-PUSH_REFUSED = "this server does not take git pushes yet: push with gvcs push (docs/cli.md)"
+PUSH_NEEDS_TOKEN = "pushing needs an API token as the password: its actor is the author of what is pushed"
 
 
 def basic_token(value: str | None) -> str | None:
@@ -56,26 +56,25 @@ class GitEndpoint:
     def __init__(self, repo: Repository, access: ServerAccess) -> None:
         self.repo = repo
         self.access = access
-        self._app: Any = None
 
-    def _wsgi(self) -> Any:
-        if self._app is None:
-            from a2wsgi import WSGIMiddleware
-            from dulwich.web import make_wsgi_chain
+    def _wsgi(self, pusher: str | None) -> Any:
+        """The protocol for one request: its pushes are ``pusher``'s (None: reads only)."""
+        from a2wsgi import WSGIMiddleware
+        from dulwich.web import make_wsgi_chain
 
-            chain = make_wsgi_chain(
-                story_backend(self.repo), handlers={b"git-upload-pack": upload_pack_handler()}
-            )
-            self._app = WSGIMiddleware(cast(Any, chain))
-        return self._app
+        handlers = {b"git-upload-pack": upload_pack_handler(), b"git-receive-pack": receive_pack_handler()}
+        chain = make_wsgi_chain(story_backend(self.repo, pusher), handlers=handlers)
+        return WSGIMiddleware(cast(Any, chain))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         token = basic_token(headers.get("authorization"))
+        query = scope.get("query_string", b"").decode("latin-1")
+        pushing = scope["path"].endswith("/git-receive-pack") or "service=git-receive-pack" in query
         try:
-            await asyncio.to_thread(self.access.caller, token)
+            caller = await asyncio.to_thread(self.access.caller, token)
         except Unauthenticated as exc:
             message = READ_NEEDS_TOKEN if token is None else str(exc)
             await _plain(send, 401, message, [(b"www-authenticate", b'Basic realm="gvcs story"')])
@@ -83,11 +82,13 @@ class GitEndpoint:
         except AccessDamaged as exc:
             await _plain(send, 503, str(exc))
             return
-        query = scope.get("query_string", b"").decode("latin-1")
-        if scope["path"].endswith("/git-receive-pack") or "service=git-receive-pack" in query:
-            await _plain(send, 403, PUSH_REFUSED)
+        if pushing and caller.damaged:
+            await _plain(send, 503, str(AccessDamaged()))
             return
-        await self._wsgi()(scope, receive, send)
+        if pushing and caller.actor is None:  # git asks for credentials, then sends them
+            await _plain(send, 401, PUSH_NEEDS_TOKEN, [(b"www-authenticate", b'Basic realm="gvcs story"')])
+            return
+        await self._wsgi(caller.actor if pushing else None)(scope, receive, send)
 
 
 async def _plain(

@@ -15,6 +15,7 @@ from api.git.http import basic_token
 from narrative_vcs.access import READS, create_token
 from narrative_vcs.graph.factory import init_repository, open_repository
 from narrative_vcs.repository import Repository
+from narrative_vcs.types import RefName
 from tests.conftest import Backend, Writer
 
 from ..serving import serve
@@ -106,27 +107,87 @@ def test_a_closed_story_needs_a_token_as_the_password(tmp_path: Path) -> None:
         check_clone(tmp_path / "clone", heads)
 
 
-def test_a_git_push_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+def commit_as(clone: Path, name: str, email: str, message: str, path: str = "notes.txt") -> str:
+    (clone / path).write_text(message + "\n")
+    git("add", path, cwd=clone)
+    git("-c", f"user.name={name}", "-c", f"user.email={email}", "commit", "-q", "-m", message, cwd=clone)
+    return git("rev-parse", "HEAD", cwd=clone).stdout.strip()
+
+
+def token_for(story: Path, actor: str) -> str:
+    repo = open_repository(story)
+    _record, token = create_token(repo.access, actor)
+    repo.close()
+    return token
+
+
+def test_a_push_with_a_token_lands_as_its_actor_and_the_gate_refuses_the_rest(tmp_path: Path) -> None:
     heads = make_story(tmp_path / "story")
+    token = token_for(tmp_path / "story", "ada")
     with serve(tmp_path / "story") as server:
-        git("clone", "-q", f"{server.base}/git", str(tmp_path / "clone"))
-        git("-c", "user.name=Ada", "-c", "user.email=ada@actors.gvcs", "commit", "-q", "--allow-empty",
-            "-m", "x", cwd=tmp_path / "clone")  # fmt: skip
-        pushed = git("push", "origin", "main", cwd=tmp_path / "clone", check=False)
-        assert pushed.returncode != 0 and "does not take git pushes yet" in pushed.stderr
+        port = server.base.rsplit(":", 1)[1]
+        url = f"http://ada:{token}@127.0.0.1:{port}/git"
+        clone = tmp_path / "clone"
+        git("clone", "-q", url, str(clone))
+        mine = commit_as(clone, "Ada Lovelace", "ada@actors.gvcs", "Notes by git")
+        # Anonymous: asked for credentials (401), and git has none to give.
+        anonymous = git("push", f"{server.base}/git", "main", cwd=clone, check=False)
+        assert anonymous.returncode != 0
+        git("push", "-q", "origin", "main", cwd=clone)
+        repo = open_repository(tmp_path / "story")
+        assert repo.branch_head("main") == mine
+        assert next(iter(repo.walk(["main"]))).actor == "ada"
+        repo.close()
+        # In another actor's name: refused, with the reason git shows.
+        forged = commit_as(clone, "Bot", "bot@actors.gvcs", "Not mine")
+        refused = git("push", "origin", "main", cwd=clone, check=False)
+        assert refused.returncode != 0
+        assert "! [remote rejected] main -> main" in refused.stderr
+        assert "must be authored by ada" in refused.stderr and "rule: authorship" in refused.stderr
+        # A force push that would drop commits: refused too.
+        git("reset", "-q", "--hard", heads[0], cwd=clone)
+        commit_as(clone, "Ada", "ada@actors.gvcs", "Rewrite", path="other.txt")
+        forced = git("push", "-f", "origin", "main", cwd=clone, check=False)
+        assert forced.returncode != 0 and "not a fast-forward" in forced.stderr
+        # --atomic: one bad ref, nothing lands.
+        atomic = git("push", "--atomic", "origin", "HEAD:refs/heads/side", "HEAD:refs/remotes/x", cwd=clone,
+                     check=False)  # fmt: skip
+        assert atomic.returncode != 0 and "atomic push failed" in atomic.stderr
+        listed = git("ls-remote", "origin", cwd=clone).stdout
+        assert "refs/heads/side" not in listed and forged not in listed
+        # Without --atomic each ref on its own: a new branch and a tag land.
+        git("push", "-q", "origin", "HEAD:refs/heads/side", cwd=clone)
+        git("tag", "v2", cwd=clone)
+        git("push", "-q", "origin", "v2", cwd=clone)
     repo = open_repository(tmp_path / "story")
-    assert repo.branch_head("main") == heads[0]
+    assert repo.branch_head("main") == mine
+    assert repo.refs.get(RefName("refs/tags/v2")) == repo.refs.get(RefName("refs/heads/side"))
+    assert repo.fsck().ok
     repo.close()
 
 
 @pytest.mark.neo4j
-def test_git_clones_a_story_kept_in_neo4j(tmp_path: Path, neo4j_backend: Backend, neo4j_uri: str) -> None:
+def test_git_clones_and_pushes_a_story_kept_in_neo4j(
+    tmp_path: Path, neo4j_backend: Backend, neo4j_uri: str
+) -> None:
     heads = make_story(tmp_path / "story", store=neo4j_uri)
+    token = token_for(tmp_path / "story", "ada")
     with serve(tmp_path / "story") as server:
         git("clone", "-q", f"{server.base}/git", str(tmp_path / "clone"))
         check_clone(tmp_path / "clone", heads)
         git("clone", "-q", "--depth", "1", f"{server.base}/git", str(tmp_path / "shallow"))
         assert git("log", "--format=%H", cwd=tmp_path / "shallow").stdout.split() == heads[:1]
+        port = server.base.rsplit(":", 1)[1]
+        clone = tmp_path / "clone"
+        git("remote", "set-url", "origin", f"http://ada:{token}@127.0.0.1:{port}/git", cwd=clone)
+        mine = commit_as(clone, "Ada Lovelace", "ada@actors.gvcs", "Notes by git")
+        git("push", "-q", "origin", "main", cwd=clone)
+        commit_as(clone, "Cal", "cal@actors.gvcs", "Not mine")
+        refused = git("push", "origin", "main", cwd=clone, check=False)
+        assert refused.returncode != 0 and "rule: authorship" in refused.stderr
+        git("clone", "-q", f"{server.base}/git", str(tmp_path / "again"))
+        assert git("rev-parse", "HEAD", cwd=tmp_path / "again").stdout.strip() == mine
+        git("fsck", "--strict", "--no-dangling", cwd=tmp_path / "again")
 
 
 def test_basic_credentials_carry_the_token_as_the_password() -> None:
