@@ -144,6 +144,16 @@ def test_a_push_with_a_token_lands_as_its_actor_and_the_gate_refuses_the_rest(tm
         assert refused.returncode != 0
         assert "! [remote rejected] main -> main" in refused.stderr
         assert "must be authored by ada" in refused.stderr and "rule: authorship" in refused.stderr
+        # A page at a path the story does not use (flat, where the store shards): refused, naming the
+        # path to use.
+        git("reset", "-q", "--hard", mine, cwd=clone)
+        (clone / "pages" / "flat.md").write_text("---\ntitle: Flat\n---\nA flat page.\n")
+        git("add", "pages/flat.md", cwd=clone)
+        git(
+            "-c", "user.name=Ada", "-c", "user.email=ada@actors.gvcs", "commit", "-q", "-m", "Flat", cwd=clone
+        )
+        flat = git("push", "origin", "main", cwd=clone, check=False)
+        assert flat.returncode != 0 and "page flat is stored at pages/" in flat.stderr
         # A force push that would drop commits: refused too.
         git("reset", "-q", "--hard", heads[0], cwd=clone)
         commit_as(clone, "Ada", "ada@actors.gvcs", "Rewrite", path="other.txt")
