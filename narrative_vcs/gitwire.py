@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
-from .errors import BadInput, CorruptObject, NotFound
+from .errors import BadInput, CorruptObject, GvcsError, NotFound, Refused
+from .refs import HEADS, RefMove
 from .types import ObjectId, RefName
 
 if TYPE_CHECKING:
@@ -41,9 +42,6 @@ def receive(
     commits it brings must be the pusher's), by compare-and-swap. A move that does not fast-forward a
     branch is refused: history here is never rewritten. ``atomic`` (``git push --atomic``): all moves
     land together or none does; else each ref on its own."""
-    from .errors import GvcsError
-    from .refs import HEADS, RefMove
-
     if pusher is None:
         return [(ref, "pushing needs an API token (the password)") for ref, _old, _new in moves]
     checked: list[tuple[str, RefMove | None, str]] = []
@@ -58,13 +56,12 @@ def receive(
     with repo.objects.batch():
         for obj_type, data in objects:
             repo.objects.put(obj_type, data)
-    gated = repo._gated
 
     def land(group: list[RefMove]) -> str:
         try:
             for move in group:
-                _check_fast_forward(repo, move, HEADS)
-            gated.update_pushed(group, pusher, message="git push")
+                _check_fast_forward(repo, move)
+            repo.update_pushed(group, pusher, message="git push")
         except GvcsError as exc:
             return _line(exc)
         return "ok"
@@ -78,10 +75,8 @@ def receive(
     return [(ref, problem if problem or m is None else land([m])) for ref, m, problem in checked]
 
 
-def _check_fast_forward(repo: Repository, move: Any, heads: str) -> None:
-    from .errors import Refused
-
-    if move.old is None or move.new is None or not move.ref.startswith(heads):
+def _check_fast_forward(repo: Repository, move: RefMove) -> None:
+    if move.old is None or move.new is None or not move.ref.startswith(HEADS):
         return
     if not repo.commits.is_ancestor(move.old, move.new):
         raise Refused(f"{move.ref} would lose commits (not a fast-forward): history here is never rewritten")

@@ -228,7 +228,7 @@ def test_a_pushed_commit_must_be_the_pushers_at_the_store(repo: Repository, writ
     move = RefMove(RefName("refs/heads/main"), base, theirs)
     server = Repository(repo.objects, repo._gated.inner)  # another process: its gate has verified nothing
     with pytest.raises(RuleBroken, match=r"must be authored by ada .*rule: authorship"):
-        server._gated.update_pushed([move], "ada")
+        server.update_pushed([move], "ada")
     assert server.branch_head("main") == base
-    server._gated.update_pushed([move], "bot")
+    server.update_pushed([move], "bot")
     assert server.branch_head("main") == theirs

@@ -56,6 +56,10 @@ class RepositoryBase:
         self._pages: OrderedDict[tuple[str, ObjectId], Page] = OrderedDict()  # parsed pages, by id and blob
         self._graph: CommitGraph | None = None  # the commit DAG, built on first use
 
+    def update_pushed(self, moves: Sequence[RefMove], pusher: str, *, message: str = "push") -> None:
+        """Move refs for an actor who pushed them over a wire (see :meth:`GatedRefs.update_pushed`)."""
+        self._gated.update_pushed(moves, pusher, message=message)
+
     def check_moves(self, moves: Sequence[RefMove]) -> None:
         """Refuse (raise what the gate raises) ``moves`` before anything is written for them."""
         self._gated.check(moves)

@@ -27,13 +27,6 @@ ROOT = Path(__file__).resolve().parents[2]
 MAIN = RefName("refs/heads/main")
 
 
-@pytest.fixture
-def neo(neo4j_backend: Backend) -> Repository:
-    repo = Repository(neo4j_backend.objects, neo4j_backend.refs)
-    repo.set_head_branch("main")
-    return repo
-
-
 def rows(repo: Repository, cypher: str, **params: Any) -> list[dict[str, Any]]:
     store = repo.objects
     assert isinstance(store, Neo4jObjectStore)

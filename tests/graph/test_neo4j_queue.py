@@ -26,19 +26,12 @@ from narrative_vcs.repo.queued import decode_outcome, encode_pending
 from narrative_vcs.repository import ChangeSet, PendingCommit, Repository
 from narrative_vcs.types import ObjectId, RefName
 
-from ..conftest import Backend, Writer
+from ..conftest import Writer
 
 pytestmark = pytest.mark.neo4j
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN = RefName("refs/heads/main")
-
-
-@pytest.fixture
-def neo(neo4j_backend: Backend) -> Repository:
-    repo = Repository(neo4j_backend.objects, neo4j_backend.refs)
-    repo.set_head_branch("main")
-    return repo
 
 
 @pytest.fixture
