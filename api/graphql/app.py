@@ -188,6 +188,7 @@ def create_app(
     cache_reads: bool = True,
     fanout: RedisFanout | None = None,
     intake: QueuedIntake | None = None,
+    preload: bool = True,
 ) -> Starlette:
     """The application serving ``repo``; with ``close_on_shutdown`` the repository is closed on exit.
 
@@ -196,7 +197,8 @@ def create_app(
     ``cache_reads``: answer a query again from memory while the refs have not moved (api/graphql/cache.py);
     ``fanout``: Redis pub/sub shared with the other processes of the story (api/graphql/fanout.py), so
     that commits and narrative messages from any of them reach this server's subscribers at once;
-    ``intake``: events go through Redis to the workers (api/graphql/queued_intake.py), not committed here.
+    ``intake``: events go through Redis to the workers (api/graphql/queued_intake.py), not committed here;
+    ``preload``: read the trees of HEAD ahead, in the background, when the server starts.
     """
 
     feed = CommitFeed(repo, interval=feed_interval)
@@ -218,11 +220,12 @@ def create_app(
         if fanout is not None:
             fanout.start(feed)
         # The trees of HEAD read ahead, in the background: the first requests find them in memory.
-        preloading = asyncio.get_running_loop().run_in_executor(None, _preload, repo)
+        preloading = asyncio.get_running_loop().run_in_executor(None, _preload, repo) if preload else None
         try:
             yield
         finally:
-            await preloading
+            if preloading is not None:
+                await preloading
             if fanout is not None:
                 await fanout.stop()
             await feed.stop()
