@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Served", "free_port", "get_json", "post_json", "serve"]
+__all__ = ["EventStream", "Served", "free_port", "get_json", "post_json", "serve", "wait_for_subscribers"]
 
 
 def free_port() -> int:
@@ -92,3 +93,40 @@ def serve(story: Path, *args: str, env: dict[str, str] | None = None) -> Iterato
         served.stderr = err.decode()
     assert proc.returncode == 0, served.stderr
     assert "Traceback" not in served.stderr, served.stderr
+
+
+class EventStream:
+    """A ``/events`` response (``text/event-stream``) read event by event."""
+
+    def __init__(self, server: Served, path: str, headers: dict[str, str]) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=15)
+        self.conn.request("GET", path, headers=headers)
+        self.response = self.conn.getresponse()
+        assert self.response.status == 200
+
+    def next(self) -> dict[str, str]:
+        """The next event's fields (comments skipped)."""
+        fields: dict[str, str] = {}
+        while True:
+            line = self.response.readline().decode()
+            assert line, "the stream ended"
+            line = line.rstrip("\n")
+            if not line:
+                if fields:
+                    return fields
+                continue
+            if line.startswith(":"):
+                continue
+            key, _, value = line.partition(": ")
+            fields[key] = value
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def wait_for_subscribers(server: Served, count: int) -> None:
+    """Until the server has registered ``count`` subscribers: moves after that reach them."""
+    deadline = time.monotonic() + 15
+    while get_json(f"{server.base}/health")["subscribers"] < count:
+        assert time.monotonic() < deadline, "the stream was not registered"
+        time.sleep(0.02)

@@ -10,25 +10,17 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.error
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from narrative_vcs.access import create_token
-from narrative_vcs.graph.factory import init_repository, open_repository
-from narrative_vcs.objects import Actor, Page, Story
-from narrative_vcs.repository import ChangeSet
-from narrative_vcs.worktree import WorkTree
-from tests.conftest import ADA, BOT, CAL, Writer
+from narrative_vcs.graph.factory import open_repository
 
-from .serving import Served, get_json, post_json, serve
+from .serving import EventStream, Served, post_json, serve, wait_for_subscribers
+from .vault import Built, build_vault
 
-BOB = Actor("bob", "Bob Builder", "human")
-DOOR = "The fox waited.\n\nThe door was shut.\n\nNobody came."
 PROTECTED = "main is protected: open a proposal (gvcs propose SOURCE --into main) (rule: protected-branches)"
 
 HEADS = "{ branches { name head { id } } }"
@@ -51,49 +43,9 @@ HALL = '{ page(id: "hall", rev: "main") { body } }'
 SIDE_INTO_MAIN = {"input": {"source": "side", "target": "main", "message": "A shorter hall"}}
 
 
-@dataclass
-class Built:
-    """A story on disk: its first commit, its heads when built, and a token per actor."""
-
-    root: Path
-    first: str
-    heads: dict[str, str]
-    tokens: dict[str, str]
-
-
 @pytest.fixture
 def built(tmp_path: Path) -> Built:
-    """Actors ada, bob, cal (humans) and bot (an agent); pages door and hall; ada holds 5 tokens; zed
-    has a token but no record yet.
-
-    - ``clash``: from the first commit, door's second paragraph reads "was green";
-    - ``main``: door reads "was brown", ada's mint, then story.yaml ``protected: [main]``;
-    - ``side``: from main, a shorter hall (merges cleanly into main);
-    - ``draft``: at main, unprotected, for plain commits (clash conflicts with it on door).
-
-    The work tree is a checkout of main, so the CLI can work next to the server.
-    """
-    root = tmp_path / "story"
-    repo = init_repository(root)
-    try:
-        WorkTree(root, repo).save_state()  # a checkout of nothing yet: main is checked out at the end
-        writer = Writer(repo)
-        pages = [Page("door", "Door", DOOR), Page("hall", "Hall", "A long hall.")]
-        first = writer.setup(ADA, BOB, CAL, BOT, pages=pages)
-        repo.create_branch("clash", first)
-        writer.page("door", DOOR.replace("was shut", "was green"), branch="clash", title="Door")
-        writer.page("door", DOOR.replace("was shut", "was brown"), title="Door")
-        writer.mint({"ada": 5})
-        story = Story("The Vault", (("protected", ["main"]),))
-        main = writer.commit(ChangeSet().set_story(story), message="Protect main")
-        repo.create_branch("side", main)
-        repo.create_branch("draft", main)
-        writer.page("hall", "A short hall.", branch="side", title="Hall")
-        WorkTree(root, repo).checkout("main", main)
-        tokens = {actor: create_token(repo.access, actor)[1] for actor in ("ada", "bob", "cal", "bot", "zed")}
-        return Built(root, first, dict(repo.branches()), tokens)
-    finally:
-        repo.close()
+    return build_vault(tmp_path)
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
@@ -154,43 +106,6 @@ def gvcs(built: Built, actor: str, *args: str) -> subprocess.CompletedProcess[st
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     return result
-
-
-class EventStream:
-    """A ``/events`` response (``text/event-stream``) read event by event."""
-
-    def __init__(self, server: Served, path: str, headers: dict[str, str]) -> None:
-        self.conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=15)
-        self.conn.request("GET", path, headers=headers)
-        self.response = self.conn.getresponse()
-        assert self.response.status == 200
-
-    def next(self) -> dict[str, str]:
-        """The next event's fields (comments skipped)."""
-        fields: dict[str, str] = {}
-        while True:
-            line = self.response.readline().decode()
-            assert line, "the stream ended"
-            line = line.rstrip("\n")
-            if not line:
-                if fields:
-                    return fields
-                continue
-            if line.startswith(":"):
-                continue
-            key, _, value = line.partition(": ")
-            fields[key] = value
-
-    def close(self) -> None:
-        self.conn.close()
-
-
-def wait_for_subscribers(server: Served, count: int) -> None:
-    """Until the server has registered ``count`` subscribers: moves after that reach them."""
-    deadline = time.monotonic() + 15
-    while get_json(f"{server.base}/health")["subscribers"] < count:
-        assert time.monotonic() < deadline, "the stream was not registered"
-        time.sleep(0.02)
 
 
 def narrative(event: dict[str, str]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ smart HTTP (api/git/http.py, narrative_vcs/gitwire.py), from the embedded store 
 from __future__ import annotations
 
 import base64
+import json
 import subprocess
 import urllib.error
 import urllib.request
@@ -18,15 +19,26 @@ from narrative_vcs.repository import Repository
 from narrative_vcs.types import RefName
 from tests.conftest import Backend, Writer
 
-from ..serving import serve
+from ..serving import EventStream, get_json, serve, wait_for_subscribers
+from ..vault import build_vault
+
+BOB_GIT = {
+    "GIT_AUTHOR_NAME": "Bob Builder",
+    "GIT_AUTHOR_EMAIL": "bob@actors.gvcs",
+    "GIT_COMMITTER_NAME": "Bob Builder",
+    "GIT_COMMITTER_EMAIL": "bob@actors.gvcs",
+}
+PROTECTED = "main is protected: open a proposal (gvcs propose SOURCE --into main) (rule: protected-branches)"
 
 GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent"}
 
 
-def git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+def git(
+    *args: str, cwd: Path | None = None, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     import os
 
-    env = {**os.environ, **GIT_ENV}
+    env = {**os.environ, **GIT_ENV, **(env or {})}
     done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
     if check and done.returncode != 0:
         raise AssertionError(f"git {' '.join(args)}: {done.stderr}")
@@ -210,3 +222,101 @@ def test_basic_credentials_carry_the_token_as_the_password() -> None:
     assert basic_token("Bearer gvcs_secret") == "gvcs_secret"
     assert basic_token(basic("ada")) == "" and basic_token(basic("ada:")) == ""
     assert basic_token("Basic !!!") == "" and basic_token("Digest x") == ""
+
+
+@pytest.mark.parametrize("store", ["embedded", pytest.param("neo4j", marks=pytest.mark.neo4j)])
+def test_git_pushes_meet_the_storys_rules_and_reach_the_event_stream(
+    tmp_path: Path, store: str, request: pytest.FixtureRequest
+) -> None:
+    """The vault (tests/api/vault.py): main protected, ada holds 5 gift tokens. bob clones with his
+    token; a push into main, a hand-made ledger and a commit in ada's name are refused with their
+    reasons; an honest page edit on draft lands as bob, shows in ``gvcs log`` and on ``/events``."""
+    uri = None
+    if store == "neo4j":
+        request.getfixturevalue("neo4j_backend")  # the server, emptied for this test
+        uri = request.getfixturevalue("neo4j_uri")
+    built = build_vault(tmp_path, store=uri)
+    clone = tmp_path / "clone"
+    with serve(built.root) as server:
+        git("clone", "-q", f"http://bob:{built.tokens['bob']}@127.0.0.1:{server.port}/git", str(clone))
+        assert git("branch", "--show-current", cwd=clone).stdout.strip() == "main"
+        # Straight into the protected main: refused by the gate, as the GraphQL API refuses it.
+        commit_as(clone, "Bob Builder", "bob@actors.gvcs", "Straight into main")
+        into_main = git("push", "origin", "main", cwd=clone, check=False)
+        assert into_main.returncode != 0
+        assert "! [remote rejected] main -> main (commit " in into_main.stderr
+        assert f" by bob: {PROTECTED})" in into_main.stderr
+        # A ledger written by hand (bob mints himself tokens): refused; only gift events write it.
+        git("switch", "-q", "-c", "work", "origin/draft", cwd=clone)
+        (clone / "ledger.yaml").write_text("balances: {ada: 5, bob: 1000000}\n")
+        git("commit", "-q", "-am", "Riches", cwd=clone, env=BOB_GIT)
+        forged = git("push", "origin", "HEAD:draft", cwd=clone, check=False)
+        assert forged.returncode != 0 and "! [remote rejected] HEAD -> draft (" in forged.stderr
+        assert "ledger.yaml is written only by gift.txn.v1 events (gvcs gift)" in forged.stderr
+        # An edit of door in ada's name: refused.
+        git("reset", "-q", "--hard", "origin/draft", cwd=clone)
+        (door,) = git("ls-files", "pages/*/*/door.md", cwd=clone).stdout.split()
+        text = (clone / door).read_text()
+        (clone / door).write_text(text.replace("Nobody came.", "Bob came."))
+        git(
+            "-c",
+            "user.name=Ada",
+            "-c",
+            "user.email=ada@actors.gvcs",
+            "commit",
+            "-q",
+            "-am",
+            "As ada",
+            cwd=clone,
+        )
+        as_ada = git("push", "origin", "HEAD:draft", cwd=clone, check=False)
+        assert as_ada.returncode != 0 and "must be authored by bob" in as_ada.stderr
+        assert get_json(f"{server.base}/health")["ok"]
+        repo = open_repository(built.root)
+        assert repo.branches() == built.heads  # nothing moved
+        repo.close()
+        # The honest edit, as bob: lands, and reaches a reader of /events.
+        stream = EventStream(
+            server, "/events?branch=draft", {"authorization": f"Bearer {built.tokens['cal']}"}
+        )
+        try:
+            wait_for_subscribers(server, 1)
+            git("commit", "-q", "--amend", "--reset-author", "-m", "Bob came", cwd=clone, env=BOB_GIT)
+            mine = git("rev-parse", "HEAD", cwd=clone).stdout.strip()
+            git("push", "-q", "origin", "HEAD:draft", cwd=clone)
+            event = stream.next()
+        finally:
+            stream.close()
+        assert (event["event"], event["id"]) == ("commit", f"draft:{mine}")
+        sent = json.loads(event["data"])
+        assert (sent["actor"], sent["subject"]) == ("bob", "Bob came")
+        logged = gvcs_cli(built.root, "log", "draft", "-n", "1")
+        assert mine[:7] in logged and "Bob came" in logged and "bob" in logged
+        # Someone else commits on draft through GraphQL; git fetch brings it.
+        edit = {"upsertPage": {"id": "hall", "title": "Hall", "body": "A hall of mirrors."}}
+        body = server.graphql(
+            "mutation($input: CommitInput!) { commit(input: $input) { commit { id } } }",
+            {"input": {"branch": "draft", "expectedHead": mine, "message": "Mirrors", "changes": [edit]}},
+            authorization=f"Bearer {built.tokens['ada']}",
+        )
+        theirs = body["data"]["commit"]["commit"]["id"]
+        git("fetch", "-q", "origin", cwd=clone)
+        assert git("rev-parse", "origin/draft", cwd=clone).stdout.strip() == theirs
+        assert "A hall of mirrors." in git("show", "origin/draft", cwd=clone).stdout
+    git("fsck", "--strict", "--no-dangling", cwd=clone)
+    repo = open_repository(built.root)
+    assert repo.branch_head("draft") == theirs and repo.branch_head("main") == built.heads["main"]
+    assert repo.fsck().ok
+    repo.close()
+
+
+def gvcs_cli(story: Path, *args: str) -> str:
+    """``gvcs -C STORY ARGS`` as its own process, which must succeed; its output."""
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GVCS_")}
+    command = [str(Path(sys.executable).with_name("gvcs")), "-C", str(story), *args]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    return done.stdout
