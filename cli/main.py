@@ -290,10 +290,16 @@ def _remote_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="show where each remote is")
     _json(p)
     remote = p.add_subparsers(dest="remote_command", metavar="<add|remove|list>", parser_class=Parser)
-    a = remote.add_parser("add", help="name another store: a neo4j:// URI or a repository directory")
+    a = remote.add_parser(
+        "add", help="name another store: a neo4j:// URI, a repository directory or a git URL or path"
+    )
     a.set_defaults(target="remote:cmd_remote_add")
     a.add_argument("name", metavar="NAME")
-    a.add_argument("location", metavar="URI")
+    a.add_argument(
+        "location",
+        metavar="URI",
+        help="neo4j://..., http(s)://HOST/..., ssh://..., user@host:path, git://..., file://..., or a path",
+    )
     a = remote.add_parser("remove", help="forget a remote and its remote-tracking refs")
     a.set_defaults(target="remote:cmd_remote_remove")
     a.add_argument("name", metavar="NAME")
@@ -312,6 +318,11 @@ def _remote_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     )
     _json(p)
 
+    p = _command(sub, "fetch", "remote:cmd_fetch", "bring a remote's branches and tags, without merging")
+    p.add_argument("remote", nargs="?", default=None, metavar="NAME", help="default: origin")
+    p.add_argument("branch", nargs="*", metavar="BRANCH", help="default: every branch of the remote")
+    _json(p)
+
     p = _command(sub, "pull", "remote:cmd_pull", "fetch a remote's branches and fast-forward or merge them")
     p.add_argument("remote", metavar="NAME")
     p.add_argument(
@@ -324,7 +335,10 @@ def _remote_commands(sub: argparse._SubParsersAction[Parser]) -> None:
 
     p = _command(sub, "clone", "remote:cmd_clone", "copy a story (every branch) into a new repository")
     p.add_argument(
-        "location", metavar="URI", help="neo4j://user:pass@host:7687[/db] or a repository directory"
+        "location",
+        metavar="URI",
+        help="neo4j://user:pass@host:7687[/db], a repository directory, or a git URL (http(s)://HOST/git, "
+        "ssh://, git://, file://) or bare repository path",
     )
     p.add_argument("directory_name", nargs="?", default=None, metavar="DIR")
     _json(p)

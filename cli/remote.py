@@ -1,9 +1,12 @@
-"""``gvcs remote``, ``push``, ``pull`` and ``clone``: moving history between a repository and a store.
+"""``gvcs remote``, ``push``, ``fetch``, ``pull`` and ``clone``: moving history between a repository and
+another place that holds the story.
 
-A remote is a name for another story store, kept in the repository's settings: a Neo4j database
-(``neo4j://user:password@host:7687[/database]``) or another repository on disk (a directory). Only the
-objects the other side lacks travel; refs move by compare-and-swap. ``refs/remotes/NAME/BRANCH``
-remembers where each branch of a remote was at the last push or pull.
+A remote is a name for that place, kept in the repository's settings: a Neo4j database
+(``neo4j://user:password@host:7687[/database]``), another gvcs repository on disk, or any git repository
+(``http(s)://`` such as a git host or ``gvcs serve``'s ``/git``, ``ssh://``, ``git://``, ``file://`` or a
+bare repository's path; see narrative_vcs/remotes.py). Only the objects the other side lacks travel; refs
+move by compare-and-swap. ``refs/remotes/NAME/BRANCH`` remembers where each branch of a remote was at the
+last push, fetch or pull.
 """
 
 from __future__ import annotations
@@ -12,17 +15,25 @@ import argparse
 import os
 import shutil
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .common import Context, emit_json, out
 from .common import progress as _progress
 
 if TYPE_CHECKING:
+    from narrative_vcs.remotes import Remote
     from narrative_vcs.repository import Repository
     from narrative_vcs.transfer import TransferResult
 
-__all__ = ["cmd_clone", "cmd_pull", "cmd_push", "cmd_remote_add", "cmd_remote_list", "cmd_remote_remove"]
+__all__ = [
+    "cmd_clone",
+    "cmd_fetch",
+    "cmd_pull",
+    "cmd_push",
+    "cmd_remote_add",
+    "cmd_remote_list",
+    "cmd_remote_remove",
+]
 
 
 def _remotes(ctx: Context) -> dict[str, str]:
@@ -41,38 +52,24 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _check_location(location: str, base: Path) -> str:
-    """A remote's location as stored: a store URI as given, a directory made absolute."""
-    from narrative_vcs.errors import BadInput
+def open_location(location: str) -> Remote:
+    """The remote at ``location``; HTTP credentials the URL lacks come from git's credential helpers."""
+    from narrative_vcs.remotes import open_remote
 
-    if "://" in location:
-        from narrative_vcs.graph.neo4j import parse_neo4j_uri
+    from .credentials import GitCredentials
 
-        parse_neo4j_uri(location)  # refuses anything that is not a Neo4j URI
-        return location
-    path = (base / location).resolve()
-    if not (path / ".gvcs").is_dir():
-        raise BadInput(f"{location!r} is neither a neo4j:// URI nor a gvcs repository")
-    return str(path)
-
-
-def open_location(location: str) -> Repository:
-    """The repository of a remote: a store URI or a repository directory."""
-    from narrative_vcs.graph.factory import open_repository, open_store
-
-    if "://" in location:
-        return open_store(location)
-    return open_repository(Path(location))
+    return open_remote(location, credentials=GitCredentials())
 
 
 def cmd_remote_add(args: argparse.Namespace) -> int:
     """``gvcs remote add NAME LOCATION``."""
     from narrative_vcs.errors import BadInput
     from narrative_vcs.graph.factory import redact, save_config
+    from narrative_vcs.remotes import check_location
 
     ctx = Context(args)
     name = _check_name(args.name)
-    location = _check_location(args.location, ctx.cwd)
+    location = check_location(args.location, ctx.cwd)
     config = ctx.config()
     remotes = _remotes(ctx)
     if name in remotes:
@@ -117,7 +114,7 @@ def cmd_remote_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _remote(ctx: Context, name: str) -> tuple[str, Repository]:
+def _remote(ctx: Context, name: str) -> tuple[str, Remote]:
     from narrative_vcs.errors import NotFound
 
     remotes = _remotes(ctx)
@@ -170,7 +167,6 @@ def cmd_push(args: argparse.Namespace) -> int:
     branches land together (governance and a protected branch it decides, for one) or not at all."""
     from narrative_vcs.graph.factory import redact
     from narrative_vcs.refs import branch_ref
-    from narrative_vcs.transfer import copy_refs, following_tags
 
     ctx = Context(args)
     name = _check_name(args.remote)
@@ -178,12 +174,10 @@ def cmd_push(args: argparse.Namespace) -> int:
     branches = _branches(ctx, args.branch)
     repo = ctx.repo
     pairs = [(branch_ref(b), branch_ref(b)) for b in branches]
-    try:
+    with remote:
         # The tags on the history pushed go along (and land with the branches), as git's --follow-tags.
-        tags = following_tags(repo, remote, [repo.branch_head(b) for b in branches])
-        results = copy_refs(repo, remote, pairs + tags, force=args.force, progress=_progress("Writing"))
-    finally:
-        remote.close()
+        tags = remote.following_tags(repo, [repo.branch_head(b) for b in branches], push=True)
+        results = remote.push(repo, pairs + tags, force=args.force, progress=_progress("Writing"))
     for branch, result in zip(branches, results, strict=False):
         _track(repo, name, branch, result.new)
     _report_all(results[: len(branches)], args.json, f"To {redact(location)}")
@@ -223,7 +217,6 @@ def cmd_pull(args: argparse.Namespace) -> int:
     merge the current one."""
     from narrative_vcs.graph.factory import redact
     from narrative_vcs.refs import branch_ref
-    from narrative_vcs.transfer import copy_refs
     from narrative_vcs.types import RefName
 
     ctx = Context(args)
@@ -233,7 +226,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
     pairs = [(branch_ref(b), RefName(f"refs/remotes/{name}/{b}")) for b in branches]
     repo = ctx.repo
     try:
-        fetched = copy_refs(remote, repo, pairs, force=True, progress=_progress("Reading"))
+        fetched = remote.fetch(repo, pairs, progress=_progress("Reading"))
         if not args.json:
             for result in fetched:
                 _report(result, False, f"From {redact(location)}")
@@ -259,19 +252,18 @@ def cmd_pull(args: argparse.Namespace) -> int:
     return 1 if any(status == "conflicts" for status, _, _ in outcomes) else 0
 
 
-def _pull_tags(ctx: Context, remote: Repository, heads: list[Any], json_out: bool, what: str) -> None:
+def _pull_tags(ctx: Context, remote: Remote, heads: list[Any], json_out: bool, what: str) -> None:
     """Bring the remote's tags on the history the pull brought into the branches (``heads``: the
     remote's heads merged or fast-forwarded), as git's fetch follows tags. A tag the story's rules
     refuse is named in a warning; the pull stands."""
     from narrative_vcs.errors import GvcsError
-    from narrative_vcs.transfer import copy_refs, following_tags
 
     repo = ctx.repo
-    tags = following_tags(remote, repo, heads)
-    if not tags:
-        return
     try:
-        results = copy_refs(remote, repo, tags)
+        tags = remote.following_tags(repo, heads, push=False)
+        if not tags:
+            return
+        results = remote.fetch(repo, tags)
     except GvcsError as exc:
         sys.stderr.write(f"gvcs: warning: the remote's tags were not taken: {exc}\n")
         return
@@ -331,16 +323,17 @@ def _integrate_all(
 
 
 def cmd_clone(args: argparse.Namespace) -> int:
-    """``gvcs clone LOCATION [DIR]``: a new repository on disk with the history of every branch."""
+    """``gvcs clone LOCATION [DIR]``: a new repository on disk with the history of every branch and
+    the tags, from any remote (a store, a repository, a git URL)."""
     from narrative_vcs.errors import BadInput, NotFound
     from narrative_vcs.graph.factory import init_repository, redact, save_config
-    from narrative_vcs.refs import TAGS, branch_ref
-    from narrative_vcs.transfer import copy_refs
+    from narrative_vcs.refs import HEADS, TAGS, branch_ref
+    from narrative_vcs.remotes import check_location
     from narrative_vcs.types import RefName
     from narrative_vcs.worktree import WorkTree
 
     ctx = Context(args)
-    location = _check_location(args.location, ctx.cwd)
+    location = check_location(args.location, ctx.cwd)
     directory = args.directory_name or _default_dir(location)
     root = (ctx.cwd / directory).resolve()
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
@@ -348,18 +341,19 @@ def cmd_clone(args: argparse.Namespace) -> int:
     remote = open_location(location)
     created = not root.exists()
     try:
-        branches = remote.branches()
+        refs = remote.refs()
+        branches = sorted(r[len(HEADS) :] for r in refs if r.startswith(HEADS))
         if not branches:
             raise NotFound(f"{redact(location)} holds no branches to clone")
         head = remote.head_branch()
         if head not in branches:
-            head = "main" if "main" in branches else sorted(branches)[0]
+            head = "main" if "main" in branches else branches[0]
         repo = init_repository(root, branch=head)
         WorkTree(root, repo).save_state()  # an empty checkout, which the checkout below fills
         ordered = sorted(branches, key=lambda b: b != head)
         pairs = [(branch_ref(b), branch_ref(b)) for b in ordered]
-        pairs += [(RefName(ref), RefName(ref)) for ref in remote.refs.list(TAGS)]
-        copy_refs(remote, repo, pairs, progress=_progress("Reading"))
+        pairs += [(RefName(ref), RefName(ref)) for ref in sorted(refs) if ref.startswith(TAGS)]
+        remote.fetch(repo, pairs, progress=_progress("Reading"))
         for branch in ordered:
             _track(repo, "origin", branch, repo.branch_head(branch))
         config: dict[str, Any] = {"store": "git", "remotes": {"origin": location}}
@@ -376,14 +370,79 @@ def cmd_clone(args: argparse.Namespace) -> int:
         raise
     remote.close()
     if args.json:
-        emit_json({"directory": str(root), "branches": sorted(branches), "head": head})
+        emit_json({"directory": str(root), "branches": branches, "head": head})
     else:
         out(f"Cloned {redact(location)} into {root}: {len(branches)} branch(es), on {head}")
     return 0
 
 
+def cmd_fetch(args: argparse.Namespace) -> int:
+    """``gvcs fetch [NAME] [BRANCH...]``: bring a remote's branches (default: all of them) and the tags on
+    them, and move ``refs/remotes/NAME/BRANCH``; the local branches and the work tree stay as they are."""
+    from narrative_vcs.errors import NotFound
+    from narrative_vcs.graph.factory import redact
+    from narrative_vcs.refs import HEADS, branch_ref, validate_ref_name
+    from narrative_vcs.types import RefName
+
+    ctx = Context(args)
+    name = _check_name(args.remote or _default_remote(ctx))
+    location, remote = _remote(ctx, name)
+    repo = ctx.repo
+    with remote:
+        theirs = remote.refs()
+        if args.branch:
+            branches = [validate_ref_name("branch", b) for b in dict.fromkeys(args.branch)]
+            absent = [b for b in branches if branch_ref(b) not in theirs]
+            if absent:
+                raise NotFound(f"{redact(location)} has no branch {absent[0]!r}")
+        else:
+            branches = sorted(r[len(HEADS) :] for r in theirs if r.startswith(HEADS))
+        pairs = [(branch_ref(b), RefName(f"refs/remotes/{name}/{b}")) for b in branches]
+        results = remote.fetch(repo, pairs, progress=_progress("Reading")) if pairs else []
+        tags = remote.following_tags(repo, [r.new for r in results], push=False)
+        tagged = remote.fetch(repo, tags) if tags else []
+    what = f"From {redact(location)}"
+    if args.json:
+        emit_json(
+            {
+                "remote": name,
+                "branches": [_transfer_json(r) for r in results],
+                "tags": [{"ref": r.ref, "new": r.new} for r in tagged],
+            }
+        )
+        return 0
+    if not results and not tagged:
+        out(f"{what}: no branches")
+    for branch, result in zip(branches, results, strict=True):
+        if result.up_to_date:
+            continue
+        span = "[new branch]" if result.old is None else f"{result.old[:10]}..{result.new[:10]}"
+        out(f"{what}: {span} {branch} -> {name}/{branch} ({result.commits} new commit(s))")
+    if results and all(r.up_to_date for r in results) and not tagged:
+        out(f"{what}: everything up to date")
+    _report_tags(tagged, False, what)
+    return 0
+
+
+def _default_remote(ctx: Context) -> str:
+    """``origin`` if there is one, else the only remote."""
+    from narrative_vcs.errors import BadInput
+
+    remotes = _remotes(ctx)
+    if "origin" in remotes or not remotes:
+        return "origin"
+    if len(remotes) == 1:
+        return next(iter(remotes))
+    raise BadInput(f"which remote? name one of {', '.join(sorted(remotes))}")
+
+
 def _default_dir(location: str) -> str:
-    if "://" in location:
-        tail = location.rstrip("/").rsplit("/", 1)[-1]
-        return tail if "@" not in tail and ":" not in tail and tail else "story"
-    return os.path.basename(location.rstrip("/")) or "story"
+    """The directory a clone makes when none is named: the last part of the location without ``.git``
+    (``story`` for a gvcs server's ``/git``)."""
+    tail = location.rstrip("/").rsplit("/", 1)[-1]
+    if "://" not in location:
+        tail = os.path.basename(location.rstrip("/")).rsplit(":", 1)[-1]
+    tail = tail.removesuffix(".git")
+    if not tail or "@" in tail or ":" in tail or tail in ("git", ".", ".."):
+        return "story"
+    return tail

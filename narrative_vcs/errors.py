@@ -20,6 +20,7 @@ __all__ = [
     "NothingToCommit",
     "Refused",
     "Unauthenticated",
+    "Unavailable",
 ]
 
 
@@ -118,3 +119,10 @@ class Forbidden(GvcsError):
 
     exit_code = 1
     code = "FORBIDDEN"
+
+
+class Unavailable(GvcsError):
+    """A server that cannot be reached (a Neo4j store, a git remote) or that refused the credentials."""
+
+    exit_code = 1
+    code = "UNAVAILABLE"

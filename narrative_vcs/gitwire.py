@@ -20,7 +20,15 @@ from .types import ObjectId, RefName
 if TYPE_CHECKING:
     from .repository import Repository
 
-__all__ = ["TYPE_NUMBERS", "receive", "receive_pack_handler", "story_backend", "upload_pack_handler"]
+__all__ = [
+    "TYPE_NUMBERS",
+    "receive",
+    "receive_pack_handler",
+    "story_backend",
+    "story_objects",
+    "unpack",
+    "upload_pack_handler",
+]
 
 #: git's numbers for the object types (as in a pack).
 TYPE_NUMBERS = {"commit": 1, "tree": 2, "blob": 3, "tag": 4}
@@ -98,6 +106,26 @@ def story_backend(repo: Repository, pusher: str | None = None) -> Any:
     """A ``dulwich.server.Backend`` serving ``repo`` (whatever path a request names); ``pusher``: the
     actor of the request's token, whose pushes it takes (None: pushes are refused)."""
     return _classes()[0](repo, pusher)
+
+
+def story_objects(repo: Repository) -> Any:
+    """``repo``'s object store as a dulwich object store (read-only): what a pack sent from the story is
+    generated from (``generate_pack_data``)."""
+    return _classes()[2](repo)
+
+
+def unpack(
+    repo: Repository, read_all: Callable[[int], bytes], read_some: Any = None
+) -> list[tuple[str, bytes]]:
+    """The objects of a pack read with ``read_all``, unpacked apart from the story (the bases of a thin
+    pack's deltas are read from ``repo``): ``(type, data)`` pairs, nothing stored yet. Raises
+    :class:`CorruptObject` when the pack does not unpack."""
+    quarantine = _classes()[5](story_objects(repo))
+    try:
+        quarantine.add_thin_pack(read_all, read_some)
+    except Exception as exc:  # a pack that does not parse: nothing is kept
+        raise CorruptObject(f"the pack does not unpack: {_line(exc)}") from None
+    return [(TYPE_NAMES[o.type_num], o.as_raw_string()) for o in quarantine._data.values()]
 
 
 def receive_pack_handler() -> Any:
@@ -268,13 +296,11 @@ def _build() -> tuple[type, ...]:
             zero = b"0" * 40
             objects: list[tuple[str, bytes]] = []
             if any(new != zero for _old, new, _ref in refs):
-                quarantine = Quarantine(served.object_store)
                 try:
-                    quarantine.add_thin_pack(self.proto.read, getattr(self.proto, "recv", None))
-                except Exception as exc:  # a pack that does not parse: nothing is kept
-                    yield (b"unpack", _one_line(f"the pack does not unpack: {exc}"))
+                    objects = unpack(served.story, self.proto.read, getattr(self.proto, "recv", None))
+                except CorruptObject as exc:
+                    yield (b"unpack", _one_line(str(exc)))
                     return
-                objects = [(TYPE_NAMES[o.type_num], o.as_raw_string()) for o in quarantine._data.values()]
             yield (b"unpack", b"ok")
             moves = [
                 (ref.decode("utf-8", "replace"), _oid(old, zero), _oid(new, zero)) for old, new, ref in refs
@@ -284,7 +310,7 @@ def _build() -> tuple[type, ...]:
             ):
                 yield (ref.encode(), status.encode())
 
-    return Served, ServedStory, StoryObjects, StoryUploadPack, StoryReceivePack
+    return Served, ServedStory, StoryObjects, StoryUploadPack, StoryReceivePack, Quarantine
 
 
 _HEAD = RefName("HEAD")

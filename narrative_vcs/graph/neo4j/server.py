@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from ...errors import BadInput, GvcsError, Refused
+from ...errors import BadInput, Refused, Unavailable
 
 if TYPE_CHECKING:
     import neo4j
@@ -22,13 +22,6 @@ PACK_BYTES = 4 << 20
 PACKS_PER_QUERY = 8
 
 SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
-
-
-class Unavailable(GvcsError):
-    """The Neo4j server cannot be reached or refused the credentials."""
-
-    exit_code = 1
-    code = "UNAVAILABLE"
 
 
 class NeedsMigration(Refused):
