@@ -53,12 +53,14 @@ def _check_name(name: str) -> str:
 
 
 def open_location(location: str) -> Remote:
-    """The remote at ``location``; HTTP credentials the URL lacks come from git's credential helpers."""
+    """The remote at ``location``; HTTP credentials the URL lacks come from git's credential helpers, and
+    ``ssh://`` hosts are reached with ``$GIT_SSH_COMMAND`` (or ``$GIT_SSH``, else ``ssh``), as git does."""
     from narrative_vcs.remotes import open_remote
 
     from .credentials import GitCredentials
 
-    return open_remote(location, credentials=GitCredentials())
+    ssh = os.environ.get("GIT_SSH_COMMAND") or os.environ.get("GIT_SSH") or None
+    return open_remote(location, credentials=GitCredentials(), ssh_command=ssh)
 
 
 def cmd_remote_add(args: argparse.Namespace) -> int:

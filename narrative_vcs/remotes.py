@@ -217,7 +217,9 @@ class _Listing:
 class GitRemote(Remote):
     """A git repository reached through dulwich's client (see the module's docstring)."""
 
-    def __init__(self, location: str, *, credentials: Credentials | None = None) -> None:
+    def __init__(
+        self, location: str, *, credentials: Credentials | None = None, ssh_command: str | None = None
+    ) -> None:
         from dulwich.client import default_urllib3_manager, get_transport_and_path
 
         self.location = location
@@ -229,7 +231,7 @@ class GitRemote(Remote):
             pool = default_urllib3_manager(None, timeout=60, auth_callback=self._ask)
         with self._errors():
             self.client, self.path = get_transport_and_path(
-                location, pool_manager=cast(Any, pool), include_tags=True, quiet=True
+                location, pool_manager=cast(Any, pool), include_tags=True, quiet=True, ssh_command=ssh_command
             )
 
     # --- credentials --------------------------------------------------------------------------------
@@ -623,8 +625,11 @@ def check_location(location: str, base: Path) -> str:
     )
 
 
-def open_remote(location: str, *, credentials: Credentials | None = None) -> Remote:
-    """The remote at ``location`` (as :func:`check_location` keeps it)."""
+def open_remote(
+    location: str, *, credentials: Credentials | None = None, ssh_command: str | None = None
+) -> Remote:
+    """The remote at ``location`` (as :func:`check_location` keeps it); ``credentials``: where HTTP
+    credentials come from; ``ssh_command``: the command that reaches ``ssh://`` hosts (default ``ssh``)."""
     from .graph.factory import open_repository, open_store
 
     scheme, sep, _rest = location.partition("://")
@@ -632,4 +637,4 @@ def open_remote(location: str, *, credentials: Credentials | None = None) -> Rem
         return StoreRemote(location, open_store(location))
     if not sep and (Path(location) / ".gvcs").is_dir():
         return StoreRemote(location, open_repository(Path(location)))
-    return GitRemote(location, credentials=credentials)
+    return GitRemote(location, credentials=credentials, ssh_command=ssh_command)

@@ -211,3 +211,21 @@ def test_git_remote_errors_are_one_line(gvcs: Gvcs, story: Path, tmp_path: Path)
     assert "has no branch 'nope'" in one_line_error(gvcs("fetch", "empty", "nope", cwd=story), 2)
     error = one_line_error(gvcs("remote", "add", "x", "../plain-dir", cwd=story), 2)
     assert "a gvcs repository nor a git repository" in error
+
+
+def test_ssh_urls_go_through_the_ssh_command(gvcs: Gvcs, story: Path, tmp_path: Path) -> None:
+    """``ssh://`` and ``user@host:path`` remotes run ``$GIT_SSH_COMMAND`` as git does; here a stand-in
+    for ssh that logs its arguments and runs the remote command on this machine."""
+    git("init", "-q", "--bare", "-b", "main", str(tmp_path / "hub.git"))
+    fake = tmp_path / "fake-ssh"
+    fake.write_text('#!/bin/sh\necho "$@" >> "$0.log"\nfor last; do :; done\nexec sh -c "$last"\n')
+    fake.chmod(0o755)
+    ssh = {"GIT_SSH_COMMAND": str(fake)}
+    ok(gvcs("remote", "add", "hub", f"ssh://writer@story.example:2222{tmp_path / 'hub.git'}", cwd=story))
+    ok(gvcs("push", "hub", cwd=story, env=ssh))
+    assert git("rev-parse", "main", cwd=tmp_path / "hub.git").strip() == log_ids(gvcs, story)[0]
+    ok(gvcs("clone", f"writer@story.example:{tmp_path / 'hub.git'}", "copy", env=ssh))
+    assert log_ids(gvcs, tmp_path / "copy") == log_ids(gvcs, story)
+    calls = (tmp_path / "fake-ssh.log").read_text().splitlines()
+    assert any("-p 2222" in c and "writer@story.example" in c and "git-receive-pack" in c for c in calls)
+    assert any("writer@story.example" in c and "git-upload-pack" in c for c in calls)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...errors import Unavailable
 from .access import Neo4jAccessStore
 from .objects import Neo4jObjectStore
 from .projection import Projection, version_id
@@ -43,7 +44,6 @@ from .server import (
     NeedsMigration,
     Neo4jLocation,
     Neo4jServer,
-    Unavailable,
     parse_neo4j_uri,
 )
 
