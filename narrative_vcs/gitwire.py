@@ -30,6 +30,15 @@ __all__ = [
     "upload_pack_handler",
 ]
 
+SHALLOW_FETCH = (
+    "a shallow clone fetches from this server with a depth: git fetch --depth N, or --unshallow for "
+    "the whole history"
+)
+#: Pack bytes gathered into one side-band packet (at most 65515 fit).
+PACKET_DATA = 65515
+#: Objects read at once while a pack is written.
+READ_AHEAD = 2048
+
 #: git's numbers for the object types (as in a pack).
 TYPE_NUMBERS = {"commit": 1, "tree": 2, "blob": 3, "tag": 4}
 TYPE_NAMES = {n: t for t, n in TYPE_NUMBERS.items()}
@@ -88,6 +97,86 @@ def _check_fast_forward(repo: Repository, move: RefMove) -> None:
         return
     if not repo.commits.is_ancestor(move.old, move.new):
         raise Refused(f"{move.ref} would lose commits (not a fast-forward): history here is never rewritten")
+
+
+class _Unplanned(Exception):
+    """A request :func:`pack_order` leaves to dulwich's own object finder."""
+
+
+def _hex(sha: bytes) -> ObjectId:
+    return ObjectId(sha.decode("ascii"))
+
+
+def pack_order(
+    repo: Repository,
+    wants: list[ObjectId],
+    haves: list[ObjectId],
+    shallow: set[ObjectId],
+    client_shallow: set[ObjectId] | None = None,
+) -> list[ObjectId]:
+    """The ids of the objects a fetch of ``wants`` sends to a client holding ``haves`` (and what they
+    reach), whose history stops at ``shallow``: the commits it lacks, oldest first, each after the trees
+    and blobs that differ from its first parent's (its whole tree at the shallow edge). Found from the
+    commit cache and trees read a level at a time, not object by object. ``client_shallow``: the
+    client's own shallow commits, when it is a shallow clone."""
+    from .transfer import plan_objects
+
+    starts: list[ObjectId] = []
+    for want in wants:
+        obj_type = repo.objects.get(want)[0]
+        if obj_type != "commit":
+            raise _Unplanned(want)
+        starts.append(want)
+    if shallow or client_shallow:
+        # A shallow clone or fetch: the history down to the shallow commits, which go whole. What a
+        # shallow client holds stops at its own edge, which its haves do not tell, so the answer is
+        # what a new clone of that depth gets (git keeps what it already has).
+        found: dict[ObjectId, Any] = {}
+        stack = list(starts)
+        while stack:
+            oid = stack.pop()
+            if oid in found:
+                continue
+            info = found[oid] = repo.commits.get(oid)
+            if oid not in shallow:
+                stack.extend(p for p in info.parents if p not in found)
+        new = list(found.values())
+        edge = {
+            oid for oid, info in found.items() if oid in shallow or any(p not in found for p in info.parents)
+        }
+    else:
+        new = list(repo.commits.walk(starts, exclude=haves))
+        edge = set()
+    new.reverse()
+    order: list[ObjectId] = []
+    seen: set[ObjectId] = set()
+    for start in range(0, len(new), 1000):
+        chunk, _trees = plan_objects(repo, new[start : start + 1000], whole=edge)
+        for oid in chunk:
+            if oid not in seen:
+                seen.add(oid)
+                order.append(oid)
+    return order
+
+
+def _delta_cycles(deltas: dict[ObjectId, tuple[ObjectId, bytes]]) -> set[ObjectId]:
+    """Objects to send whole so that no chain of ``deltas`` (object -> its base) comes back on itself:
+    one object of each cycle."""
+    cut: set[ObjectId] = set()
+    done: set[ObjectId] = set()
+    for start in deltas:
+        path: list[ObjectId] = []
+        on_path: set[ObjectId] = set()
+        oid: ObjectId | None = start
+        while oid is not None and oid in deltas and oid not in done and oid not in cut:
+            if oid in on_path:
+                cut.add(oid)
+                break
+            path.append(oid)
+            on_path.add(oid)
+            oid = deltas[oid][0]
+        done.update(path)
+    return cut
 
 
 def _oid(value: bytes, zero: bytes) -> ObjectId | None:
@@ -153,9 +242,11 @@ _BUILT: tuple[type, ...] | None = None
 
 def _build() -> tuple[type, ...]:
     from dulwich.config import ConfigDict
+    from dulwich.errors import UnexpectedCommandError
     from dulwich.object_format import DEFAULT_OBJECT_FORMAT
     from dulwich.object_store import MemoryObjectStore, MissingObjectFinder, PackCapableObjectStore
     from dulwich.objects import ShaFile, sha_to_hex
+    from dulwich.pack import REF_DELTA, UnpackedObject
     from dulwich.protocol import CAPABILITY_ATOMIC, CAPABILITY_FILTER
     from dulwich.refs import DictRefsContainer
     from dulwich.server import Backend, ReceivePackHandler, UploadPackHandler
@@ -191,8 +282,57 @@ def _build() -> tuple[type, ...]:
                 raise KeyError(name) from None
             return TYPE_NUMBERS[obj_type], data
 
+        def iter_unpacked_subset(
+            self,
+            shas: Any,
+            include_comp: bool = False,
+            allow_missing: bool = False,
+            convert_ofs_delta: bool = True,
+        ) -> Iterator[Any]:
+            """The objects among ``shas`` that the store keeps as deltas, as deltas against their base
+            (dulwich asks for them to reuse them in the pack it writes, as git does; it sends those
+            whose base goes in the pack too). Objects kept whole are read once, when the pack is
+            written, not here. A base chain that would come back to an object (two packs keeping two
+            objects as deltas of each other) is cut, the object where it closes going whole."""
+            wanted = [self._hex(sha) for sha in shas]
+            deltas = self.store.stored_deltas(wanted)
+            for oid in _delta_cycles(deltas):
+                del deltas[oid]
+            for oid, (base, delta) in deltas.items():
+                yield UnpackedObject(
+                    REF_DELTA,
+                    delta_base=bytes.fromhex(base),
+                    decomp_chunks=[delta],
+                    sha=bytes.fromhex(oid),
+                )
+
+        def read_ahead(self, order: list[ObjectId]) -> None:
+            """The objects a pack is about to be written from, in its order: read in bulk as it goes."""
+            self._order = order
+            self._at = {oid: n for n, oid in enumerate(order)}
+            self._ahead: dict[ObjectId, tuple[str, bytes]] = {}
+
+        def _read(self, oid: ObjectId) -> tuple[str, bytes]:
+            ahead: dict[ObjectId, tuple[str, bytes]] | None = getattr(self, "_ahead", None)
+            if ahead is not None:
+                found = ahead.pop(oid, None)
+                if found is not None:
+                    return found
+                at = self._at.get(oid)
+                if at is not None:
+                    chunk = [o for o in self._order[at : at + READ_AHEAD] if o not in ahead]
+                    ahead.update(self.store.get_many(chunk))
+                    found = ahead.pop(oid, None)
+                    if found is not None:
+                        return found
+            return self.store.get(oid)
+
         def __getitem__(self, name: bytes) -> Any:
-            type_num, data = self.get_raw(name)
+            try:
+                obj_type, data = self._read(self._hex(name))
+            except NotFound:
+                raise KeyError(name) from None
+            type_num = TYPE_NUMBERS[obj_type]
             obj = ShaFile.from_raw_string(type_num, data)
             if obj.id != (name if len(name) == 40 else sha_to_hex(cast(Any, name))):
                 raise CorruptObject(f"object {self._hex(name)} does not hash to its id")
@@ -245,20 +385,39 @@ def _build() -> tuple[type, ...]:
             get_tagged: Callable[[], dict[bytes, bytes]] | None = None,
             depth: int | None = None,
         ) -> Any:
-            wants = determine_wants(self.get_refs(), depth=depth)
+            try:
+                wants = determine_wants(self.get_refs(), depth=depth)
+            except UnexpectedCommandError:
+                if not getattr(graph_walker, "client_shallow", None):
+                    raise
+                # A shallow clone fetching without a depth: dulwich answers shallow clients only
+                # with a depth. Said to git as the remote's error, not a broken connection.
+                graph_walker.proto.write_pkt_line(f"ERR {SHALLOW_FETCH}".encode())
+                return None
             if not wants:
                 return None
             haves = self.object_store.find_common_revisions(graph_walker)
             shallow: set[Any] = getattr(graph_walker, "shallow", set())
-            return MissingObjectFinder(
-                self.object_store,
-                haves=haves,
-                wants=cast(Any, wants),
-                shallow=shallow,
-                progress=progress,
-                get_tagged=cast(Any, get_tagged),
-                get_parents=lambda commit: [] if commit.id in shallow else commit.parents,
-            )
+            try:
+                order = pack_order(
+                    self.story,
+                    [_hex(w) for w in wants],
+                    [_hex(h) for h in haves],
+                    {_hex(s) for s in shallow},
+                    {_hex(s) for s in getattr(graph_walker, "client_shallow", ())},
+                )
+            except _Unplanned:  # something the plan does not cover (an annotated tag's chain): dulwich's
+                return MissingObjectFinder(
+                    self.object_store,
+                    haves=haves,
+                    wants=cast(Any, wants),
+                    shallow=shallow,
+                    progress=progress,
+                    get_tagged=cast(Any, get_tagged),
+                    get_parents=lambda commit: [] if commit.id in shallow else commit.parents,
+                )
+            self.object_store.read_ahead(order)
+            return [(oid.encode("ascii"), None) for oid in order]
 
     class Served(Backend):  # type: ignore[misc]
         def __init__(self, repo: Repository, pusher: str | None) -> None:
@@ -275,6 +434,34 @@ def _build() -> tuple[type, ...]:
         def set_client_capabilities(self, caps: Any) -> None:
             # git names ``filter`` even after it said it ignores the filter a server does not offer.
             super().set_client_capabilities([c for c in caps if c != CAPABILITY_FILTER])
+
+        def _start_pack_send_phase(self) -> None:
+            """The pack goes out in full side-band packets: dulwich writes a packet per piece of each
+            object (its header, its data), three for every object of a clone. Whatever else is
+            written (progress, the final flush) sends what is gathered first, so the order holds."""
+            super()._start_pack_send_phase()
+            send = self.write_pack_data
+            pending = bytearray()
+            proto = self.proto
+            write_pkt_line = proto.write_pkt_line
+
+            def flush() -> None:
+                if pending:
+                    data = bytes(pending)
+                    pending.clear()
+                    send(data)
+
+            def gather(data: bytes) -> None:
+                pending.extend(data)
+                if len(pending) >= PACKET_DATA:
+                    flush()
+
+            def write_line(line: bytes | None) -> None:
+                flush()
+                write_pkt_line(line)
+
+            self.write_pack_data = gather
+            proto.write_pkt_line = write_line  # type: ignore[method-assign]
 
     class Quarantine(MemoryObjectStore):  # type: ignore[misc]
         """Where a pushed pack is unpacked, apart from the story: the bases of a thin pack's deltas are

@@ -87,6 +87,12 @@ class ObjectStore(ABC):
                 continue
         return out
 
+    def stored_deltas(self, oids: Iterable[ObjectId]) -> dict[ObjectId, tuple[ObjectId, bytes]]:
+        """The objects among ``oids`` that this store keeps as a delta, each with its base's id and the
+        delta (git's delta format): a pack writer may send the delta instead of the whole object, as
+        git's pack-objects reuses deltas. Stores that keep whole objects return ``{}``."""
+        return {}
+
     def missing(self, oids: Iterable[ObjectId]) -> set[ObjectId]:
         """The ids among ``oids`` that are not stored."""
         return {oid for oid in oids if not self.has(oid)}

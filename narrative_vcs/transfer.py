@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,7 +24,7 @@ from .refs import HEADS, TAGS, RefMove, branch_ref
 from .repository import HEAD, Repository
 from .types import ObjectId, RefName
 
-__all__ = ["TransferResult", "copy_branch", "copy_refs", "following_tags", "missing_commits"]
+__all__ = ["TransferResult", "copy_branch", "copy_refs", "following_tags", "missing_commits", "plan_objects"]
 
 #: Commits a batch carries: one transaction (Neo4j) or one pack (git) each.
 BATCH_COMMITS = 500
@@ -276,9 +276,23 @@ def _precheck(
 
 def _objects_of(source: Repository, commits: list[CommitInfo]) -> Iterator[tuple[str, bytes]]:
     """The objects of ``commits`` (in order) a destination holding their parents may lack: for each
-    commit, the trees and blobs that differ from its first parent's, then the commit itself.
+    commit, the trees and blobs that differ from its first parent's, then the commit itself."""
+    order, raw = plan_objects(source, commits)
+    store = source.objects
+    raw.update(store.get_many(oid for oid in order if oid not in raw))
+    for oid in order:
+        yield _need(raw, oid)
 
-    Trees are read a level at a time for the whole batch (one round trip each on a server backend).
+
+def plan_objects(
+    source: Repository, commits: Sequence[CommitInfo], *, whole: Collection[ObjectId] = ()
+) -> tuple[list[ObjectId], dict[ObjectId, tuple[str, bytes]]]:
+    """The ids of the objects of ``commits`` (in order) that a holder of their parents may lack: for each
+    commit, the trees and blobs that differ from its first parent's (its whole tree for a root commit
+    and for the commits in ``whole``, whose parents the holder lacks: a shallow clone's edge), then the
+    commit itself, each id once. Also the trees read on the way, raw.
+
+    Trees are read a level at a time for all the commits (one round trip each on a server backend).
     """
     store = source.objects
     trees: dict[ObjectId, Tree] = {}
@@ -295,13 +309,12 @@ def _objects_of(source: Repository, commits: list[CommitInfo]) -> Iterator[tuple
 
     parent_tree: dict[ObjectId, ObjectId | None] = {}
     for info in commits:
-        if info.parents:
+        if info.parents and info.id not in whole:
             parent_tree[info.id] = source.commits.get(info.parents[0]).tree
         else:
             parent_tree[info.id] = None
     # Breadth-first over (new tree, old tree) pairs of every commit, a level at a time.
     new_objects: dict[ObjectId, list[ObjectId]] = {info.id: [] for info in commits}
-    blobs: set[ObjectId] = set()
     level: list[tuple[ObjectId, ObjectId, ObjectId | None]] = [
         (info.id, info.tree, parent_tree[info.id]) for info in commits if info.tree != parent_tree[info.id]
     ]
@@ -319,18 +332,16 @@ def _objects_of(source: Repository, commits: list[CommitInfo]) -> Iterator[tuple
                     following.append((commit, entry.oid, prior.oid if prior and prior.is_tree else None))
                 else:
                     new_objects[commit].append(entry.oid)
-                    blobs.add(entry.oid)
         level = following
-    raw.update(store.get_many(blobs))
-    raw.update(store.get_many(info.id for info in commits))
+    order: list[ObjectId] = []
     sent: set[ObjectId] = set()
     for info in commits:
         for oid in new_objects[info.id]:
-            if oid in sent:
-                continue
-            sent.add(oid)
-            yield _need(raw, oid)
-        yield _need(raw, info.id)
+            if oid not in sent:
+                sent.add(oid)
+                order.append(oid)
+        order.append(info.id)
+    return order, raw
 
 
 def _need(raw: dict[ObjectId, tuple[str, bytes]], oid: ObjectId) -> tuple[str, bytes]:

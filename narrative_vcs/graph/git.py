@@ -166,6 +166,14 @@ class GitObjectStore(ObjectStore):
         out.update(super().get_many(rest))
         return out
 
+    def stored_deltas(self, oids: Iterable[ObjectId]) -> dict[ObjectId, tuple[ObjectId, bytes]]:
+        out: dict[ObjectId, tuple[ObjectId, bytes]] = {}
+        for oid in oids:
+            found = self._reader.stored_delta(oid)
+            if found is not None:
+                out[oid] = (ObjectId(found[0]), found[1])
+        return out
+
     def put(self, obj_type: str, data: bytes) -> ObjectId:
         # Objects are written here rather than through libgit2, whose write first looks the object
         # up and, on a miss, rescans the pack directory: that doubled the cost of a commit.

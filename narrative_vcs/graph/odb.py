@@ -46,7 +46,7 @@ def _idx_size(count: int) -> int:
 class _Pack:
     """One ``pack-*.pack`` with its ``.idx`` (version 2), both memory-mapped."""
 
-    __slots__ = ("buckets", "count", "hits", "idx", "large", "names", "offsets", "pack", "path")
+    __slots__ = ("at", "buckets", "count", "hits", "idx", "large", "names", "offsets", "pack", "path")
 
     def __init__(self, idx_path: str) -> None:
         self.path = idx_path[:-4] + ".pack"
@@ -65,6 +65,15 @@ class _Pack:
         self.large = self.offsets + 4 * self.count
         self.buckets: list[dict[bytes, int] | None] = [None] * 256
         self.hits = [0] * 256
+        self.at: dict[int, int] | None = None  # index positions by offset, made when first asked
+
+    def name_at(self, offset: int) -> bytes | None:
+        """The binary id of the object whose entry starts at ``offset``, or None."""
+        at = self.at
+        if at is None:
+            at = self.at = {self._offset(i): i for i in range(self.count)}
+        index = at.get(offset)
+        return None if index is None else self.idx[self.names + 20 * index : self.names + 20 * index + 20]
 
     def close(self) -> None:
         self.idx.close()
@@ -410,6 +419,41 @@ class ObjectReader:
             return True
         self.rescan()
         return any(p.find(raw) >= 0 for p in self._packs.values())
+
+    def stored_delta(self, oid: str) -> tuple[str, bytes] | None:
+        """The delta a pack keeps ``oid`` as: its base's id and the delta, inflated but not applied;
+        None when it is kept whole, loose, or not at all. The delta is not checked here: the object it
+        makes is checked by whoever applies it (git's index-pack does)."""
+        if not self._scanned:
+            self.rescan()
+        raw = bytes.fromhex(oid)
+        for pack in self._packs.values():
+            offset = pack.find(raw)
+            if offset < 0:
+                continue
+            buf = pack.pack
+            try:
+                type_code, size, pos = parse_entry_header(buf, offset)
+                if type_code == _OFS_DELTA:
+                    byte = buf[pos]
+                    pos += 1
+                    back = byte & 0x7F
+                    while byte & 0x80:
+                        byte = buf[pos]
+                        pos += 1
+                        back = ((back + 1) << 7) | (byte & 0x7F)
+                    base = pack.name_at(offset - back)
+                    if base is None:
+                        raise ValueError("no object at the base offset")
+                elif type_code == _REF_DELTA:
+                    base = bytes(buf[pos : pos + 20])
+                    pos += 20
+                else:
+                    return None
+                return base.hex(), _inflate(buf, pos, size)
+            except (zlib.error, IndexError, ValueError):
+                raise CorruptObject(f"object {oid} cannot be read from {pack.path}") from None
+        return None
 
     def _read_once(self, oid: str) -> tuple[str, bytes] | None:
         # Packs first, as git does: a miss there is one dict probe, a miss of a loose file a syscall.

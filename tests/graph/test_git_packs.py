@@ -289,3 +289,24 @@ def test_a_writer_killed_at_any_point_leaves_a_store_git_fsck_passes(
     assert repo.fsck().ok, repo.fsck().problems
     head = repo.refs.get("refs/heads/main")  # type: ignore[arg-type]
     assert head is not None and repo.commit_info(head).id == head
+
+
+def test_stored_deltas_are_the_deltas_a_pack_keeps(disk_writer: Writer, git_dir: Path) -> None:
+    disk_writer.setup()
+    text = "\n\n".join(
+        f"Paragraph {n} of a page long enough for git to keep its versions as deltas." for n in range(40)
+    )
+    for n in range(6):
+        disk_writer.page("long", text + f"\n\nEdit {n}.")
+    store = GitObjectStore(git_dir, background_pack=False)
+    store.pack(full=True)
+    every = list(store)
+    deltas = store.stored_deltas(every)
+    assert deltas, "a packed history of six versions keeps some as deltas"
+    for oid, (base, delta) in deltas.items():
+        base_type, base_data = store.get(base)
+        assert store.get(oid) == (base_type, odb._apply_delta(base_data, delta))
+    whole = [oid for oid in every if oid not in deltas]
+    assert whole and store.stored_deltas(whole) == {}
+    loose = store.put("blob", b"written after the pack\n")
+    assert store.stored_deltas([loose]) == {}

@@ -94,6 +94,51 @@ def test_git_clones_fetches_and_lists_an_embedded_story(tmp_path: Path) -> None:
         assert git("status", "--porcelain", cwd=tmp_path / "partial").stdout == ""
 
 
+def test_a_packed_story_goes_out_with_the_deltas_its_packs_keep(tmp_path: Path) -> None:
+    repo = init_repository(tmp_path / "story")
+    w = Writer(repo)
+    w.setup()
+    text = "\n\n".join(
+        f"Paragraph {n}, long enough for git to keep its versions as deltas." for n in range(40)
+    )
+    for n in range(8):
+        w.page("long", f"{text}\n\nEdit {n}.")
+    repo.objects.pack(full=True)  # type: ignore[attr-defined]
+    heads = [c.id for c in repo.walk(["main"])]
+    repo.close()
+    with serve(tmp_path / "story") as server:
+        url = f"{server.base}/git"
+        # (the pack is kept as it came, not unpacked into loose objects)
+        git("-c", "transfer.unpackLimit=1", "clone", "-q", url, str(tmp_path / "clone"))
+        git("fsck", "--strict", "--no-dangling", cwd=tmp_path / "clone")
+        assert git("log", "--format=%H", cwd=tmp_path / "clone").stdout.split() == heads
+        (pack,) = (tmp_path / "clone" / ".git" / "objects" / "pack").glob("*.idx")
+        listing = git("verify-pack", "-v", str(pack)).stdout
+        assert "chain length = " in listing  # objects arrived as deltas, and git resolved them
+        # A shallow clone: deltas whose base stays behind go whole.
+        git("clone", "-q", "--depth", "1", url, str(tmp_path / "shallow"))
+        git("fsck", "--strict", "--no-dangling", cwd=tmp_path / "shallow")
+        assert git("log", "--format=%H", cwd=tmp_path / "shallow").stdout.split() == heads[:1]
+        # The shallow clone fetches a newer commit with a depth, deeper, then the whole history.
+        repo = open_repository(tmp_path / "story")
+        newer = Writer(repo, start_time=1_800_000_000).page("long", f"{text}\n\nEdit 9.")
+        repo.close()
+        shallow = tmp_path / "shallow"
+        plain = git("fetch", "-q", "origin", cwd=shallow, check=False)  # dulwich needs a depth here
+        assert (
+            plain.returncode != 0
+            and "remote error: a shallow clone fetches from this server with a depth" in plain.stderr
+        )
+        for args, listed in (
+            (["--depth", "1"], [newer]),
+            (["--depth", "3"], [newer, *heads[:2]]),
+            (["--unshallow"], [newer, *heads]),
+        ):
+            git("fetch", "-q", *args, "origin", cwd=shallow)
+            git("fsck", "--strict", "--no-dangling", cwd=shallow)
+            assert git("log", "--format=%H", "origin/main", cwd=shallow).stdout.split() == listed
+
+
 def test_a_closed_story_needs_a_token_as_the_password(tmp_path: Path) -> None:
     heads = make_story(tmp_path / "story")
     repo: Repository = open_repository(tmp_path / "story")
@@ -197,8 +242,6 @@ def test_git_clones_and_pushes_a_story_kept_in_neo4j(
     with serve(tmp_path / "story") as server:
         git("clone", "-q", f"{server.base}/git", str(tmp_path / "clone"))
         check_clone(tmp_path / "clone", heads)
-        git("clone", "-q", "--depth", "1", f"{server.base}/git", str(tmp_path / "shallow"))
-        assert git("log", "--format=%H", cwd=tmp_path / "shallow").stdout.split() == heads[:1]
         port = server.base.rsplit(":", 1)[1]
         clone = tmp_path / "clone"
         git("remote", "set-url", "origin", f"http://ada:{token}@127.0.0.1:{port}/git", cwd=clone)
@@ -210,6 +253,20 @@ def test_git_clones_and_pushes_a_story_kept_in_neo4j(
         git("clone", "-q", f"{server.base}/git", str(tmp_path / "again"))
         assert git("rev-parse", "HEAD", cwd=tmp_path / "again").stdout.strip() == mine
         git("fsck", "--strict", "--no-dangling", cwd=tmp_path / "again")
+        # Shallow: a clone of one commit, then fetches with a depth and of the whole history.
+        shallow = tmp_path / "shallow"
+        git("clone", "-q", "--depth", "1", f"{server.base}/git", str(shallow))
+        assert git("log", "--format=%H", cwd=shallow).stdout.split() == [mine]
+        repo = open_repository(tmp_path / "story")
+        newer = Writer(repo, start_time=1_800_000_000).page("intro", "Later.")
+        repo.close()
+        for args, listed in (
+            (["--depth", "2"], [newer, mine]),
+            (["--unshallow"], [newer, mine, *heads]),
+        ):
+            git("fetch", "-q", *args, "origin", cwd=shallow)
+            git("fsck", "--strict", "--no-dangling", cwd=shallow)
+            assert git("log", "--format=%H", "origin/main", cwd=shallow).stdout.split() == listed
 
 
 def test_basic_credentials_carry_the_token_as_the_password() -> None:
