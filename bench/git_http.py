@@ -19,7 +19,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -68,7 +67,7 @@ def git(*args: str) -> str:
     return done.stdout
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="bench.git_http", description=__doc__.split("\n\n")[0])
     parser.add_argument("--commits", type=int, default=1_000 if quick() else 10_000)
     parser.add_argument("--push", type=int, default=100 if quick() else 1_000)
@@ -93,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         f"  git daemon: {push['git_daemon_seconds']:.2f} s, {push['git_daemon_commits_per_s']:,.0f} commits/s"
     )
     print(f"results: {path}")
-    return 0
+    return result
 
 
 def run(work: Path, commits: int, pushed: int, pages: int, runs: int) -> dict[str, Any]:
@@ -177,4 +176,4 @@ def _clone(url: str, dest: Path) -> float:
 
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
-    sys.exit(main())
+    main()

@@ -19,6 +19,7 @@ The database is emptied first: use a server of its own (``GVCS_BENCH_NEO4J_URI``
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import subprocess
 import sys
@@ -71,19 +72,47 @@ def git_push_seconds(source: Path, tmp: Path) -> float:
     return time.perf_counter() - start
 
 
+def _rss_mb(field: str) -> float | None:
+    """This process's resident memory now (``VmRSS``) or at its peak (``VmHWM``), in MB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak() -> bool:
+    """Start the peak (``VmHWM``) again from the memory held now (Linux: ``clear_refs`` 5)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
 def push(source_root: Path, uri: str) -> tuple[dict[str, Any], Repository]:
+    """The push, in this process; its peak memory is measured from a peak reset just before it (what
+    the process held already, the source's commit listing among it, counts too)."""
+    gc.collect()
     source = open_repository(source_root)
     target = open_store(uri)
     target.objects.server.clear()  # type: ignore[attr-defined]
+    before = _rss_mb("VmRSS")
+    reset = _reset_peak()
     start = time.perf_counter()
     result = copy_branch(source, target, "main")
     seconds = time.perf_counter() - start
+    peak = _rss_mb("VmHWM") if reset else None
     source.close()
     return {
         "commits": result.commits,
         "objects": result.objects,
         "seconds": seconds,
         "commits_per_second": result.commits / seconds,
+        "rss_before_mb": before,
+        "peak_rss_mb": peak,
     }, target
 
 
@@ -247,7 +276,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(
         f"push {p['commits']} commits ({p['objects']} objects) into Neo4j: {p['seconds']:.1f}s, "
         f"{p['commits_per_second']:.0f} commits/s (goal >= {GOAL_PUSH:.0f}); "
-        f"git push {p['git_push_seconds']:.1f}s"
+        f"git push {p['git_push_seconds']:.1f}s; peak RSS {_mb(p['peak_rss_mb'])} "
+        f"(process before the push: {_mb(p['rss_before_mb'])})"
     )
     c = result["clone"]
     print(
@@ -267,6 +297,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"first call {mb['first_seconds'] * 1000:.0f} ms  -> {path}"
     )
     return result
+
+
+def _mb(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f} MB"
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import cold_log, commit_rate, disk, gate_cost, log_speed, util
+from bench import cold_log, commit_rate, disk, gate_cost, git_http, log_speed, util
 from bench.generate import StoryGenerator, build_history
 from narrative_vcs.graph.factory import open_repository
 from narrative_vcs.repository import Repository
@@ -106,3 +106,10 @@ def test_gate_cost_runs(results: Path) -> None:
     assert result["long_history"]["commits"] == 30
     assert result["cli_single_page_commit"]["median_seconds_with_rules"] > 0
     assert (results / "gate_cost.json").is_file()
+
+
+@needs_git
+def test_git_http_runs(results: Path) -> None:
+    result = git_http.main(["--commits", "20", "--push", "5", "--pages", "10", "--runs", "1"])
+    assert result["clone"]["ratio"] > 0 and result["push"]["actor"] == "human-0"
+    assert (results / "git_http.json").is_file()
