@@ -382,6 +382,13 @@ def _serve_command(sub: argparse._SubParsersAction[Parser]) -> None:
     )
     p.add_argument("--access-log", action="store_true", help="log every request on stderr")
     p.add_argument(
+        "--max-push",
+        type=int,
+        default=256,
+        metavar="MIB",
+        help="the largest request to /git, a git push's pack, in MiB (default: 256); larger ones get 413",
+    )
+    p.add_argument(
         "--redis",
         default=None,
         metavar="URL",

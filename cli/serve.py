@@ -34,9 +34,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.graphql.app import create_app
+    from narrative_vcs.errors import BadInput
 
     from .intake import redis_url, store_location
 
+    if args.max_push < 1:
+        raise BadInput(f"--max-push must be at least 1 (MiB), not {args.max_push}")
     url = redis_url(args)
     repo = open_served(args)
     fanout = intake = None
@@ -53,7 +56,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             repo.close()
             raise
     config = uvicorn.Config(
-        create_app(repo, cache_reads=args.read_cache, fanout=fanout, intake=intake),
+        create_app(
+            repo, cache_reads=args.read_cache, fanout=fanout, intake=intake, max_push=args.max_push << 20
+        ),
         host=args.host,
         port=args.port,
         log_level="info",

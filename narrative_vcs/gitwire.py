@@ -191,10 +191,11 @@ def _one_line(text: str) -> bytes:
     return text.replace("\n", " ").encode("utf-8", "replace")
 
 
-def story_backend(repo: Repository, pusher: str | None = None) -> Any:
+def story_backend(repo: Repository, pusher: str | None = None, refuse_pack: str | None = None) -> Any:
     """A ``dulwich.server.Backend`` serving ``repo`` (whatever path a request names); ``pusher``: the
-    actor of the request's token, whose pushes it takes (None: pushes are refused)."""
-    return _classes()[0](repo, pusher)
+    actor of the request's token, whose pushes it takes (None: pushes are refused); ``refuse_pack``:
+    why a pushed pack is not even unpacked (too large for the server), told to git for every ref."""
+    return _classes()[0](repo, pusher, refuse_pack)
 
 
 def story_objects(repo: Repository) -> Any:
@@ -344,10 +345,11 @@ def _build() -> tuple[type, ...]:
     class ServedStory:
         """What dulwich's handlers ask of a repository, answered from one state of the refs."""
 
-        def __init__(self, repo: Repository, pusher: str | None) -> None:
+        def __init__(self, repo: Repository, pusher: str | None, refuse_pack: str | None = None) -> None:
             # (not ``self.repo``: dulwich takes a handler's ``repo.repo`` for a dulwich Repo)
             self.story = repo
             self.pusher = pusher
+            self.refuse_pack = refuse_pack
             self.object_store = StoryObjects(repo)
             self.object_format = DEFAULT_OBJECT_FORMAT
             refs = {name.encode(): oid.encode() for name, oid in repo.refs.list("refs/").items()}
@@ -420,12 +422,13 @@ def _build() -> tuple[type, ...]:
             return [(oid.encode("ascii"), None) for oid in order]
 
     class Served(Backend):  # type: ignore[misc]
-        def __init__(self, repo: Repository, pusher: str | None) -> None:
+        def __init__(self, repo: Repository, pusher: str | None, refuse_pack: str | None = None) -> None:
             self.repo = repo
             self.pusher = pusher
+            self.refuse_pack = refuse_pack
 
         def open_repository(self, path: str) -> Any:
-            return ServedStory(self.repo, self.pusher)
+            return ServedStory(self.repo, self.pusher, self.refuse_pack)
 
     class StoryUploadPack(UploadPackHandler):  # type: ignore[misc]
         def capabilities(self) -> list[bytes]:
@@ -484,9 +487,14 @@ def _build() -> tuple[type, ...]:
             objects: list[tuple[str, bytes]] = []
             if any(new != zero for _old, new, _ref in refs):
                 try:
+                    if served.refuse_pack is not None:
+                        raise Refused(served.refuse_pack)
                     objects = unpack(served.story, self.proto.read, getattr(self.proto, "recv", None))
-                except CorruptObject as exc:
-                    yield (b"unpack", _one_line(str(exc)))
+                except (CorruptObject, Refused) as exc:
+                    reason = _one_line(str(exc))
+                    yield (b"unpack", reason)
+                    for _old, _new, ref in refs:
+                        yield (ref, reason)
                     return
             yield (b"unpack", b"ok")
             moves = [

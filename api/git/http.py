@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, cast
 
@@ -24,7 +25,7 @@ from narrative_vcs.errors import Unauthenticated
 from narrative_vcs.gitwire import receive_pack_handler, story_backend, upload_pack_handler
 from narrative_vcs.repository import Repository
 
-from ..graphql.auth import AccessDamaged, ServerAccess, bearer
+from ..graphql.auth import AccessDamaged, ServerAccess, bearer, drain_body
 
 __all__ = ["GitEndpoint", "basic_token"]
 
@@ -36,6 +37,12 @@ PUSH_NEEDS_TOKEN = "pushing needs an API token as the password: its actor is the
 
 #: Bytes of a response gathered before they are handed to the event loop.
 WRITE_BUFFER = 256 * 1024
+#: The largest request body to ``/git`` (a push's pack), in bytes; ``gvcs serve --max-push``.
+MAX_PUSH = 256 << 20
+#: Bytes of a request body kept in memory while it arrives; the rest waits in a temporary file.
+SPOOL_MEMORY = 1 << 20
+#: Bytes of the body handed to dulwich at a time.
+REPLAY_CHUNK = 256 * 1024
 
 
 def basic_token(value: str | None) -> str | None:
@@ -57,17 +64,19 @@ def basic_token(value: str | None) -> str | None:
 class GitEndpoint:
     """The ASGI application mounted at ``/git``."""
 
-    def __init__(self, repo: Repository, access: ServerAccess) -> None:
+    def __init__(self, repo: Repository, access: ServerAccess, max_push: int = MAX_PUSH) -> None:
         self.repo = repo
         self.access = access
+        self.max_push = max_push
 
-    def _wsgi(self, pusher: str | None) -> Any:
-        """The protocol for one request: its pushes are ``pusher``'s (None: reads only)."""
+    def _wsgi(self, pusher: str | None, refuse_pack: str | None = None) -> Any:
+        """The protocol for one request: its pushes are ``pusher``'s (None: reads only); ``refuse_pack``:
+        why its pack is not taken."""
         from a2wsgi import WSGIMiddleware
         from dulwich.web import make_wsgi_chain
 
         handlers = {b"git-upload-pack": upload_pack_handler(), b"git-receive-pack": receive_pack_handler()}
-        chain = make_wsgi_chain(story_backend(self.repo, pusher), handlers=handlers)
+        chain = make_wsgi_chain(story_backend(self.repo, pusher, refuse_pack), handlers=handlers)
         return WSGIMiddleware(cast(Any, _Coalesced(chain)))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -92,7 +101,59 @@ class GitEndpoint:
         if pushing and caller.actor is None:  # git asks for credentials, then sends them
             await _plain(send, 401, PUSH_NEEDS_TOKEN, [(b"www-authenticate", b'Basic realm="gvcs story"')])
             return
-        await self._wsgi(caller.actor if pushing else None)(scope, receive, send)
+        pusher = caller.actor if pushing else None
+        if scope.get("method") != "POST":
+            await self._wsgi(pusher)(scope, receive, send)
+            return
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY) as body:
+            size = await self._spool(receive, body, headers)
+            if size is None:
+                return  # the client went away
+            if size <= self.max_push:
+                await self._wsgi(pusher)(_whole(scope, size), _replay(body), send)
+            elif pushing and body.tell() > 0:
+                # A push over the limit: git is told why for each of its refs, from the commands it
+                # sent first; the pack is not read.
+                kept = body.tell()
+                body.seek(0)
+                app = self._wsgi(pusher, refuse_pack=self._too_large())
+                await app(_whole(scope, kept), _replay(body), send)
+            else:
+                await _plain(send, 413, self._too_large(), close=True)
+
+    def _too_large(self) -> str:
+        return (
+            f"the push is larger than this server takes ({self.max_push >> 20} MiB, gvcs serve "
+            "--max-push): push the history in parts (git push origin COMMIT:refs/heads/BRANCH)"
+        )
+
+    async def _spool(self, receive: Receive, body: Any, headers: dict[str, str]) -> int | None:
+        """The request body, read whole into ``body`` (a file: memory, then disk) before dulwich sees it;
+        its size. Reading stops past :attr:`max_push` (the size returned is then over it). None if the
+        client disconnected."""
+        declared = headers.get("content-length", "").strip()
+        if declared.isascii() and declared.isdigit() and int(declared) > self.max_push:
+            if "100-continue" not in headers.get("expect", "").lower():
+                await drain_body(receive, 0)  # so that the client reads the answer
+            return int(declared)
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_push:
+                # Only what fits is kept (the commands a push sends before its pack are in it).
+                body.write(chunk[: max(0, self.max_push - (size - len(chunk)))])
+                if message.get("more_body", False):
+                    await drain_body(receive, size)
+                return size
+            if chunk:
+                await asyncio.to_thread(body.write, chunk) if size > SPOOL_MEMORY else body.write(chunk)
+            if not message.get("more_body", False):
+                body.seek(0)
+                return size
 
 
 class _Coalesced:
@@ -136,10 +197,44 @@ class _Coalesced:
                 close()
 
 
+def _whole(scope: Scope, size: int) -> Scope:
+    """``scope`` for a body now read whole: its length given, no transfer encoding (dulwich would
+    otherwise read chunk marks the server already took off)."""
+    kept = [
+        (k, v)
+        for k, v in scope.get("headers", [])
+        if k.lower() not in (b"content-length", b"transfer-encoding")
+    ]
+    return {**scope, "headers": [*kept, (b"content-length", str(size).encode())]}
+
+
+def _replay(body: Any) -> Receive:
+    """An ASGI ``receive`` that hands out ``body`` (a file read from its start) in chunks."""
+    done = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal done
+        if done:
+            await asyncio.Event().wait()  # as a server does: nothing more until the client goes
+        chunk = await asyncio.to_thread(body.read, REPLAY_CHUNK)
+        more = len(chunk) == REPLAY_CHUNK
+        done = not more
+        return {"type": "http.request", "body": chunk, "more_body": more}
+
+    return cast(Receive, receive)
+
+
 async def _plain(
-    send: Send, status: int, message: str, extra: list[tuple[bytes, bytes]] | None = None
+    send: Send,
+    status: int,
+    message: str,
+    extra: list[tuple[bytes, bytes]] | None = None,
+    *,
+    close: bool = False,
 ) -> None:
     body = (message + "\n").encode()
     headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    if close:  # the body was not read: the connection cannot carry another request
+        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
     await send({"type": "http.response.body", "body": body})

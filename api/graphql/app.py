@@ -35,7 +35,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from narrative_vcs.errors import BadInput, GvcsError
 from narrative_vcs.repository import Repository
 
-from ..git.http import GitEndpoint
+from ..git.http import MAX_PUSH, GitEndpoint
 from . import explorer
 from .auth import (
     ACTOR_KEY,
@@ -184,6 +184,7 @@ def create_app(
     *,
     close_on_shutdown: bool = True,
     max_body: int = MAX_BODY,
+    max_push: int = MAX_PUSH,
     feed_interval: float = 0.25,
     cache_reads: bool = True,
     fanout: RedisFanout | None = None,
@@ -192,7 +193,8 @@ def create_app(
 ) -> Starlette:
     """The application serving ``repo``; with ``close_on_shutdown`` the repository is closed on exit.
 
-    ``max_body``: the largest request body in bytes; ``feed_interval``: how often (seconds) the branch
+    ``max_body``: the largest request body in bytes (``max_push``: of a request to ``/git``, a push);
+    ``feed_interval``: how often (seconds) the branch
     heads are looked at for subscribers, when no mutation of this server says they moved;
     ``cache_reads``: answer a query again from memory while the refs have not moved (api/graphql/cache.py);
     ``fanout``: Redis pub/sub shared with the other processes of the story (api/graphql/fanout.py), so
@@ -241,10 +243,10 @@ def create_app(
         Route("/events", events_endpoint(repo, feed), methods=["GET"]),
         Route("/events/{topic}", events_intake(repo, feed, intake), methods=["POST"]),
         Route("/health", health, methods=["GET"]),
-        Mount("/git", app=GitEndpoint(repo, access)),
+        Mount("/git", app=GitEndpoint(repo, access, max_push=max_push)),
     ]
     middleware = [
-        Middleware(BodyLimit, limit=max_body),
+        Middleware(BodyLimit, limit=max_body, exempt=("/git",)),
         Middleware(AccessGate, repo=repo, access=access),
     ]
     handlers = {HTTPException: _http_error}

@@ -37,6 +37,7 @@ __all__ = [
     "ServerAccess",
     "actor_from",
     "bearer",
+    "drain_body",
     "require_actor",
 ]
 
@@ -307,12 +308,14 @@ class BodyLimit:
     at once. A ``Content-Length`` that is not a number is a 400.
     """
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY, exempt: tuple[str, ...] = ()) -> None:
         self.app = app
         self.limit = limit
+        self.exempt = exempt  # paths (and what is under them) that limit their bodies themselves
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        path = scope.get("path", "")
+        if scope["type"] != "http" or any(path == p or path.startswith(p + "/") for p in self.exempt):
             await self.app(scope, receive, send)
             return
         headers = _headers(scope)
@@ -322,7 +325,7 @@ class BodyLimit:
             return
         if declared is not None and int(declared) > self.limit:
             if "100-continue" not in headers.get("expect", "").lower():
-                await _drain(receive, 0)
+                await drain_body(receive, 0)
             await self._refuse(send)
             return
         chunks: list[bytes] = []
@@ -336,7 +339,7 @@ class BodyLimit:
             more = message.get("more_body", False)
             if size > self.limit:
                 if more:
-                    await _drain(receive, size)
+                    await drain_body(receive, size)
                 await self._refuse(send)
                 return
             chunks.append(chunk)
@@ -359,7 +362,7 @@ class BodyLimit:
         await _error(send, 413, "BAD_INPUT", message, close=True)
 
 
-async def _drain(receive: Receive, size: int) -> None:
+async def drain_body(receive: Receive, size: int) -> None:
     """Read and drop the rest of a request body, within :data:`DRAIN_BYTES` and :data:`DRAIN_SECONDS`."""
     try:
         async with asyncio.timeout(DRAIN_SECONDS):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -234,6 +235,68 @@ def test_a_push_with_a_token_lands_as_its_actor_and_the_gate_refuses_the_rest(tm
 
 
 @pytest.mark.neo4j
+def _head(story: Path, branch: str = "main") -> str | None:
+    repo = open_repository(story)
+    try:
+        return repo.branch_head(branch)
+    finally:
+        repo.close()
+
+
+def _big_pages(clone: Path, names: list[str], seed: int) -> None:
+    """Pages of about 800 KB of words that do not compress much: their push is megabytes."""
+    import random
+    import string
+
+    from narrative_vcs.snapshot import store_path
+
+    rnd = random.Random(seed)
+    for name in names:
+        words = " ".join("".join(rnd.choices(string.ascii_letters, k=8)) for _ in range(90_000))
+        path = clone / store_path(f"pages/{name}.md")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"---\ntitle: {name}\n---\n{words}\n")
+    git("add", "-A", cwd=clone)
+    git("-c", "user.name=Ada", "-c", "user.email=ada@actors.gvcs", "commit", "-qm", "Big pages", cwd=clone)
+
+
+def test_a_push_of_megabytes_lands_and_one_past_max_push_is_refused_with_the_reason(tmp_path: Path) -> None:
+    make_story(tmp_path / "story")
+    token = token_for(tmp_path / "story", "ada")
+    clone = tmp_path / "clone"
+    with serve(tmp_path / "story") as server:
+        port = server.base.rsplit(":", 1)[1]
+        git("clone", "-q", f"http://ada:{token}@127.0.0.1:{port}/git", str(clone))
+        _big_pages(clone, ["big-one", "big-two"], seed=1)  # git sends it chunked, past 1 MiB
+        git("push", "-q", "origin", "main", cwd=clone)
+        landed = git("rev-parse", "HEAD", cwd=clone).stdout.strip()
+    assert _head(tmp_path / "story") == landed
+    with serve(tmp_path / "story", "--max-push", "1") as server:
+        port = server.base.rsplit(":", 1)[1]
+        git("remote", "set-url", "origin", f"http://ada:{token}@127.0.0.1:{port}/git", cwd=clone)
+        _big_pages(clone, ["big-three", "big-four"], seed=2)
+        refused = git("push", "origin", "main", cwd=clone, check=False)
+        assert refused.returncode != 0
+        assert (
+            "! [remote rejected] main -> main (the push is larger than this server takes (1 MiB"
+            in refused.stderr
+        )
+    assert _head(tmp_path / "story") == landed
+    bad = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("gvcs")),
+            "-C",
+            str(tmp_path / "story"),
+            "serve",
+            "--max-push",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and bad.stderr == "gvcs: error: --max-push must be at least 1 (MiB), not 0\n"
+
+
 def test_git_clones_and_pushes_a_story_kept_in_neo4j(
     tmp_path: Path, neo4j_backend: Backend, neo4j_uri: str
 ) -> None:
