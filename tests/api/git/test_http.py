@@ -349,8 +349,9 @@ def test_git_pushes_meet_the_storys_rules_and_reach_the_event_stream(
     tmp_path: Path, store: str, request: pytest.FixtureRequest
 ) -> None:
     """The vault (tests/api/vault.py): main protected, ada holds 5 gift tokens. bob clones with his
-    token; a push into main, a hand-made ledger and a commit in ada's name are refused with their
-    reasons; an honest page edit on draft lands as bob, shows in ``gvcs log`` and on ``/events``."""
+    token; a push into main, a hand-made ledger, a commit in ada's name, a force push and a push
+    without a token are refused with their reasons; an honest page edit on draft lands as bob, shows in
+    ``gvcs log`` and on ``/events``."""
     uri = None
     if store == "neo4j":
         request.getfixturevalue("neo4j_backend")  # the server, emptied for this test
@@ -391,6 +392,18 @@ def test_git_pushes_meet_the_storys_rules_and_reach_the_event_stream(
         )
         as_ada = git("push", "origin", "HEAD:draft", cwd=clone, check=False)
         assert as_ada.returncode != 0 and "must be authored by bob" in as_ada.stderr
+        # A force push that drops draft's last commit: refused, history is never rewritten.
+        git("reset", "-q", "--hard", "origin/draft~1", cwd=clone)
+        commit_as(clone, "Bob Builder", "bob@actors.gvcs", "Another past")
+        forced = git("push", "-f", "origin", "HEAD:draft", cwd=clone, check=False)
+        assert forced.returncode != 0 and "! [remote rejected] HEAD -> draft (" in forced.stderr
+        assert "would lose commits (not a fast-forward)" in forced.stderr
+        # Without a token: git is asked for credentials and has none.
+        anonymous = git("push", f"{server.base}/git", "HEAD:draft", cwd=clone, check=False)
+        assert anonymous.returncode != 0 and "could not read Username" in anonymous.stderr
+        git("reset", "-q", "--hard", "origin/draft", cwd=clone)
+        (clone / door).write_text(text.replace("Nobody came.", "Bob came."))
+        git("commit", "-q", "-am", "Door", cwd=clone, env=BOB_GIT)  # bob's own, pushed below
         assert get_json(f"{server.base}/health")["ok"]
         repo = open_repository(built.root)
         assert repo.branches() == built.heads  # nothing moved
