@@ -247,10 +247,21 @@ def _build() -> tuple[type, ...]:
     from dulwich.object_format import DEFAULT_OBJECT_FORMAT
     from dulwich.object_store import MemoryObjectStore, MissingObjectFinder, PackCapableObjectStore
     from dulwich.objects import ShaFile, sha_to_hex
-    from dulwich.pack import REF_DELTA, UnpackedObject
+    from dulwich.pack import REF_DELTA, UnpackedObject, pack_object_header, write_pack_data
     from dulwich.protocol import CAPABILITY_ATOMIC, CAPABILITY_FILTER
     from dulwich.refs import DictRefsContainer
     from dulwich.server import Backend, ReceivePackHandler, UploadPackHandler
+
+    def writes_as_stored() -> bool:
+        """Whether dulwich writes an entry's ``comp_chunks`` as they are (the whole entry, header
+        included), which lets a stored delta go out without being inflated and compressed again."""
+        probe = UnpackedObject(REF_DELTA, delta_base=b"\x01" * 20, decomp_len=1, sha=b"\x02" * 20)
+        probe.comp_chunks = [b"gvcs-probe"]
+        written = bytearray()
+        write_pack_data(written.extend, iter([probe]), DEFAULT_OBJECT_FORMAT, num_records=1)
+        return bytes(written[12:22]) == b"gvcs-probe"
+
+    AS_STORED = writes_as_stored()
 
     class StoryObjects(PackCapableObjectStore):  # type: ignore[misc]
         """The repository's object store as dulwich reads one (no packs of its own: whole objects)."""
@@ -292,20 +303,28 @@ def _build() -> tuple[type, ...]:
         ) -> Iterator[Any]:
             """The objects among ``shas`` that the store keeps as deltas, as deltas against their base
             (dulwich asks for them to reuse them in the pack it writes, as git does; it sends those
-            whose base goes in the pack too). Objects kept whole are read once, when the pack is
-            written, not here. A base chain that would come back to an object (two packs keeping two
-            objects as deltas of each other) is cut, the object where it closes going whole."""
-            wanted = [self._hex(sha) for sha in shas]
-            deltas = self.store.stored_deltas(wanted)
-            for oid in _delta_cycles(deltas):
+            whose base goes in the pack too), with the compressed bytes the store holds where dulwich
+            writes those as they are. Objects kept whole are read once, when the pack is written, not
+            here. A base chain that would come back to an object (two packs keeping two objects as
+            deltas of each other) is cut, the object where it closes going whole."""
+            deltas = self.store.stored_deltas([self._hex(sha) for sha in shas])
+            for oid in _delta_cycles({oid: (d.base, b"") for oid, d in deltas.items()}):
                 del deltas[oid]
-            for oid, (base, delta) in deltas.items():
-                yield UnpackedObject(
-                    REF_DELTA,
-                    delta_base=bytes.fromhex(base),
-                    decomp_chunks=[delta],
-                    sha=bytes.fromhex(oid),
-                )
+            for oid, stored in deltas.items():
+                base = bytes.fromhex(stored.base)
+                if AS_STORED:
+                    unpacked = UnpackedObject(
+                        REF_DELTA, delta_base=base, decomp_len=stored.size, sha=bytes.fromhex(oid)
+                    )
+                    header = pack_object_header(
+                        REF_DELTA, base, stored.size, object_format=DEFAULT_OBJECT_FORMAT
+                    )
+                    unpacked.comp_chunks = [bytes(header) + stored.compressed]
+                else:
+                    unpacked = UnpackedObject(
+                        REF_DELTA, delta_base=base, decomp_chunks=[stored.delta()], sha=bytes.fromhex(oid)
+                    )
+                yield unpacked
 
         def read_ahead(self, order: list[ObjectId]) -> None:
             """The objects a pack is about to be written from, in its order: read in bulk as it goes."""

@@ -6,9 +6,11 @@ callers may cache anything they read.
 
 from __future__ import annotations
 
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from .errors import BadInput, NotFound
@@ -18,11 +20,25 @@ from .types import ObjectId
 if TYPE_CHECKING:
     from .snapshot import Snapshots
 
-__all__ = ["MemoryObjectStore", "ObjectStore", "OverlayObjectStore", "PreparedWrite"]
+__all__ = ["MemoryObjectStore", "ObjectStore", "OverlayObjectStore", "PreparedWrite", "StoredDelta"]
 
 HEX = frozenset("0123456789abcdef")
 #: The types of git object a store holds.
 OBJECT_TYPES = frozenset(["blob", "tree", "commit", "tag"])
+
+
+@dataclass(frozen=True)
+class StoredDelta:
+    """An object kept as a delta in a git pack: its base's id, the size of the delta (git's delta
+    format) and the delta as the pack holds it, a zlib stream."""
+
+    base: ObjectId
+    size: int
+    compressed: bytes
+
+    def delta(self) -> bytes:
+        """The delta itself, inflated."""
+        return zlib.decompress(self.compressed)
 
 
 class ObjectStore(ABC):
@@ -87,10 +103,10 @@ class ObjectStore(ABC):
                 continue
         return out
 
-    def stored_deltas(self, oids: Iterable[ObjectId]) -> dict[ObjectId, tuple[ObjectId, bytes]]:
-        """The objects among ``oids`` that this store keeps as a delta, each with its base's id and the
-        delta (git's delta format): a pack writer may send the delta instead of the whole object, as
-        git's pack-objects reuses deltas. Stores that keep whole objects return ``{}``."""
+    def stored_deltas(self, oids: Iterable[ObjectId]) -> dict[ObjectId, StoredDelta]:
+        """The objects among ``oids`` that this store keeps as a delta, as it keeps them: a pack writer
+        may send the delta instead of the whole object, even its compressed bytes as they are, as git's
+        pack-objects reuses deltas. Stores that keep whole objects return ``{}``."""
         return {}
 
     def missing(self, oids: Iterable[ObjectId]) -> set[ObjectId]:

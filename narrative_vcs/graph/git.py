@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from ..errors import BadInput, BranchMoved, CorruptObject, NotFound, Refused
 from ..objects import hash_object
 from ..refs import ReflogEntry, RefMove, RefStore, check_moves
-from ..store import CacheFile, ObjectStore
+from ..store import CacheFile, ObjectStore, StoredDelta
 from ..types import ZERO_ID, ObjectId, RefName
 from .odb import ObjectReader
 from .packfile import TYPE_CODES as _TYPE_CODES
@@ -166,12 +166,12 @@ class GitObjectStore(ObjectStore):
         out.update(super().get_many(rest))
         return out
 
-    def stored_deltas(self, oids: Iterable[ObjectId]) -> dict[ObjectId, tuple[ObjectId, bytes]]:
-        out: dict[ObjectId, tuple[ObjectId, bytes]] = {}
+    def stored_deltas(self, oids: Iterable[ObjectId]) -> dict[ObjectId, StoredDelta]:
+        out: dict[ObjectId, StoredDelta] = {}
         for oid in oids:
             found = self._reader.stored_delta(oid)
             if found is not None:
-                out[oid] = (ObjectId(found[0]), found[1])
+                out[oid] = StoredDelta(ObjectId(found[0]), found[1], found[2])
         return out
 
     def put(self, obj_type: str, data: bytes) -> ObjectId:

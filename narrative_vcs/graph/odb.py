@@ -11,6 +11,7 @@ Writes, packing and iteration stay with :mod:`narrative_vcs.graph.git` (and libg
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import itertools
 import mmap
@@ -46,7 +47,7 @@ def _idx_size(count: int) -> int:
 class _Pack:
     """One ``pack-*.pack`` with its ``.idx`` (version 2), both memory-mapped."""
 
-    __slots__ = ("at", "buckets", "count", "hits", "idx", "large", "names", "offsets", "pack", "path")
+    __slots__ = ("at", "buckets", "count", "ends", "hits", "idx", "large", "names", "offsets", "pack", "path")
 
     def __init__(self, idx_path: str) -> None:
         self.path = idx_path[:-4] + ".pack"
@@ -66,14 +67,32 @@ class _Pack:
         self.buckets: list[dict[bytes, int] | None] = [None] * 256
         self.hits = [0] * 256
         self.at: dict[int, int] | None = None  # index positions by offset, made when first asked
+        self.ends: list[int] | None = None  # the entries' offsets in order, then the trailer's
 
-    def name_at(self, offset: int) -> bytes | None:
-        """The binary id of the object whose entry starts at ``offset``, or None."""
+    def _positions(self) -> dict[int, int]:
         at = self.at
         if at is None:
             at = self.at = {self._offset(i): i for i in range(self.count)}
-        index = at.get(offset)
+        return at
+
+    def name_at(self, offset: int) -> bytes | None:
+        """The binary id of the object whose entry starts at ``offset``, or None."""
+        index = self._positions().get(offset)
         return None if index is None else self.idx[self.names + 20 * index : self.names + 20 * index + 20]
+
+    def entry(self, offset: int) -> bytes | None:
+        """The bytes of the entry at ``offset`` (header and zlib stream), if its CRC-32 is the one
+        the index keeps for it (as git checks an entry it reuses); None otherwise."""
+        index = self._positions().get(offset)
+        if index is None:
+            return None
+        ends = self.ends
+        if ends is None:
+            ends = self.ends = [*sorted(self._positions()), len(self.pack) - 20]
+        end = ends[bisect.bisect_right(ends, offset)]
+        data = self.pack[offset:end]
+        at = self.names + 20 * self.count + 4 * index
+        return data if zlib.crc32(data) == int.from_bytes(self.idx[at : at + 4], "big") else None
 
     def close(self) -> None:
         self.idx.close()
@@ -420,10 +439,11 @@ class ObjectReader:
         self.rescan()
         return any(p.find(raw) >= 0 for p in self._packs.values())
 
-    def stored_delta(self, oid: str) -> tuple[str, bytes] | None:
-        """The delta a pack keeps ``oid`` as: its base's id and the delta, inflated but not applied;
-        None when it is kept whole, loose, or not at all. The delta is not checked here: the object it
-        makes is checked by whoever applies it (git's index-pack does)."""
+    def stored_delta(self, oid: str) -> tuple[str, int, bytes] | None:
+        """The delta a pack keeps ``oid`` as: its base's id, the delta's size and the delta's zlib
+        stream as the pack holds it; None when it is kept whole, loose, not at all, or its entry fails
+        its CRC-32. The delta is not applied here: the object it makes is checked by whoever applies
+        it (git's index-pack does)."""
         if not self._scanned:
             self.rescan()
         raw = bytes.fromhex(oid)
@@ -450,9 +470,12 @@ class ObjectReader:
                     pos += 20
                 else:
                     return None
-                return base.hex(), _inflate(buf, pos, size)
-            except (zlib.error, IndexError, ValueError):
+                entry = pack.entry(offset)
+            except (IndexError, ValueError):
                 raise CorruptObject(f"object {oid} cannot be read from {pack.path}") from None
+            if entry is None:
+                return None  # damaged: a reader of the whole object finds out
+            return base.hex(), size, entry[pos - offset :]
         return None
 
     def _read_once(self, oid: str) -> tuple[str, bytes] | None:

@@ -303,10 +303,29 @@ def test_stored_deltas_are_the_deltas_a_pack_keeps(disk_writer: Writer, git_dir:
     every = list(store)
     deltas = store.stored_deltas(every)
     assert deltas, "a packed history of six versions keeps some as deltas"
-    for oid, (base, delta) in deltas.items():
-        base_type, base_data = store.get(base)
+    for oid, stored in deltas.items():
+        base_type, base_data = store.get(stored.base)
+        delta = stored.delta()
+        assert len(delta) == stored.size
         assert store.get(oid) == (base_type, odb._apply_delta(base_data, delta))
     whole = [oid for oid in every if oid not in deltas]
     assert whole and store.stored_deltas(whole) == {}
     loose = store.put("blob", b"written after the pack\n")
     assert store.stored_deltas([loose]) == {}
+    # A damaged entry fails its CRC-32 (kept by the index): it is not offered for reuse.
+    (idx,) = _packs(git_dir)
+    damaged = next(iter(deltas))
+    for line in _git_bytes(git_dir, "verify-pack", "-v", str(idx)).decode().splitlines():
+        fields = line.split()
+        if fields and fields[0] == damaged:
+            in_pack, offset = int(fields[3]), int(fields[4])
+    pack = idx.with_suffix(".pack")
+    data = bytearray(pack.read_bytes())
+    data[offset + in_pack - 2] ^= 0xFF
+    pack.chmod(0o644)
+    pack.write_bytes(bytes(data))
+    again = GitObjectStore(git_dir, background_pack=False)
+    offered = again.stored_deltas(every)
+    again.close()
+    store.close()
+    assert damaged not in offered and len(offered) == len(deltas) - 1
