@@ -10,6 +10,7 @@ once per request, so one request sees one state of the story.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
@@ -377,6 +378,14 @@ def _build() -> tuple[type, ...]:
             if head is not None and head.encode() in refs:
                 self.refs.set_symbolic_ref(cast(Any, b"HEAD"), cast(Any, head.encode()))
             self.hooks: dict[str, Any] = {}
+
+        def get_named_file(self, path: str) -> Any:
+            """The files dulwich's dumb-protocol routes ask for: ``HEAD`` only (a story has no other
+            files of a git directory to give)."""
+            if path.strip("/") != "HEAD":
+                return None
+            head = cast(dict[bytes, bytes], self.refs.get_symrefs()).get(b"HEAD")
+            return None if head is None else io.BytesIO(b"ref: " + head + b"\n")
 
         def get_refs(self) -> dict[Any, Any]:
             return dict(self.refs.as_dict())

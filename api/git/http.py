@@ -73,11 +73,14 @@ class GitEndpoint:
         """The protocol for one request: its pushes are ``pusher``'s (None: reads only); ``refuse_pack``:
         why its pack is not taken."""
         from a2wsgi import WSGIMiddleware
+        from dulwich.errors import GitProtocolError
         from dulwich.web import make_wsgi_chain
 
         handlers = {b"git-upload-pack": upload_pack_handler(), b"git-receive-pack": receive_pack_handler()}
         chain = make_wsgi_chain(story_backend(self.repo, pusher, refuse_pack), handlers=handlers)
-        return WSGIMiddleware(cast(Any, _Coalesced(chain)))
+        # dulwich also fails on some malformed input with AssertionError or ValueError (an empty
+        # pkt-line, a length that is not hex): the client's doing, not a fault here.
+        return WSGIMiddleware(cast(Any, _Coalesced(chain, (GitProtocolError, AssertionError, ValueError))))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -159,10 +162,17 @@ class GitEndpoint:
 class _Coalesced:
     """A WSGI application whose ``write`` calls are gathered into large blocks. dulwich writes a pack
     one pkt-line per object, and each write from the WSGI thread waits for the event loop to send it:
-    thousands of round trips between threads for a clone. Gathered, they are a few hundred."""
+    thousands of round trips between threads for a clone. Gathered, they are a few hundred.
 
-    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+    A request that breaks git's protocol (``protocol_errors``: bytes that are not pkt-lines, a client
+    that hangs up) ends its answer with git's ``ERR`` line, which git shows as ``remote error: ...``;
+    the answer has begun (200) by then, so no other status can be given."""
+
+    def __init__(
+        self, app: Callable[..., Iterable[bytes]], protocol_errors: tuple[type[BaseException], ...] = ()
+    ) -> None:
         self.app = app
+        self.protocol_errors = protocol_errors
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
         pending = bytearray()
@@ -186,10 +196,19 @@ class _Coalesced:
 
         body = self.app(environ, start)
         try:
-            for block in body:
-                flush()
-                if block:
-                    yield block
+            try:
+                for block in body:
+                    flush()
+                    if block:
+                        yield block
+            except self.protocol_errors as exc:
+                if not sink:
+                    raise
+                pending.clear()  # what was gathered is cut short: git is told why instead
+                reason = " ".join(str(exc).split())[:500] or type(exc).__name__
+                line = f"ERR not git's protocol: {reason}".encode()
+                sink[0](b"%04x" % (len(line) + 4) + line)
+                return
             flush()
         finally:
             close = getattr(body, "close", None)

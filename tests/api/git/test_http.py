@@ -140,6 +140,54 @@ def test_a_packed_story_goes_out_with_the_deltas_its_packs_keep(tmp_path: Path) 
             assert git("log", "--format=%H", "origin/main", cwd=shallow).stdout.split() == listed
 
 
+def _request(
+    base: str, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    request = urllib.request.Request(f"{base}{path}", data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_requests_that_are_not_git_get_answers_and_leave_no_trace(tmp_path: Path) -> None:
+    """Dumb-protocol paths, bodies that are not pkt-lines, wants of objects nobody advertised,
+    random bytes: each answered below 500, protocol errors as git's ERR line; the server logs no
+    traceback (``serve`` checks its stderr) and still clones."""
+    import random
+
+    heads = make_story(tmp_path / "story")
+    token = token_for(tmp_path / "story", "ada")
+    auth = {"authorization": "Basic " + base64.b64encode(f"ada:{token}".encode()).decode()}
+    upload = {"content-type": "application/x-git-upload-pack-request"}
+    receive = {"content-type": "application/x-git-receive-pack-request", **auth}
+    zero = "0" * 40
+    with serve(tmp_path / "story") as server:
+        base = server.base
+        assert _request(base, "GET", "/git/HEAD") == (200, b"ref: refs/heads/main\n")
+        for path in ("/git/objects/info/alternates", "/git/objects/ab/cdef", "/git/info/refs?service=nope"):
+            assert _request(base, "GET", path)[0] < 500
+        status, body = _request(base, "POST", "/git/git-upload-pack", b"garbage", upload)
+        assert status == 200 and b"ERR not git's protocol: " in body
+        status, body = _request(base, "POST", "/git/git-upload-pack", f"0032want {zero}\n".encode(), upload)
+        assert status == 200 and b"ERR " in body
+        status, body = _request(base, "POST", "/git/git-receive-pack", b"0004", receive)
+        assert status < 500
+        status, _ = _request(base, "POST", "/git/git-upload-pack", b"0000", {"content-type": "text/plain"})
+        assert status == 403  # not git's content type
+        rnd = random.Random(14)
+        for n in range(40):
+            noise = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 300)))
+            if n % 2:
+                noise = b"%04x" % min(len(noise) + 4, 0xFFFF) + noise
+            path, headers = (("/git/git-upload-pack", upload), ("/git/git-receive-pack", receive))[n % 3 == 0]
+            assert _request(base, "POST", path, noise, headers)[0] < 500
+        git("clone", "-q", f"{base}/git", str(tmp_path / "clone"))
+        assert git("rev-parse", "HEAD", cwd=tmp_path / "clone").stdout.strip() == heads[0]
+    assert _head(tmp_path / "story") == heads[0]
+
+
 def test_a_closed_story_needs_a_token_as_the_password(tmp_path: Path) -> None:
     heads = make_story(tmp_path / "story")
     repo: Repository = open_repository(tmp_path / "story")
