@@ -26,7 +26,7 @@ from tempfile import SpooledTemporaryFile
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from .errors import BadInput, CorruptObject, GvcsError, NotFound, Refused, Unauthenticated, Unavailable
-from .refs import HEADS, TAGS, RefMove
+from .refs import HEADS, TAGS, RefMove, validate_ref_name
 from .types import ObjectId, RefName
 
 if TYPE_CHECKING:
@@ -507,8 +507,8 @@ def _listing(refs: Mapping[bytes, bytes | None], symrefs: Mapping[bytes, bytes])
     peeled: dict[RefName, ObjectId] = {}
     for raw, oid in refs.items():
         name = raw.decode("utf-8", "replace")
-        if oid is None or not name.startswith((HEADS, TAGS)):
-            continue
+        if oid is None or not name.startswith((HEADS, TAGS)) or not _storable(name, oid):
+            continue  # what a story cannot hold (a name git itself refuses, an id that is not one)
         if name.endswith("^{}"):
             peeled[RefName(name[:-3])] = ObjectId(oid.decode("ascii"))
         else:
@@ -518,6 +518,17 @@ def _listing(refs: Mapping[bytes, bytes | None], symrefs: Mapping[bytes, bytes])
     if target and target.startswith(HEADS.encode()):
         head = target.decode("utf-8", "replace")[len(HEADS) :]
     return _Listing(found, head, {r: o for r, o in peeled.items() if r in found and found[r] != o})
+
+
+def _storable(name: str, oid: bytes) -> bool:
+    """Whether a listed ref has a valid branch or tag name and a full object id."""
+    short = name.removesuffix("^{}")
+    short = short[len(HEADS) :] if short.startswith(HEADS) else short[len(TAGS) :]
+    try:
+        validate_ref_name("ref", short)
+    except BadInput:
+        return False
+    return len(oid) == 40 and all(c in b"0123456789abcdef" for c in oid)
 
 
 def _is_commit(repo: Repository, oid: ObjectId) -> bool:

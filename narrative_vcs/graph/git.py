@@ -720,7 +720,20 @@ class RefLocks:
         self.directories: set[str] = set()  # where lock files were, to prune once they are gone
 
     def take(self, name: str) -> None:
-        """Create ``<name>.lock``; wait up to the timeout for another process's, then refuse."""
+        """Create ``<name>.lock``; wait up to the timeout for another process's, then refuse. A name
+        that is not a ref of the repository (outside ``refs/``, an empty, ``.`` or ``..`` part, a
+        control character) is refused: no file is ever written outside the refs."""
+        parts = name.split("/")
+        if not (
+            name in ("HEAD", "packed-refs")
+            or (
+                len(parts) > 1
+                and parts[0] == "refs"
+                and all(p and p not in (".", "..") for p in parts)
+                and not any(ord(c) < 32 or c == "\\" for c in name)
+            )
+        ):
+            raise BadInput(f"invalid ref name {name!r}")
         lock = f"{self._root}/{name}.lock"
         twin = f"{self._root}/{LOCKS_DIR}/{hashlib.sha1(name.encode()).hexdigest()}"
         fd = _create_twin(twin)

@@ -33,7 +33,9 @@ class StoryRefs(Rule):
             number = move.ref[len(STASHES) :]
             if not number.isdigit() or len(number) > 9:
                 check.fail(self.name, f"{move.ref}: a stash is refs/stash/<number>")
-        elif not move.ref.startswith(REMOTES):
+        elif move.ref.startswith(REMOTES):
+            validate_ref_name("remote-tracking ref", move.ref[len(REMOTES) :])
+        else:
             check.fail(
                 self.name, f"{move.ref}: a story has branches, tags, remote-tracking refs and stashes only"
             )

@@ -330,6 +330,19 @@ def test_git_object_store_refuses_malformed_ids(git_dir: Path, story: dict[str, 
         GitRefStore(git_dir).set_if_equals(RefName("refs/heads/x"), None, ObjectId("abc"))
 
 
+@pytest.mark.parametrize(
+    "name", ["refs/heads/../../../escaped", "refs//x", "refs/heads/./x", "objects/x", "/tmp/x", "refs/a\x01"]
+)
+def test_git_ref_store_writes_no_file_outside_the_refs(
+    git_dir: Path, story: dict[str, ObjectId], name: str
+) -> None:
+    refs = GitRefStore(git_dir)
+    with pytest.raises(BadInput, match="invalid ref name"):
+        refs.set_if_equals(RefName(name), None, story["merge"])
+    refs.close()
+    assert not (git_dir.parent / "escaped").exists() and not Path("/tmp/x").exists()
+
+
 def _eight_writers_from_one_head(git_dir: Path) -> None:
     import threading
 

@@ -33,6 +33,17 @@ def test_refs_other_than_branches_tags_and_remotes_are_refused(story: Repository
     assert story.refs.get(RefName("refs/notes/commits")) is None
 
 
+@pytest.mark.parametrize(
+    "name", ["refs/remotes/origin/../../heads/main", "refs/remotes/origin/a..b", "refs/remotes/o/x.lock"]
+)
+def test_a_remote_tracking_ref_has_a_valid_name(story: Repository, name: str) -> None:
+    from narrative_vcs.errors import BadInput
+
+    with pytest.raises(BadInput, match="invalid remote-tracking ref name"):
+        story.refs.add_if_new(RefName(name), head(story))
+    assert story.refs.get(RefName(name)) is None
+
+
 def test_remote_tracking_refs_hold_fetched_history_unverified(story: Repository) -> None:
     from narrative_vcs.gate import RuleBroken as Broken
 
