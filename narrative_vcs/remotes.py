@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from tempfile import SpooledTemporaryFile
 from typing import TYPE_CHECKING, Any, Protocol, cast
+from urllib.parse import unquote
 
 from .errors import BadInput, CorruptObject, GvcsError, NotFound, Refused, Unauthenticated, Unavailable
 from .refs import HEADS, TAGS, RefMove, validate_ref_name
@@ -252,7 +253,7 @@ class GitRemote(Remote):
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
         """dulwich's and the network's errors as gvcs errors of one line, naming the remote."""
-        from dulwich.client import HTTPUnauthorized
+        from dulwich.client import HTTPUnauthorized, StrangeHostname
         from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
 
         from .graph.factory import redact
@@ -272,6 +273,8 @@ class GitRemote(Remote):
             ) from None
         except NotGitRepository:
             raise NotFound(f"{where} is not a git repository") from None
+        except StrangeHostname as exc:  # what ssh would take for an option
+            raise BadInput(f"{where}: {exc.args[0]!r} is not a host name") from None
         except HangupException as exc:
             raise NotFound(
                 f"{where} hung up: {_line(exc) or 'the remote end closed the connection'}"
@@ -605,6 +608,12 @@ def _is_git_dir(path: Path) -> bool:
     return (path / "HEAD").is_file() and (path / "objects").is_dir() and (path / "refs").is_dir()
 
 
+def _check_host(location: str, host: str) -> None:
+    """A host name that ssh could take for an option (``-oProxyCommand=...``) is refused, as git does."""
+    if host.startswith("-") or any(c.isspace() for c in host):
+        raise BadInput(f"{location!r}: {host!r} is not a host name")
+
+
 def check_location(location: str, base: Path) -> str:
     """A remote's location as stored: a URL as given (checked, not contacted), a directory made absolute
     (a gvcs repository or a git repository)."""
@@ -618,8 +627,10 @@ def check_location(location: str, base: Path) -> str:
             parse_neo4j_uri(location)
             return location
         if scheme.lower() in GIT_SCHEMES:
-            if scheme.lower() != "file" and not _rest.split("/", 1)[0].rpartition("@")[2]:
+            host = unquote(_rest.split("/", 1)[0].rpartition("@")[2])
+            if scheme.lower() != "file" and not host:
                 raise BadInput(f"{location!r} names no host")
+            _check_host(location, host)
             return location
         raise BadInput(
             f"{location!r}: unknown scheme {scheme!r} "
@@ -629,6 +640,7 @@ def check_location(location: str, base: Path) -> str:
     if (path / ".gvcs").is_dir() or _is_git_dir(path):
         return str(path)
     if is_git_location(location):
+        _check_host(location, location.partition(":")[0].rpartition("@")[2])
         return location
     raise BadInput(
         f"{location!r} is neither a store URI (neo4j://, http(s)://, ssh://, git://, file://), a gvcs "
@@ -648,4 +660,8 @@ def open_remote(
         return StoreRemote(location, open_store(location))
     if not sep and (Path(location) / ".gvcs").is_dir():
         return StoreRemote(location, open_repository(Path(location)))
+    if sep:  # a location kept by an older gvcs is checked as it would be now
+        _check_host(location, unquote(_rest.split("/", 1)[0].rpartition("@")[2]))
+    elif is_git_location(location):
+        _check_host(location, location.partition(":")[0].rpartition("@")[2])
     return GitRemote(location, credentials=credentials, ssh_command=ssh_command)

@@ -211,6 +211,17 @@ def test_git_remote_errors_are_one_line(gvcs: Gvcs, story: Path, tmp_path: Path)
     assert "has no branch 'nope'" in one_line_error(gvcs("fetch", "empty", "nope", cwd=story), 2)
     error = one_line_error(gvcs("remote", "add", "x", "../plain-dir", cwd=story), 2)
     assert "a gvcs repository nor a git repository" in error
+    # A host ssh would take for an option is no host (git's CVE-2017-1000117); nothing is run.
+    for evil in ("ssh://-oProxyCommand=touch%20/tmp/gvcs-pwned/x", "git@-oProxyCommand=x:p"):
+        assert "is not a host name" in one_line_error(gvcs("remote", "add", "evil", evil, cwd=story), 2)
+    config = story / ".gvcs" / "gvcs.json"
+    import json
+
+    settings = json.loads(config.read_text())
+    settings.setdefault("remotes", {})["evil"] = "ssh://git@-oProxyCommand=touch%20%2Ftmp%2Fgvcs-pwned/x"
+    config.write_text(json.dumps(settings))  # kept by an older gvcs: refused when used, in one line
+    assert "is not a host name" in one_line_error(gvcs("fetch", "evil", cwd=story), 2)
+    assert not Path("/tmp/gvcs-pwned").exists()
 
 
 def test_ssh_urls_go_through_the_ssh_command(gvcs: Gvcs, story: Path, tmp_path: Path) -> None:
