@@ -194,16 +194,17 @@ def cmd_event_list(args: argparse.Namespace) -> int:
     """``gvcs event list``: the event commits of every branch (or ``--branch``), newest first."""
     from narrative_vcs.errors import BadInput
     from narrative_vcs.events import TOPICS
+    from narrative_vcs.events.listing import check_topic, event_branches
 
-    if args.topic is not None and args.topic not in TOPICS:
-        raise BadInput(f"unknown event topic {args.topic!r}: use one of {', '.join(TOPICS)}")
+    if args.topic is not None:
+        check_topic(args.topic)
     if args.max_count is not None and args.max_count < 0:
         raise BadInput("-n must not be negative")
     ctx = Context(args)
     repo = ctx.repo
     if args.topic == "narrative.change.v1":
         return _list_narrative(args, ctx)
-    revs = [args.branch] if args.branch else sorted(repo.branches())
+    revs = event_branches(repo, args.branch)
     kinds = {args.topic} if args.topic else set(TOPICS)
     found: list[CommitInfo] = []
     for info in repo.iter_log(revs) if revs else ():

@@ -12,6 +12,7 @@ from .common import Context, emit_json, out
 
 if TYPE_CHECKING:
     from narrative_vcs.governance import ProposalState
+    from narrative_vcs.governance.diff import ProposalDiff
 
 __all__ = ["add_commands", "cmd_proposal_show", "cmd_proposals", "cmd_propose", "cmd_vote"]
 
@@ -87,14 +88,16 @@ def cmd_proposals(args: argparse.Namespace) -> int:
 
 
 def cmd_proposal_show(args: argparse.Namespace) -> int:
-    """``gvcs proposal show N``: one proposal, its votes, tally and result."""
+    """``gvcs proposal show N``: one proposal, its votes, tally and result, and what it merges."""
     from narrative_vcs import governance
+    from narrative_vcs.governance.diff import proposal_diff
 
     ctx = Context(args)
     governance.close_expired(ctx.repo)
     p = governance.show(ctx.repo, args.number)
+    diff = None if args.no_diff else proposal_diff(ctx.repo, p)
     if args.json:
-        emit_json(p.to_json())
+        emit_json({**p.to_json(), **({} if diff is None else {"diff": diff.to_json()})})
         return 0
     what = f"merge {p.source} ({_short(p.source_head)}) into {p.target}" if p.source else "hearing"
     out(f"proposal {p.number}: {what} ({_short(p.target_head)} when opened)")
@@ -116,7 +119,27 @@ def cmd_proposal_show(args: argparse.Namespace) -> int:
     out("")
     for line in p.message.splitlines():
         out(f"    {line}")
+    if diff is not None:
+        _diff_lines(p, diff, args.word_diff)
     return 0
+
+
+def _diff_lines(p: ProposalState, diff: ProposalDiff, word_diff: bool) -> None:
+    """What the proposal merges, as ``gvcs diff`` shows a semantic diff, under a line saying what it is."""
+    from .semdiff_text import semantic_lines
+
+    if diff.basis == "hearing":
+        return
+    out("")
+    span = f"{_short(diff.old) or '(empty story)'}..{_short(diff.new)}"
+    if diff.basis == "merged":
+        out(f"diff: what the merge changed on {p.target}, {span} ({len(diff.changes)} file(s))")
+    else:
+        out(f"diff: what {p.source} brings to {p.target}, {span} ({len(diff.changes)} file(s))")
+    if not diff.changes:
+        out("  (nothing: the target already has it)")
+    for line in semantic_lines(diff.changes, word_diff=word_diff):
+        out(line)
 
 
 # --- helpers ----------------------------------------------------------------------------------------
@@ -235,7 +258,9 @@ def add_commands(sub: Any, command: Any, json_flag: Any) -> None:
     p = command(sub, "proposal", "governance:cmd_proposal_show", "show a governance proposal")
     proposal = p.add_subparsers(dest="proposal_command", metavar="<show>", parser_class=Parser)
     proposal.required = True
-    a = proposal.add_parser("show", help="one proposal: votes, tally and result")
+    a = proposal.add_parser("show", help="one proposal: votes, tally, result and what it merges")
     a.set_defaults(target="governance:cmd_proposal_show")
     a.add_argument("number", type=int, metavar="N")
+    a.add_argument("--no-diff", action="store_true", help="leave out what the proposal merges")
+    a.add_argument("--word-diff", action="store_true", help="rewritten paragraphs word by word")
     json_flag(a)

@@ -19,6 +19,7 @@ from narrative_vcs.errors import BadInput, NotFound
 from narrative_vcs.governance import ProposalResult, ProposalState
 
 from .mutations import ResolutionInput, _resolutions
+from .proposal_diff import ProposalDiff
 from .schema import Commit, GInfo
 
 __all__ = ["GovernanceMutation", "GovernanceQuery", "Proposal"]
@@ -147,6 +148,16 @@ class Proposal:
     @strawberry.field(description="the target's head when the proposal opened")
     async def target_head(self, info: GInfo) -> Commit:
         return Commit.of(await info.context.loaders.commit.load(self.state.target_head))
+
+    @strawberry.field(
+        description="what the proposal merges into its target, as a semantic diff: pages added, changed "
+        "and removed, with their links and paragraphs"
+    )
+    def diff(self, info: GInfo) -> ProposalDiff:
+        from narrative_vcs.governance.diff import proposal_diff
+
+        repo = info.context.repo
+        return ProposalDiff.of(repo, proposal_diff(repo, self.state))
 
     @strawberry.field(description="the governance commit that last changed the proposal")
     async def commit(self, info: GInfo) -> Commit | None:

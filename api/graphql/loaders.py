@@ -32,6 +32,7 @@ class Loaders:
     page: DataLoader[tuple[str, str], Page | None] = field(init=False)
     page_ids: DataLoader[str, list[str]] = field(init=False)
     alternates: DataLoader[str, dict[str, list[str]]] = field(init=False)
+    followers: DataLoader[str, dict[str, list[str]]] = field(init=False)
     _blobs: dict[ObjectId, bytes] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -41,6 +42,7 @@ class Loaders:
         self.page = DataLoader(load_fn=self._load_pages)
         self.page_ids = DataLoader(load_fn=self._load_page_ids)
         self.alternates = DataLoader(load_fn=self._load_alternates)
+        self.followers = DataLoader(load_fn=self._load_followers)
 
     # --- batch functions ----------------------------------------------------------------------------
 
@@ -91,6 +93,20 @@ class Loaders:
             for page in pages:
                 if page is not None and page.alternate_of:
                     found.setdefault(page.alternate_of, []).append(page.id)
+            out.append(found)
+        return out
+
+    async def _load_followers(self, keys: list[str]) -> list[dict[str, list[str]]]:
+        """Per commit: page id -> the ids of the pages whose ``follows`` names it, sorted."""
+        out = []
+        for commit, ids in zip(keys, await self.page_ids.load_many(keys), strict=True):
+            pages = await self.page.load_many([(commit, pid) for pid in ids])
+            found: dict[str, list[str]] = {}
+            for page in pages:
+                if page is None:
+                    continue
+                for before in page.follows:
+                    found.setdefault(before, []).append(page.id)  # ids come sorted
             out.append(found)
         return out
 

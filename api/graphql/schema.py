@@ -339,6 +339,11 @@ class Page:
         found = await info.context.loaders.alternates.load(self.revision)
         return [Page(id=pid, revision=self.revision) for pid in found.get(self.id, [])]
 
+    @strawberry.field(description="the pages whose follows names this one (at the same revision), by id")
+    async def followed_by(self, info: GInfo) -> list[Page]:
+        found = await info.context.loaders.followers.load(self.revision)
+        return [Page(id=pid, revision=self.revision) for pid in found.get(self.id, [])]
+
     @strawberry.field(description="the commits that changed this page, newest first")
     def history(self, info: GInfo, first: int = DEFAULT_FIRST, after: str | None = None) -> CommitConnection:
         return _log(info.context.repo, _LogQuery((self.revision,), page=self.id), first, after)
@@ -678,9 +683,10 @@ def create_schema() -> strawberry.Schema:
     from .events import EventMutation
     from .governance import GovernanceMutation, GovernanceQuery
     from .mutations import Mutation
+    from .world import WorldQuery  # ledger, spores, rituals, events
 
     return GvcsSchema(
-        query=merge_types("Query", (Query, GovernanceQuery)),  # proposals: api/graphql/governance.py
+        query=merge_types("Query", (Query, GovernanceQuery, WorldQuery)),  # proposals: governance.py
         mutation=merge_types(
             "Mutation", (Mutation, GovernanceMutation, EventMutation)
         ),  # emitEvent: events.py

@@ -116,3 +116,30 @@ def test_actor_records_are_shared_by_commits(backend: Backend) -> None:
     assert {e["node"]["actor"]["name"] for e in names} == {"Ada Lovelace", "Loom Bot", "Cal Merger"}
     kinds: Counter[str] = Counter(backend.objects.get(oid)[0] for oid in counting.reads)
     assert kinds["blob"] <= 3  # only the actor records: changed pages come from trees
+
+
+def test_followed_by_reads_each_page_once(backend: Backend) -> None:
+    """Every page of a list asks which pages follow it: each page is read once, not once per page."""
+    repo = Repository(backend.objects, backend.refs)
+    repo.set_head_branch("main")
+    writer = Writer(repo)
+    writer.setup()
+    changes = ChangeSet()
+    for i in range(30):
+        changes.upsert_page(
+            Page(f"page-{i:02}", f"Page {i}", f"Text {i}.", (f"page-{i - 1:02}",) if i else ())
+        )
+    writer.commit(changes, message="Thirty pages in a line")
+    counting = CountingStore(backend.objects)
+    fresh = Repository(counting, backend.refs)
+    query = "{ pages(first: 50) { edges { node { id followedBy { id title } } } } }"
+    with TestClient(create_app(fresh, close_on_shutdown=False, preload=False)) as client:
+        edges = data(client, query)["pages"]["edges"]
+    assert [e["node"]["followedBy"] for e in edges[:2]] == [
+        [{"id": "page-01", "title": "Page 1"}],
+        [{"id": "page-02", "title": "Page 2"}],
+    ]
+    assert edges[-1]["node"]["followedBy"] == []
+    blobs = [oid for oid in counting.reads if backend.objects.get(oid)[0] == "blob"]
+    assert len(blobs) == 30
+    assert all(counting.reads[oid] == 1 for oid in blobs)

@@ -141,3 +141,48 @@ def test_governance_input_errors_are_one_line(gvcs: Gvcs, story: Path) -> None:
     assert bad.endswith(
         "story.yaml: governance.quorum must be a whole number of at least 1, not 0 (rule: governance)"
     )
+
+
+def test_proposal_show_has_what_the_proposal_merges(gvcs: Gvcs, story: Path) -> None:
+    governed(gvcs, story, "governance: {quorum: 2}\n")
+    ok(gvcs("propose", "side", "--into", "main", "-m", "Let the side speak", cwd=story, actor="mara"))
+    log = as_json(ok(gvcs("log", "--json", "side", cwd=story)).out)
+    assert isinstance(log, list)
+    side, fork = log[0]["id"], log[1]["id"]
+
+    text = ok(gvcs("proposal", "show", "1", cwd=story)).out
+    diff = text[text.index("\ndiff: ") + 1 :].splitlines()
+    assert diff[0] == f"diff: what side brings to main, {fork[:10]}..{side[:10]} (1 file(s))"
+    assert diff[1] == "modified pages/second.md"
+    assert "    The side branch speaks." in diff
+    assert "\ndiff: " not in ok(gvcs("proposal", "show", "1", "--no-diff", cwd=story)).out
+
+    shown = as_json(ok(gvcs("proposal", "show", "1", "--json", cwd=story)).out)
+    assert isinstance(shown, dict)
+    assert (shown["diff"]["basis"], shown["diff"]["old"], shown["diff"]["new"]) == ("merge-base", fork, side)
+    (change,) = shown["diff"]["changes"]
+    assert (change["path"], change["kind"], change["status"]) == ("pages/second.md", "page", "modified")
+    assert [p["new"] for p in change["paragraphs"] if p["op"] == "inserted"] == ["The side branch speaks."]
+    assert "diff" not in as_json(ok(gvcs("proposal", "show", "1", "--json", "--no-diff", cwd=story)).out)  # type: ignore[operator]
+
+    ok(gvcs("vote", "1", "yes", cwd=story, actor="mara"))
+    ok(gvcs("vote", "1", "yes", cwd=story, actor="bot"))
+    merged = as_json(ok(gvcs("proposal", "show", "1", "--json", cwd=story)).out)
+    assert isinstance(merged, dict)
+    merge = merged["result"]["commit"]
+    assert (merged["diff"]["basis"], merged["diff"]["new"]) == ("merged", merge)
+    assert [c["path"] for c in merged["diff"]["changes"]] == ["pages/second.md"]
+    text = ok(gvcs("proposal", "show", "1", cwd=story)).out
+    assert (
+        f"diff: what the merge changed on main, {merged['diff']['old'][:10]}..{merge[:10]} (1 file(s))"
+        in text
+    )
+
+
+def test_proposal_show_of_a_hearing_has_no_diff(gvcs: Gvcs, story: Path) -> None:
+    governed(gvcs, story, "governance: {quorum: 2}\n")
+    ok(gvcs("propose", "--hearing", "--into", "main", "-m", "Shall we?", cwd=story, actor="mara"))
+    assert "\ndiff: " not in ok(gvcs("proposal", "show", "1", cwd=story)).out
+    shown = as_json(ok(gvcs("proposal", "show", "1", "--json", cwd=story)).out)
+    assert isinstance(shown, dict)
+    assert shown["diff"] == {"basis": "hearing", "old": None, "new": None, "changes": []}
