@@ -1,6 +1,7 @@
 """The Starlette application: GraphQL (and GraphiQL in a browser) at ``/graphql``, subscriptions over
 ``graphql-transport-ws`` on the same path, server-sent events at ``/events``, events taken in at
-``POST /events/{topic}`` (api/graphql/post_events.py), ``/health``.
+``POST /events/{topic}`` (api/graphql/post_events.py), ``/health``, the story views below ``/view/``
+(api/views/).
 
 Every request passes the body limit and the token check first (:mod:`api.graphql.auth`). A request the
 API cannot take (not JSON, a body that is not a GraphQL request, an unknown path or method) is answered
@@ -36,6 +37,7 @@ from narrative_vcs.errors import BadInput, GvcsError
 from narrative_vcs.repository import Repository
 
 from ..git.http import MAX_PUSH, GitEndpoint
+from ..views import routes as views
 from . import explorer
 from .auth import (
     ACTOR_KEY,
@@ -244,10 +246,11 @@ def create_app(
         Route("/events/{topic}", events_intake(repo, feed, intake), methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Mount("/git", app=GitEndpoint(repo, access, max_push=max_push)),
+        *views.routes(repo),
     ]
     middleware = [
         Middleware(BodyLimit, limit=max_body, exempt=("/git",)),
-        Middleware(AccessGate, repo=repo, access=access),
+        Middleware(AccessGate, repo=repo, access=access, paths=("/graphql", "/events", "/view/data")),
     ]
     handlers = {HTTPException: _http_error}
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan, exception_handlers=handlers)

@@ -53,25 +53,34 @@ class Assets:
     files: dict[str, Path]  # "graphiql@3.8.3/graphiql.min.js" -> the file in node_modules
 
 
-def find_assets(node_modules: Path | None = None) -> Assets | None:
-    """The files in ``node_modules`` (default: ``NODE_MODULES``), or None if one of ``FILES`` is missing."""
+def find_assets(
+    node_modules: Path | None = None,
+    files: dict[str, tuple[str, str]] | None = None,
+    source_maps: list[tuple[str, str]] | None = None,
+) -> Assets | None:
+    """The files in ``node_modules`` (default: ``NODE_MODULES``), or None if one of ``files`` (default:
+    ``FILES``, with ``SOURCE_MAPS``) is missing. The story views (api/views/) name their own files."""
     root = NODE_MODULES if node_modules is None else node_modules
+    if files is None:
+        files, source_maps = FILES, SOURCE_MAPS
     versions: dict[str, str] = {}
-    for package, _ in FILES.values():
+    for package, _ in files.values():
         if package not in versions:
             try:
                 version = json.loads((root / package / "package.json").read_text(encoding="utf-8"))["version"]
             except (OSError, ValueError, KeyError, TypeError):
                 return None
             versions[package] = str(version)
-    urls = {name: f"{package}@{versions[package]}/{file}" for name, (package, file) in FILES.items()}
-    files = {f"{package}@{versions[package]}/{file}": root / package / file for package, file in SOURCE_MAPS}
-    for name, (package, file) in FILES.items():
+    urls = {name: f"{package}@{versions[package]}/{file}" for name, (package, file) in files.items()}
+    found = {
+        f"{package}@{versions[package]}/{file}": root / package / file for package, file in source_maps or []
+    }
+    for name, (package, file) in files.items():
         path = root / package / file
         if not path.is_file():
             return None
-        files[urls[name]] = path
-    return Assets(urls, files)
+        found[urls[name]] = path
+    return Assets(urls, found)
 
 
 @functools.cache

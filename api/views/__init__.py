@@ -1,0 +1,1 @@
+"""Views of the story in a browser, served by ``gvcs serve`` below ``/view/`` (docs/views.md)."""

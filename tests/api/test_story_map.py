@@ -1,0 +1,293 @@
+"""The story map at /view/map (api/views/): its data, and the view in a real headless Chromium.
+
+The browser tests need what the explorer's need (tests/api/test_explorer.py: Debian's chromium,
+playwright, the npm files installed by make) and are skipped without them, failed under ``CI=true``.
+They run a real ``gvcs serve`` on the demo story and save screenshots to ``build/artifacts/``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import pytest
+from starlette.testclient import TestClient
+
+from api.graphql.app import create_app
+from api.views import routes as views
+from narrative_vcs.access import READS, create_token
+from narrative_vcs.demo import build_demo
+from narrative_vcs.graph.factory import init_repository, open_repository
+from narrative_vcs.objects import Page
+from narrative_vcs.repo.building import ChangeSet
+from narrative_vcs.repository import Repository
+from tests.services import need
+
+from .serving import Served, serve, wait_for_subscribers
+from .test_explorer import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LOOPBACK, TIMEOUT_MS
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, ConsoleMessage
+    from playwright.sync_api import Page as Tab
+
+
+@pytest.fixture
+def demo_dir(tmp_path: Path) -> Path:
+    repo = init_repository(tmp_path / "demo")
+    try:
+        build_demo(repo)
+    finally:
+        repo.close()
+    return tmp_path / "demo"
+
+
+@pytest.fixture
+def demo() -> Iterator[Repository]:
+    repo = Repository.memory()
+    build_demo(repo)
+    yield repo
+
+
+def need_assets() -> None:
+    missing = views.find_assets() is None
+    need("the views' npm files", "run make (npm ci)" if missing else None)
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    need_assets()
+    need("Chromium", None if CHROMIUM.is_file() else f"no {CHROMIUM} (scripts/system-packages)")
+    playwright_missing = importlib.util.find_spec("playwright") is None
+    need("playwright", "pip install -e '.[dev]'" if playwright_missing else None)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=TIMEOUT_MS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@dataclass
+class MapTab:
+    """The story map open in a browser tab, with what the tab requested and the errors it reported."""
+
+    tab: Tab
+    requests: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def node_ids(self) -> list[str]:
+        return sorted(self.tab.evaluate("() => window.gvcsMap.cy.nodes().map((n) => n.id())"))
+
+    def node(self, page: str) -> dict[str, Any]:
+        data: dict[str, Any] = self.tab.evaluate("(id) => window.gvcsMap.cy.getElementById(id).data()", page)
+        return data
+
+    def click_node(self, page: str) -> None:
+        """A real mouse click where the page's node is drawn."""
+        box = self.tab.locator("#map").bounding_box()
+        assert box is not None
+        where = self.tab.evaluate(
+            "(id) => { const cy = window.gvcsMap.cy; const node = cy.getElementById(id);"
+            " cy.center(node); return node.renderedPosition(); }",
+            page,
+        )
+        self.tab.mouse.click(box["x"] + where["x"], box["y"] + where["y"])
+
+    def screenshot(self, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.tab.screenshot(path=ARTIFACTS / name)
+
+
+@contextmanager
+def open_map(browser: Browser, server: Served, query: str = "") -> Iterator[MapTab]:
+    """A fresh browser context on ``/view/map?query``, once drawn; on exit, no errors and no request off
+    loopback."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        view = MapTab(context.new_page())
+
+        def console(message: ConsoleMessage) -> None:
+            if message.type == "error":
+                view.errors.append(f"{message.text} ({message.location})")
+
+        view.tab.set_default_timeout(TIMEOUT_MS)
+        view.tab.on("request", lambda request: view.requests.append(request.url))
+        view.tab.on("websocket", lambda socket: view.requests.append(socket.url))
+        view.tab.on("console", console)
+        view.tab.on("pageerror", lambda error: view.errors.append(f"{error.name}: {error.message}"))
+        view.tab.goto(f"{server.base}/view/map{query}")
+        expect(view.tab.locator("body")).to_have_attribute("data-state", "ready", timeout=TIMEOUT_MS)
+        yield view
+    finally:
+        context.close()
+    assert view.errors == []
+    assert any(urlsplit(url).path.startswith("/view/assets/cytoscape@") for url in view.requests)
+    foreign = [url for url in view.requests if url.split(":")[0] not in ("data", "blob")]
+    assert [url for url in foreign if urlsplit(url).hostname not in LOOPBACK] == []
+
+
+# --- the data ---------------------------------------------------------------------------------------
+
+
+def test_the_map_data_of_the_demo_story(demo: Repository) -> None:
+    with TestClient(create_app(demo)) as client:
+        data = client.get("/view/data/map").json()
+        assert (data["rev"], data["branch"], data["total"], data["shown"]) == ("main", "main", 12, 12)
+        assert data["commit"] == demo.branch_head("main")
+        nodes = {node["id"]: node for node in data["nodes"]}
+        assert nodes["the-vault-door"]["title"] == "The Vault Door"
+        assert nodes["the-vault-door"]["words"] == len(demo.read_page("the-vault-door").body.split())
+        edges = {(e["source"], e["target"], e["type"]) for e in data["edges"]}
+        # Reading direction: the page that is followed comes first.
+        for page in demo.read_story("main").pages.values():
+            for earlier in page.follows:
+                assert (earlier, page.id, "FOLLOWS") in edges
+        alt = client.get("/view/data/map?rev=alt-ending").json()
+        assert ("the-reckoning-alt", "the-reckoning", "ALTERNATE_OF") in {
+            (e["source"], e["target"], e["type"]) for e in alt["edges"]
+        }
+
+
+def test_compare_marks_added_changed_and_removed_pages(demo: Repository) -> None:
+    with TestClient(create_app(demo)) as client:
+        data = client.get("/view/data/map?rev=alt-ending&base=main").json()
+        status = {node["id"]: node["status"] for node in data["nodes"]}
+        assert status["the-reckoning-alt"] == status["epilogue-alt"] == "added"
+        assert status["the-vault-door"] == "same"
+        # main revised the prologue after alt-ending forked: it differs.
+        assert status["prologue"] == "changed"
+        back = client.get("/view/data/map?rev=main&base=alt-ending").json()
+        removed = {node["id"] for node in back["nodes"] if node["status"] == "removed"}
+        assert removed == {"the-reckoning-alt", "epilogue-alt"}
+        assert back["counts"]["removed"] == 2 and back["total"] == 12
+
+
+def test_a_neighbourhood_and_a_limit(demo: Repository) -> None:
+    with TestClient(create_app(demo)) as client:
+        near = client.get("/view/data/map?around=the-reckoning&depth=1").json()
+        ids = {node["id"] for node in near["nodes"]}
+        graph_edges = client.get("/view/data/map").json()["edges"]
+        expected = {"the-reckoning"}
+        for edge in graph_edges:
+            if "the-reckoning" in (edge["source"], edge["target"]):
+                expected |= {edge["source"], edge["target"]}
+        assert ids == expected and near["truncated"]
+        few = client.get("/view/data/map?limit=3").json()
+        assert few["shown"] == 3 and few["truncated"] and few["total"] == 12
+        assert "prologue" in {node["id"] for node in few["nodes"]}  # from the first page on
+        for query in ("rev=nope", "around=nope", "depth=9", "limit=0", "depth=x"):
+            answer = client.get(f"/view/data/map?{query}")
+            assert answer.status_code in (400, 404), query
+            assert answer.json()["errors"][0]["extensions"]["code"] in ("BAD_INPUT", "NOT_FOUND")
+
+
+def test_the_view_pages_and_files() -> None:
+    need_assets()
+    with TestClient(create_app(Repository.memory())) as client:
+        page = client.get("/view/map", headers={"accept": "text/html"})
+        assert page.status_code == 200 and "<title>gvcs — story map</title>" in page.text
+        assert "unpkg" not in page.text and "jsdelivr" not in page.text
+        assets = views.find_assets()
+        assert assets is not None
+        url = f"/view/assets/{assets.urls['cytoscape.js']}"
+        assert f'src="{url}"' in page.text
+        script = client.get(url)
+        assert script.status_code == 200 and script.headers["cache-control"].endswith("immutable")
+        assert client.get("/view/static/map.js").headers["cache-control"] == "no-cache"
+        assert 'href="map"' in client.get("/view/").text
+        for path in ("/view/assets/cytoscape@3.35.0/package.json", "/view/static/map.html", "/view/static/x"):
+            assert client.get(path).status_code == 404, path
+
+
+def test_the_data_needs_a_token_when_reads_do_but_the_page_does_not(demo: Repository) -> None:
+    demo.access.set_setting(READS, "token")
+    _, token = create_token(demo.access, "imogen", label="map")
+    with TestClient(create_app(demo)) as client:
+        assert client.get("/view/map", headers={"accept": "text/html"}).status_code in (200, 503)
+        refused = client.get("/view/data/map", headers={"accept": "application/json"})
+        assert refused.status_code == 401
+        assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        answer = client.get("/view/data/map", headers={"authorization": f"Bearer {token}"})
+        assert answer.status_code == 200 and answer.json()["total"] == 12
+
+
+# --- in Chromium ------------------------------------------------------------------------------------
+
+
+def test_the_map_in_chromium_shows_the_pages_and_a_click_shows_one(demo_dir: Path, browser: Browser) -> None:
+    from playwright.sync_api import expect
+
+    repo = open_repository(demo_dir)
+    try:
+        pages = repo.read_story("main").pages
+    finally:
+        repo.close()
+    with serve(demo_dir) as server, open_map(browser, server) as view:
+        assert view.node_ids() == sorted(pages)
+        assert view.node("the-vault-door")["title"] == "The Vault Door"
+        expect(view.tab.locator("#status")).to_contain_text("12 of 12 pages at main")
+        expect(view.tab.locator("#details")).to_be_hidden()
+        view.screenshot("story-map.png")
+        view.click_node("the-vault-door")
+        details = view.tab.locator("#details")
+        expect(details).to_be_visible()
+        expect(view.tab.locator("#page-title")).to_have_text("The Vault Door")
+        expect(view.tab.locator("#page-id")).to_have_text("the-vault-door")
+        expect(view.tab.locator("#page-words")).to_have_text(str(len(pages["the-vault-door"].body.split())))
+        view.screenshot("story-map-page.png")
+        # The page's link centres the map on it.
+        view.tab.locator("#page-around").click()
+        expect(view.tab).to_have_url(f"{server.base}/view/map?around=the-vault-door")
+        expect(view.tab.locator("#status")).to_contain_text("within 2 of the-vault-door")
+        assert "the-vault-door" in view.node_ids()
+
+
+def test_the_map_in_chromium_compares_two_revisions(demo_dir: Path, browser: Browser) -> None:
+    from playwright.sync_api import expect
+
+    with serve(demo_dir) as server, open_map(browser, server, "?rev=alt-ending&base=main") as view:
+        assert view.node("the-reckoning-alt")["status"] == "added"
+        colour = view.tab.evaluate(
+            "() => window.gvcsMap.cy.getElementById('the-reckoning-alt').style('background-color')"
+        )
+        assert colour == "rgb(22,163,74)"  # the legend's green
+        assert view.node("the-vault-door")["status"] == "same"
+        expect(view.tab.locator("#legend-compare")).to_be_visible()
+        expect(view.tab.locator("#count-added")).to_have_text("(2)")
+        view.screenshot("story-map-compare.png")
+
+
+def test_a_commit_on_the_branch_shown_appears_on_the_map(demo_dir: Path, browser: Browser) -> None:
+    from playwright.sync_api import expect
+
+    with serve(demo_dir) as server, open_map(browser, server) as view:
+        assert "coda" not in view.node_ids()
+        wait_for_subscribers(server, 1)  # the map's event stream
+        repo = open_repository(demo_dir)
+        try:
+            page = Page("coda", "Coda", "The last shelf closes.\n", follows=("epilogue",))
+            repo.commit(
+                "main",
+                ChangeSet().upsert_page(page),
+                actor="imogen",
+                message="Add a coda",
+                expected_head=repo.branch_head("main"),
+            )
+        finally:
+            repo.close()
+        expect(view.tab.locator("#status")).to_contain_text("Add a coda", timeout=TIMEOUT_MS)
+        expect(view.tab.locator("#status")).to_contain_text("13 of 13 pages")
+        assert "coda" in view.node_ids()
+        assert view.node("coda")["title"] == "Coda"
+        view.screenshot("story-map-live.png")
