@@ -96,6 +96,9 @@ def test_event_emit_and_list(gvcs: Gvcs, story: Path, tmp_path: Path) -> None:
     ]
     assert len(json.loads(ok(gvcs("event", "list", "-n", "1", "--json", cwd=story)).out)) == 1
     assert ok(gvcs("event", "list", "--branch", "agents/bot", cwd=story)).out.count("\n") == 1
+    assert one_line_error(gvcs("event", "list", "--branch", "nope", cwd=story), 2).endswith(
+        "branch 'nope' not found"
+    )
 
 
 def test_event_emit_errors_are_one_line(gvcs: Gvcs, story: Path) -> None:
