@@ -1,5 +1,6 @@
-"""``gvcs graph``: the page graph of a revision (or with ``--commits`` the commit DAG) as GraphML, GEXF,
-DOT or JSON, for Gephi, Graphviz and other tools.
+"""``gvcs graph``: the page graph of a revision (or with ``--commits`` the commit DAG of a revision, with
+``--commits --all`` of every branch and tag) as GraphML, GEXF, DOT or JSON, for Gephi, Graphviz and other
+tools.
 
 With ``-o FILE`` the graph is written to a temporary file beside FILE and renamed over it at the end, so
 an error (an unknown revision, a full disk) never leaves a half-written FILE behind.
@@ -24,7 +25,7 @@ __all__ = ["cmd_graph"]
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    """``gvcs graph [REV] [--format F] [--commits [--limit N]] [-o FILE]``."""
+    """``gvcs graph [REV] [--format F] [--commits [--all] [--limit N]] [-o FILE]``."""
     from narrative_vcs.errors import BadInput
     from narrative_vcs.export import commit_graph, page_graph
 
@@ -32,13 +33,17 @@ def cmd_graph(args: argparse.Namespace) -> int:
     fmt = _format(args)
     if args.limit is not None and not args.commits:
         raise BadInput("--limit works only with --commits")
+    if args.all and not args.commits:
+        raise BadInput("--all works only with --commits")
+    if args.all and args.rev is not None:
+        raise BadInput("give either REV or --all, not both")
     if args.limit is not None and args.limit < 0:
         raise BadInput("--limit must not be negative")
     graph: nx.Graph[str]
     if args.commits:
-        graph = commit_graph(ctx.repo, args.rev, args.limit)
+        graph = commit_graph(ctx.repo, None if args.all else args.rev or "HEAD", args.limit)
     else:
-        graph = page_graph(ctx.repo, args.rev)
+        graph = page_graph(ctx.repo, args.rev or "HEAD")
     if args.output is None or args.output == "-":
         from narrative_vcs.export import write_graph
 

@@ -229,7 +229,7 @@ def _history_commands(sub: argparse._SubParsersAction[Parser]) -> None:
 
 def _graph_command(sub: argparse._SubParsersAction[Parser]) -> None:
     p = _command(sub, "graph", "graph_export:cmd_graph", "export the page graph (or commit DAG) for Gephi")
-    p.add_argument("rev", nargs="?", default="HEAD", metavar="REV")
+    p.add_argument("rev", nargs="?", default=None, metavar="REV", help="default: HEAD")
     p.add_argument(
         "--format",
         choices=("graphml", "gexf", "dot", "json"),
@@ -237,6 +237,7 @@ def _graph_command(sub: argparse._SubParsersAction[Parser]) -> None:
         help="output format (default: graphml)",
     )
     p.add_argument("--commits", action="store_true", help="the commit DAG instead of the page graph")
+    p.add_argument("--all", action="store_true", help="with --commits: every branch and tag, not one REV")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="with --commits: the newest N")
     p.add_argument("-o", "--output", default=None, metavar="FILE", help="write FILE (default: stdout)")
     p.add_argument("--json", action="store_true", help="the same as --format json")

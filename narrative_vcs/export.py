@@ -8,7 +8,11 @@ The page graph (:func:`page_graph`) has one node per page, keyed by page id, and
 direction of the architecture's ``(:PageVersion)-[:FOLLOWS]->(:Page)``: a page points at the page it
 follows (``FOLLOWS``), at the page it is an alternate take of (``ALTERNATE_OF``) and at the pages its prose
 links to as ``[[id]]`` (``LINKS_TO``). A link to a page that does not exist at that revision keeps its edge;
-its target is a node with ``missing=True``.
+its target is a node with ``missing=True``. GraphML, GEXF and JSON keep that direction.
+
+DOT is drawn for reading instead: a ``FOLLOWS`` arrow goes from a page to the page that comes after it (the
+reverse of the data's edge, still with ``type="FOLLOWS"``), so ``dot`` lays the story out from the first
+page down; only FOLLOWS edges rank pages, and each edge type has its own style (:data:`DOT_EDGE_STYLES`).
 """
 
 from __future__ import annotations
@@ -26,7 +30,15 @@ if TYPE_CHECKING:
 
     from .repository import Repository
 
-__all__ = ["EDGE_TYPES", "FORMATS", "commit_graph", "dot_lines", "page_graph", "write_graph"]
+__all__ = [
+    "DOT_EDGE_STYLES",
+    "EDGE_TYPES",
+    "FORMATS",
+    "commit_graph",
+    "dot_lines",
+    "page_graph",
+    "write_graph",
+]
 
 #: The formats :func:`write_graph` writes.
 FORMATS = ("graphml", "gexf", "dot", "json")
@@ -70,13 +82,15 @@ def page_graph(repo: Repository, rev: str = "HEAD") -> nx.MultiDiGraph[str]:
     return graph
 
 
-def commit_graph(repo: Repository, rev: str = "HEAD", limit: int | None = None) -> nx.DiGraph[str]:
-    """The commit DAG reachable from ``rev`` (with ``limit``: its newest ``limit`` commits).
+def commit_graph(repo: Repository, rev: str | None = "HEAD", limit: int | None = None) -> nx.DiGraph[str]:
+    """The commit DAG reachable from ``rev``, or with ``rev=None`` from every branch and tag (with
+    ``limit``: its newest ``limit`` commits).
 
     Node attributes: ``label`` (short id and subject), ``message`` (the subject), ``actor``, ``kind`` (the
-    commit's kind) and ``time`` (ISO 8601, UTC). Edges go from child to parent with ``type="PARENT"`` and
-    ``order`` (the parent's index, 0 for the first parent); with ``limit``, only edges between commits in
-    the graph. The walk reads commit headers only, never trees.
+    commit's kind), ``time`` (ISO 8601, UTC), and ``branches`` and ``tags``: the branches and tags whose
+    head it is (names joined with ``", "``, empty for most commits). Edges go from child to parent with
+    ``type="PARENT"`` and ``order`` (the parent's index, 0 for the first parent); with ``limit``, only
+    edges between commits in the graph. The walk reads commit headers only, never trees.
     """
     import itertools
 
@@ -84,11 +98,16 @@ def commit_graph(repo: Repository, rev: str = "HEAD", limit: int | None = None) 
 
     if limit is not None and limit < 0:
         raise BadInput("the commit limit must not be negative")
-    head = repo.resolve(rev)
-    commits = list(itertools.islice(repo.walk([head]), limit))
+    branches, tags = repo.branches(), repo.tags()
     graph: nx.DiGraph[str] = nx.DiGraph()
-    graph.graph["name"] = f"commits of {rev}"
-    graph.graph["revision"] = str(head)
+    if rev is None:
+        starts = sorted(set(branches.values()) | set(tags.values()))
+        graph.graph["name"] = "commits of every branch and tag"  # no one ``revision``
+    else:
+        starts = [repo.resolve(rev)]
+        graph.graph["name"] = f"commits of {rev}"
+        graph.graph["revision"] = str(starts[0])
+    commits = list(itertools.islice(repo.walk(starts), limit))
     for info in commits:
         subject = info.subject
         graph.add_node(
@@ -98,6 +117,8 @@ def commit_graph(repo: Repository, rev: str = "HEAD", limit: int | None = None) 
             actor=info.actor,
             kind=info.kind,
             time=datetime.fromtimestamp(info.time, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            branches=", ".join(sorted(n for n, oid in branches.items() if oid == info.id)),
+            tags=", ".join(sorted(n for n, oid in tags.items() if oid == info.id)),
         )
     for info in commits:
         for order, parent in enumerate(info.parents):
@@ -156,21 +177,73 @@ def _gexf_ready(graph: nx.Graph[str]) -> nx.Graph[str]:
 
 _KEYWORDS = frozenset({"node", "edge", "graph", "digraph", "subgraph", "strict"})
 
+#: How DOT draws each edge type: reading order solid, alternates dashed in their own colour, links dotted
+#: and thin, commit parents plain. ALTERNATE_OF and LINKS_TO do not rank pages (``constraint=false``).
+DOT_EDGE_STYLES: dict[str, dict[str, str]] = {
+    "FOLLOWS": {"style": "solid", "color": "#333333", "penwidth": "1.5"},
+    "ALTERNATE_OF": {"style": "dashed", "color": "#D62728", "constraint": "false"},
+    "LINKS_TO": {"style": "dotted", "color": "#1F77B4", "penwidth": "0.7", "constraint": "false"},
+    "PARENT": {"style": "solid", "color": "#555555"},
+}
+
+#: Edge types DOT draws against the data's direction, so that arrows follow the reading order.
+_DOT_REVERSED = frozenset({"FOLLOWS"})
+
+#: The fill of a commit that a branch (or only a tag) points at.
+_BRANCH_FILL = "#8DCC93"
+_TAG_FILL = "#FFE081"
+
 
 def dot_lines(graph: nx.Graph[str]) -> Iterator[str]:
-    """``graph`` in the DOT language, line by line: node ids always quoted, attributes from the data."""
+    """``graph`` in the DOT language, line by line: node ids always quoted, attributes from the data.
+
+    Edges are grouped by ``type`` in subgraphs whose ``edge [...]`` gives the type's style; FOLLOWS
+    edges point in reading order (from a page to the page after it). Commits that a branch or a tag
+    points at are filled and carry the names as ``xlabel``.
+    """
     kind = "digraph" if graph.is_directed() else "graph"
-    arrow = "->" if graph.is_directed() else "--"
     name = graph.graph.get("name", "")
     yield f"{kind} {_dot_quote(str(name))} {{" if name else f"{kind} {{"
     attrs = {k: v for k, v in graph.graph.items() if k != "name"}
     if attrs:
         yield f"  graph {_dot_attrs(attrs)};"
+    yield '  node [shape="box"];'
     for node, data in graph.nodes(data=True):
-        yield f"  {_dot_quote(str(node))}{_dot_attr_list(data)};"
-    for u, v, data in graph.edges(data=True):
-        yield f"  {_dot_quote(str(u))} {arrow} {_dot_quote(str(v))}{_dot_attr_list(data)};"
+        yield f"  {_dot_quote(str(node))}{_dot_attr_list({**data, **_ref_marks(data)})};"
+    yield from _dot_edges(graph)
     yield "}"
+
+
+def _ref_marks(data: dict[str, Any]) -> dict[str, Any]:
+    """The look of a commit some branch or tag points at: filled, its refs as ``xlabel``."""
+    if "branches" not in data:  # a page, whose ``tags`` are the page's own
+        return {}
+    names = [str(b) for b in str(data.get("branches", "")).split(", ") if b]
+    names += [f"tag: {t}" for t in str(data.get("tags", "")).split(", ") if t]
+    if not names:
+        return {}
+    fill = _BRANCH_FILL if data.get("branches") else _TAG_FILL
+    return {"xlabel": ", ".join(names), "style": "filled,bold", "fillcolor": fill}
+
+
+def _dot_edges(graph: nx.Graph[str]) -> Iterator[str]:
+    arrow = "->" if graph.is_directed() else "--"
+    by_type: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
+    for u, v, data in graph.edges(data=True):
+        by_type.setdefault(str(data.get("type", "")), []).append((str(u), str(v), data))
+    for edge_type, edges in by_type.items():
+        style = DOT_EDGE_STYLES.get(edge_type)
+        indent = "  "
+        if style is not None:
+            yield f"  subgraph {_dot_quote(edge_type)} {{"
+            yield f"    edge {_dot_attrs(style)};"
+            indent = "    "
+        for u, v, data in edges:
+            if edge_type in _DOT_REVERSED and graph.is_directed():
+                u, v = v, u
+            yield f"{indent}{_dot_quote(u)} {arrow} {_dot_quote(v)}{_dot_attr_list(data)};"
+        if style is not None:
+            yield "  }"
 
 
 def _dot_attr_list(data: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ import pytest
 from networkx.readwrite import json_graph
 
 from narrative_vcs.errors import BadInput, NotFound
-from narrative_vcs.export import FORMATS, commit_graph, dot_lines, page_graph, write_graph
+from narrative_vcs.export import EDGE_TYPES, FORMATS, commit_graph, dot_lines, page_graph, write_graph
 from narrative_vcs.repository import Repository
 from narrative_vcs.types import ObjectId
 
@@ -51,6 +51,11 @@ EXPECTED_EDGES = [
     ("prologue", "ghost", "LINKS_TO"),
 ]
 PAGES = ["chapter", "chapter-alt", "ghost", "graph", "node", "prologue"]
+
+
+def reading(edges: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """The edges as DOT draws them: FOLLOWS from a page to the page after it, the others as they are."""
+    return sorted((v, u, t) if t == "FOLLOWS" else (u, v, t) for u, v, t in edges)
 
 
 # --- the page graph ---------------------------------------------------------------------------------
@@ -175,7 +180,8 @@ def test_page_graph_round_trip(
     back, type_attr = _read_back(_written(graph, fmt), fmt, tmp_path)
     assert back.is_directed()
     assert sorted(back.nodes) == PAGES
-    assert typed_edges(back, type_attr) == EXPECTED_EDGES
+    # GraphML, GEXF and JSON keep the data's direction (a page -> the page it follows); DOT: reading order
+    assert typed_edges(back, type_attr) == (reading(EXPECTED_EDGES) if fmt == "dot" else EXPECTED_EDGES)
     assert back.nodes["chapter"]["label"] == TITLE
     chapter = back.nodes["chapter"]
     found = (chapter["words"], chapter["missing"], back.nodes["ghost"]["missing"])
@@ -232,12 +238,54 @@ def test_dot_quotes_ids_and_values() -> None:
     graph.add_edge("node", "1abc", type="LINKS_TO")
     lines = list(dot_lines(graph))
     assert lines[0] == 'digraph "a \\"story\\"" {'
-    assert lines[1] == '  "node" [label="say \\"hi\\" \\\\ bye", n=3, flag="true", ratio="0.5"];'
-    assert lines[2] == '  "1abc" [label="line\\nbreak"];'
-    assert lines[3] == '  "node" -> "1abc" [type="LINKS_TO"];'
+    assert lines[1] == '  node [shape="box"];'
+    assert lines[2] == '  "node" [label="say \\"hi\\" \\\\ bye", n=3, flag="true", ratio="0.5"];'
+    assert lines[3] == '  "1abc" [label="line\\nbreak"];'
+    assert lines[4] == '  subgraph "LINKS_TO" {'
+    assert lines[6] == '    "node" -> "1abc" [type="LINKS_TO"];'
     back = parse_dot("\n".join(lines))
     assert back.nodes["node"]["label"] == 'say "hi" \\ bye'
     assert back.nodes["1abc"]["label"] == "line\nbreak"
+
+
+_EDGE_LINE = re.compile(r'^ +"([^"]+)" -> "([^"]+)" \[type="(\w+)"\];$')
+
+
+def test_dot_draws_the_reading_order_top_down(repo: Repository, story: dict[str, ObjectId]) -> None:
+    text = _written(page_graph(repo), "dot").decode("utf-8")
+    drawn = sorted(m.groups() for m in map(_EDGE_LINE.match, text.splitlines()) if m)
+    assert drawn == reading(EXPECTED_EDGES)
+    assert ("prologue", "chapter", "FOLLOWS") in drawn and ("chapter", "node", "FOLLOWS") in drawn
+    back = parse_dot(text)
+    styles = {d["type"]: (d["style"], d["color"], d.get("constraint")) for _u, _v, d in back.edges(data=True)}
+    assert styles["FOLLOWS"][0] == "solid" and styles["FOLLOWS"][2] is None  # only reading order ranks pages
+    assert styles["ALTERNATE_OF"][0] == "dashed" and styles["ALTERNATE_OF"][2] == "false"
+    assert styles["LINKS_TO"][0] == "dotted" and styles["LINKS_TO"][2] == "false"
+    assert len({color for _style, color, _c in styles.values()}) == 3
+    for edge_type in EDGE_TYPES:
+        assert text.count(f'subgraph "{edge_type}" {{') == 1
+    assert "xlabel" not in text  # page tags are not refs
+
+
+def test_commit_graph_of_every_branch_and_tag(
+    repo: Repository, writer: Writer, merged: dict[str, ObjectId]
+) -> None:
+    repo.create_branch("loose", merged["base"])
+    stray = writer.page("stray", "Nobody merges this.\n", branch="loose")
+    repo.create_tag("v1", merged["side"])
+    graph = commit_graph(repo, None)
+    assert set(graph.nodes) == {*merged.values(), stray}
+    assert "revision" not in graph.graph
+    assert graph.nodes[stray]["branches"] == "loose"
+    assert graph.nodes[merged["merge"]]["branches"] == "main"
+    assert (graph.nodes[merged["side"]]["branches"], graph.nodes[merged["side"]]["tags"]) == ("side", "v1")
+    assert graph.nodes[merged["base"]]["branches"] == graph.nodes[merged["base"]]["tags"] == ""
+    assert stray not in commit_graph(repo, "HEAD")
+    assert len(commit_graph(repo, None, limit=2)) == 2
+    back = parse_dot(_written(graph, "dot").decode("utf-8"))
+    assert back.nodes[merged["side"]]["xlabel"] == "side, tag: v1"
+    assert back.nodes[stray]["xlabel"] == "loose" and back.nodes[stray]["style"] == "filled,bold"
+    assert "xlabel" not in back.nodes[merged["base"]]
 
 
 def test_networkx_is_imported_lazily() -> None:
@@ -267,7 +315,7 @@ def parse_dot(text: str) -> nx.MultiDiGraph[str]:
             tokens.append(("id", re.sub(r"\\(.)", lambda e: {"n": "\n"}.get(e.group(1), e.group(1)), raw)))
         elif m.lastgroup == "id":
             word = m.group()
-            tokens.append(("kw" if word in ("digraph", "graph", "node", "edge") else "id", word))
+            tokens.append(("kw" if word in ("digraph", "graph", "node", "edge", "subgraph") else "id", word))
         elif m.lastgroup is not None:
             tokens.append((m.lastgroup, m.group()))
     graph: nx.MultiDiGraph[str] = nx.MultiDiGraph()
@@ -293,23 +341,41 @@ def parse_dot(text: str) -> nx.MultiDiGraph[str]:
         take("punct", "]")
         return found
 
+    def statements(defaults: dict[str, str]) -> None:
+        """Statements up to the closing brace; an edge gets the ``edge [...]`` defaults of its subgraph."""
+        edge_defaults = dict(defaults)
+        while tokens[i] != ("punct", "}"):
+            if tokens[i] == ("kw", "graph"):
+                take("kw")
+                graph.graph.update(attrs())
+            elif tokens[i] == ("kw", "node"):
+                take("kw")
+                attrs()
+            elif tokens[i] == ("kw", "edge"):
+                take("kw")
+                edge_defaults.update(attrs())
+            elif tokens[i] == ("kw", "subgraph"):
+                take("kw")
+                take("id")
+                take("punct", "{")
+                statements(edge_defaults)
+                take("punct", "}")
+                continue
+            else:
+                source = take("id")
+                if tokens[i][0] == "arrow":
+                    take("arrow", "->")
+                    dest = take("id")
+                    graph.add_edge(source, dest, **{**edge_defaults, **attrs()})
+                else:
+                    graph.add_node(source, **attrs())
+            take("punct", ";")
+
     take("kw", "digraph")
     if tokens[i][0] == "id":
         graph.graph["name"] = take("id")
     take("punct", "{")
-    while tokens[i] != ("punct", "}"):
-        if tokens[i] == ("kw", "graph"):
-            take("kw")
-            graph.graph.update(attrs())
-        else:
-            source = take("id")
-            if tokens[i][0] == "arrow":
-                take("arrow", "->")
-                dest = take("id")
-                graph.add_edge(source, dest, **attrs())
-            else:
-                graph.add_node(source, **attrs())
-        take("punct", ";")
+    statements({})
     take("punct", "}")
     assert i == len(tokens)
     return graph

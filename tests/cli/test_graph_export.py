@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import networkx as nx
@@ -83,11 +84,43 @@ def test_commits_as_dot(linked: Path, gvcs: Gvcs) -> None:
     out = ok(gvcs("graph", "--commits", "--format", "dot", cwd=linked)).out
     lines = out.splitlines()
     assert lines[0] == 'digraph "commits of HEAD" {' and lines[-1] == "}"
-    assert f'  "{newest}" -> "{oldest}" [type="PARENT", order=0];' in lines
+    assert f'    "{newest}" -> "{oldest}" [type="PARENT", order=0];' in lines  # inside subgraph "PARENT"
     assert any(line.startswith(f'  "{newest}" [label="{newest[:10]} Add third"') for line in lines)
     assert 'actor="bot"' in out and 'kind="edit"' in out
     limited = json.loads(ok(gvcs("graph", "--commits", "--limit", "1", "--json", cwd=linked)).out)
     assert [n["id"] for n in limited["nodes"]] == [newest] and limited["edges"] == []
+
+
+def test_pages_as_dot_in_reading_order(linked: Path, gvcs: Gvcs) -> None:
+    out = ok(gvcs("graph", "--format", "dot", cwd=linked)).out
+    drawn = sorted(re.findall(r'^ +"([^"]+)" -> "([^"]+)" \[type="(\w+)"\];$', out, re.MULTILINE))
+    assert drawn == [
+        ("opening", "second", "FOLLOWS"),  # the first page on top, arrows in reading order
+        ("second", "third", "FOLLOWS"),
+        ("third", "ghost", "LINKS_TO"),
+        ("third", "opening", "LINKS_TO"),
+    ]
+    assert '  subgraph "LINKS_TO" {\n    edge [style="dotted",' in out
+
+
+def test_commits_of_every_branch_and_tag(linked: Path, gvcs: Gvcs) -> None:
+    ok(gvcs("branch", "side", "HEAD~1", cwd=linked))
+    ok(gvcs("switch", "side", cwd=linked))
+    ok(gvcs("page", "new", "aside", "--title", "Aside", "--follows", "opening", cwd=linked))
+    ok(gvcs("commit", "-m", "Add aside", cwd=linked, actor="bot"))
+    ok(gvcs("tag", "v1", "main", cwd=linked))
+    every = json.loads(ok(gvcs("graph", "--commits", "--all", "--json", cwd=linked)).out)
+    one = json.loads(ok(gvcs("graph", "--commits", "--json", cwd=linked)).out)
+    main = json.loads(ok(gvcs("graph", "--commits", "main", "--json", cwd=linked)).out)
+    ids = {n["id"] for n in every["nodes"]}
+    assert ids == {n["id"] for n in one["nodes"]} | {n["id"] for n in main["nodes"]}
+    assert len(ids) > len(one["nodes"]) and len(ids) > len(main["nodes"])
+    marks = {n["id"]: (n["branches"], n["tags"]) for n in every["nodes"] if n["branches"] or n["tags"]}
+    assert sorted(marks.values()) == [("main", "v1"), ("side", "")]
+    dot = ok(gvcs("graph", "--commits", "--all", "--format", "dot", cwd=linked)).out
+    assert dot.count('xlabel="main, tag: v1"') == 1 and dot.count('xlabel="side"') == 1
+    assert "--all" in one_line_error(gvcs("graph", "--all", cwd=linked), 2)
+    assert "REV or --all" in one_line_error(gvcs("graph", "--commits", "--all", "main", cwd=linked), 2)
 
 
 def test_bad_revision_leaves_no_file(linked: Path, gvcs: Gvcs) -> None:
