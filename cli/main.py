@@ -62,6 +62,9 @@ def build_parser() -> Parser:
     from .events import add_commands as add_event_commands
 
     add_event_commands(sub, _command, _json)
+    from .reading import add_commands as add_reading_commands
+
+    add_reading_commands(sub, _command, _json)
     return parser
 
 

@@ -1,0 +1,136 @@
+"""``gvcs read`` and ``gvcs stats`` on the demo story, through real ``gvcs`` processes."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from ebooklib import ITEM_DOCUMENT, epub
+
+from .conftest import Gvcs, ok, one_line_error, run_gvcs
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo story, built once: main, alt-ending (alternate takes), agent-drafts."""
+    root = tmp_path_factory.mktemp("read") / "demo"
+    ok(run_gvcs(root.parent, "demo", str(root)))
+    return root
+
+
+def headings(text: str) -> list[str]:
+    """The numbered page headings of the text output."""
+    return [line for line in text.splitlines() if line[:1].isdigit() and ". " in line]
+
+
+def test_read_prints_the_main_line_then_the_path_that_forks(demo: Path, gvcs: Gvcs) -> None:
+    text = ok(gvcs("read", cwd=demo)).out
+    head = text.split("=" * 72)[0]
+    assert head.startswith("The Library of Pages\n")
+    assert "Revision: 332416f051 (main)" in head and "Date: 2026-11-21 10:38 UTC" in head
+    assert "Authors: Cop-E-Right (agent), Imogen Vale (human), London Fox (agent)" in head
+    assert "12 pages, 1,013 words" in head
+    assert headings(text) == [
+        "1. The Library of Pages",
+        "2. The Catalogue That Reads Back",
+        "3. Cop-E-Right Wakes",
+        "4. The Vault Door",
+        "5. Ninety Degrees of Meaning",
+        "6. The Heist of Chapter Nine",
+        "7. The Phoenix Watchdog",
+        "8. Ashes and Checksums",
+        "9. The Reckoning",
+        "10. Epilogue: Shelved",
+        "11. The London Fox",
+        "12. Interlude in the Stacks",
+    ]
+    assert "(The story forks here: Path B goes another way.)" in text
+    assert "Forks after “The Catalogue That Reads Back”. Leads on to “The Heist of Chapter Nine”." in text
+    assert "The story starts in The Catalogue That Reads Back." in text  # [[the-catalogue]]
+    assert "[[" not in text
+
+
+def test_read_a_branch_puts_alternate_takes_after_their_originals(demo: Path, gvcs: Gvcs) -> None:
+    text = ok(gvcs("read", "alt-ending", cwd=demo)).out
+    assert "Revision: 2ad747bdee (alt-ending)" in text
+    assert headings(text)[8:12] == [
+        "9. The Reckoning",
+        "10. The Reckoning (as the Fox Tells It) (alternate take of “The Reckoning”)",
+        "11. Epilogue: Shelved",
+        "12. Epilogue: Unshelved (alternate take of “Epilogue: Shelved”)",
+    ]
+
+
+def test_read_from_a_page_then_the_other_pages(demo: Path, gvcs: Gvcs) -> None:
+    text = ok(gvcs("read", "--from", "ashes", cwd=demo)).out
+    assert "From: Ashes and Checksums" in text
+    assert headings(text)[:3] == ["1. Ashes and Checksums", "2. The Reckoning", "3. Epilogue: Shelved"]
+    assert "\nOther pages\n" in text and len(headings(text)) == 12
+
+
+def test_markdown_and_html_link_pages_by_anchor(demo: Path, gvcs: Gvcs) -> None:
+    md = ok(gvcs("read", "--format", "markdown", cwd=demo)).out
+    assert md.startswith("# The Library of Pages\n")
+    assert "The story starts in [The Catalogue That Reads Back](#the-catalogue)." in md
+    page = ok(gvcs("read", "--format", "html", cwd=demo)).out
+    assert page.startswith("<!DOCTYPE html>")
+    assert '<article id="the-catalogue" class="page">' in page
+    assert '<a href="#the-catalogue">The Catalogue That Reads Back</a>' in page
+
+
+def test_read_writes_a_file_and_an_epub(demo: Path, gvcs: Gvcs) -> None:
+    ok(gvcs("read", "-o", "story.txt", cwd=demo))
+    assert (demo / "story.txt").read_text() == ok(gvcs("read", cwd=demo)).out
+    result = ok(gvcs("read", "alt-ending", "--format", "epub", "-o", "story.epub", cwd=demo))
+    assert result.out == ""
+    book = epub.read_epub(str(demo / "story.epub"))
+    assert book.get_metadata("DC", "title")[0][0] == "The Library of Pages"
+    text = "".join(i.get_content().decode() for i in book.get_items_of_type(ITEM_DOCUMENT))
+    assert "Epilogue: Unshelved (alternate take)" in text
+    assert [p.name for p in demo.iterdir() if p.name.startswith(".story")] == []  # no temporary left
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("read", "nope", "-o", "story.md"), "unknown revision 'nope'"),
+        (("read", "--from", "nowhere"), "page 'nowhere' not found at HEAD"),
+        (("read", "--format", "pdf"), "unknown format 'pdf': use one of text, markdown, html, epub"),
+        (("read", "--format", "epub"), "--format epub writes a file: give -o FILE"),
+        (("read", "-o", "no-such-dir/story.txt"), "cannot write no-such-dir/story.txt"),
+        (("read", "-o", "pages"), "cannot write pages: it is a directory"),
+        (("stats", "nope"), "unknown revision 'nope'"),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(
+    demo: Path, gvcs: Gvcs, args: tuple[str, ...], message: str
+) -> None:
+    before = sorted(os.listdir(demo))
+    result = gvcs(*args, cwd=demo)
+    assert message in one_line_error(result, 2)
+    assert result.out == ""
+    assert sorted(os.listdir(demo)) == before
+
+
+def test_an_existing_file_is_kept_when_reading_fails(demo: Path, gvcs: Gvcs) -> None:
+    (demo / "kept.txt").write_text("old\n")
+    one_line_error(gvcs("read", "nope", "-o", "kept.txt", cwd=demo), 2)
+    assert (demo / "kept.txt").read_text() == "old\n"
+    (demo / "kept.txt").unlink()
+
+
+def test_stats_counts_every_branch_or_one_revision(demo: Path, gvcs: Gvcs) -> None:
+    text = ok(gvcs("stats", cwd=demo)).out
+    assert "main (332416f051): 12 pages, 1,013 words" in text
+    assert "alt-ending (2ad747bdee): 14 pages, 1,104 words" in text
+    assert "agent-drafts (27275bbc56): 10 pages, 800 words" in text
+    data = json.loads(ok(gvcs("stats", "main", "--json", cwd=demo)).out)
+    assert [d["rev"] for d in data] == ["main"]
+    main = data[0]
+    assert (main["commit"][:10], main["pages"], main["words"]) == ("332416f051", 12, 1013)
+    assert sum(a["words"] for a in main["actors"].values()) == 1013
+    assert sum(a["pages"] for a in main["actors"].values()) == 12
+    assert set(main["actors"]) == {"imogen", "cop-e-right", "london-fox"}
+    assert main["tags"]["act-1"] == {"pages": 6, "words": 592}
