@@ -27,6 +27,7 @@ from narrative_vcs.export import page_graph
 if TYPE_CHECKING:
     import networkx as nx
 
+    from narrative_vcs.objects import Page
     from narrative_vcs.repository import Repository
 
 __all__ = ["DEFAULT_DEPTH", "DEFAULT_LIMIT", "MAX_DEPTH", "MAX_LIMIT", "MapRequest", "StoryMaps"]
@@ -36,6 +37,7 @@ MAX_LIMIT = 2000
 DEFAULT_DEPTH = 2
 MAX_DEPTH = 6
 KEPT_GRAPHS = 4  # page graphs kept in memory (a revision and its base, twice)
+MAX_UPDATED = 1000  # past this many changed pages, a page graph is read whole rather than updated
 
 
 @dataclass(frozen=True)
@@ -75,16 +77,37 @@ class StoryMaps:
         self._lock = threading.Lock()
 
     def graph(self, commit: str) -> nx.MultiDiGraph[str]:
-        """The page graph of ``commit`` (a full id), read once while it is among the last few asked for."""
+        """The page graph of ``commit`` (a full id), kept while it is among the last few asked for; made
+        from the last one kept and the pages that differ when few do (a new commit on the branch shown)."""
         with self._lock:
             if commit in self._graphs:
                 self._graphs.move_to_end(commit)
                 return self._graphs[commit]
-        graph = page_graph(self.repo, commit)
+            last = next(reversed(self._graphs.items()), None)
+        graph = None if last is None else self._updated(*last, commit)
+        if graph is None:
+            graph = page_graph(self.repo, commit)
         with self._lock:
             self._graphs[commit] = graph
             while len(self._graphs) > KEPT_GRAPHS:
                 self._graphs.popitem(last=False)
+        return graph
+
+    def _updated(self, old: str, graph: nx.MultiDiGraph[str], commit: str) -> nx.MultiDiGraph[str] | None:
+        """The page graph of ``commit`` from ``old``'s, as :func:`page_graph` makes it; None when the
+        story record or more than :data:`MAX_UPDATED` pages differ (reading them all is as quick)."""
+        changes = self.repo.diff(old, commit)
+        pages = [change for change in changes if change.kind == "page" and change.item_id is not None]
+        if len(pages) > MAX_UPDATED or any(change.kind == "story" for change in changes):
+            return None
+        graph = graph.copy()
+        graph.graph["revision"] = commit
+        for change in pages:
+            page_id = str(change.item_id)
+            if page_id in graph:
+                _remove_page(graph, page_id)
+            if change.new is not None:
+                _add_page(graph, self.repo.page_record(page_id, change.new))
         return graph
 
     def view(self, request: MapRequest) -> dict[str, Any]:
@@ -149,6 +172,36 @@ class StoryMaps:
             return _nearest(graph, changed, request.limit, 1)
         starts = sorted(page for page in status if not any(True for _ in _follows(graph, page)))
         return _nearest(graph, starts or sorted(graph)[:1], request.limit, None)
+
+
+def _add_page(graph: nx.MultiDiGraph[str], page: Page) -> None:
+    """``page`` and its edges, with the attributes :func:`page_graph` gives them."""
+    words = len(page.body.split())
+    tags = ", ".join(page.tags)
+    graph.add_node(
+        page.id, label=page.title, title=page.title, tags=tags, words=words, kind="page", missing=False
+    )
+    targets = [(t, "FOLLOWS") for t in page.follows]
+    if page.alternate_of is not None:
+        targets.append((page.alternate_of, "ALTERNATE_OF"))
+    targets += [(t, "LINKS_TO") for t in page.links()]
+    for target, edge_type in targets:
+        if target not in graph:
+            graph.add_node(target, label=target, title="", tags="", words=0, kind="page", missing=True)
+        graph.add_edge(page.id, target, type=edge_type)
+
+
+def _remove_page(graph: nx.MultiDiGraph[str], page_id: str) -> None:
+    """``page_id``'s own edges, and the page: a node marked missing while other pages still link to it."""
+    targets = set(graph.successors(page_id))
+    graph.remove_edges_from(list(graph.out_edges(page_id, keys=True)))
+    if graph.in_degree(page_id):
+        graph.add_node(page_id, label=page_id, title="", tags="", words=0, kind="page", missing=True)
+    else:
+        graph.remove_node(page_id)
+    for target in targets - {page_id}:
+        if target in graph and graph.nodes[target]["missing"] and not graph.in_degree(target):
+            graph.remove_node(target)
 
 
 def _follows(graph: nx.MultiDiGraph[str], page: str) -> Iterable[str]:

@@ -20,8 +20,11 @@ from starlette.testclient import TestClient
 
 from api.graphql.app import create_app
 from api.views import routes as views
+from api.views.story_map import StoryMaps
+from bench.generate import StoryGenerator
 from narrative_vcs.access import READS, create_token
 from narrative_vcs.demo import build_demo
+from narrative_vcs.export import page_graph
 from narrative_vcs.graph.factory import init_repository, open_repository
 from narrative_vcs.objects import Page
 from narrative_vcs.repo.building import ChangeSet
@@ -291,3 +294,37 @@ def test_a_commit_on_the_branch_shown_appears_on_the_map(demo_dir: Path, browser
         assert "coda" in view.node_ids()
         assert view.node("coda")["title"] == "Coda"
         view.screenshot("story-map-live.png")
+
+
+def test_a_page_graph_updated_by_the_pages_that_changed_is_the_graph_read_whole() -> None:
+    repo = Repository.memory()
+    gen = StoryGenerator(seed=5, pages=40)
+    head = gen.populate(repo)
+    maps = StoryMaps(repo)
+    maps.graph(str(head))
+    commits = [gen.apply(repo, edit, repo.branch_head("main")) for edit in gen.edits(30)]
+    # Then a few pages go; pages that linked to them keep a missing target.
+    for _ in range(6):
+        gone = _unfollowed(repo, "main")
+        actor = repo.list_actors()[0].id
+        head = repo.commit(
+            "main",
+            ChangeSet().delete_page(gone),
+            actor=actor,
+            message="Drop",
+            expected_head=repo.branch_head("main"),
+        )
+        commits.append(head)
+    for commit in commits:
+        updated = maps.graph(str(commit))
+        whole = page_graph(repo, str(commit))
+        assert dict(updated.nodes(data=True)) == dict(whole.nodes(data=True))
+        assert sorted(updated.edges(data="type")) == sorted(whole.edges(data="type"))
+    assert any(missing for _, missing in updated.nodes(data="missing"))
+
+
+def _unfollowed(repo: Repository, rev: str) -> str:
+    """A page no page follows or is an alternate of (some may link to it)."""
+    pages = repo.read_story(rev).pages
+    held = {target for page in pages.values() for target in (*page.follows, page.alternate_of)}
+    return min(page for page in pages if page not in held)
