@@ -25,6 +25,7 @@ from narrative_vcs.errors import BadInput, BranchMoved, GvcsError, MergeConflict
 from narrative_vcs.history import CommitInfo
 from narrative_vcs.objects import Page as PageRecord
 from narrative_vcs.objects import validate_id
+from narrative_vcs.reading import reading_order, word_count
 from narrative_vcs.refs import branch_ref
 from narrative_vcs.repository import FileChange, LogPage, Repository
 
@@ -321,6 +322,10 @@ class Page:
     async def tags(self, info: GInfo) -> list[str]:
         return list((await self._page(info)).tags)
 
+    @strawberry.field(description="the words of the body (whitespace-separated, as gvcs read counts them)")
+    async def word_count(self, info: GInfo) -> int:
+        return word_count(await self._page(info))
+
     @strawberry.field(description="ids of the pages [[referenced]] in the body (they may not exist)")
     async def links(self, info: GInfo) -> list[str]:
         return list((await self._page(info)).links())
@@ -369,6 +374,18 @@ class PageConnection:
     total_count: int
 
 
+@strawberry.type(description="A page in reading order (gvcs read's layout; see docs/graphql.md).")
+class ReadingEntry:
+    page: Page
+    position: int = strawberry.field(description="1-based, over the whole reading")
+    section: str = strawberry.field(description='"Main line", "Path B", ..., "Other pages"')
+    section_kind: str = strawberry.field(description="main, path or other")
+    depth: int = strawberry.field(description="how many forks deep the section is (0: main line)")
+    forks_from: str | None = strawberry.field(description="the page the section's path forks after")
+    alternate_of: str | None = strawberry.field(description="set on an alternate take, read after it")
+    forks_to: list[str] = strawberry.field(description="the paths that fork after this page")
+
+
 @strawberry.type
 class Branch:
     name: str
@@ -393,6 +410,13 @@ class Branch:
         page: str | None = None,
     ) -> CommitConnection:
         return _log(info.context.repo, _LogQuery((self.head_id,), actor, kind, page), first, after)
+
+    @strawberry.field(description="the words of every page at the branch's head")
+    async def word_count(self, info: GInfo) -> int:
+        loaders = info.context.loaders
+        ids = await loaders.page_ids.load(self.head_id)
+        pages = await loaders.page.load_many([(self.head_id, pid) for pid in ids])
+        return sum(word_count(p) for p in pages if p is not None)
 
 
 @strawberry.type
@@ -515,6 +539,33 @@ class Query:
             ),
             total_count=len(ids),
         )
+
+    @strawberry.field(description="the pages of a revision in reading order, as gvcs read lays them out")
+    def reading_order(
+        self,
+        info: GInfo,
+        rev: str = "HEAD",
+        from_: Annotated[str | None, strawberry.argument(name="from")] = None,
+    ) -> list[ReadingEntry]:
+        repo = info.context.repo
+        commit = repo.resolve(rev)
+        pages = repo.read_story(commit).pages
+        if from_ is not None and from_ not in pages:
+            raise NotFound(f"page {from_!r} not found at {rev}")
+        return [
+            ReadingEntry(
+                page=Page(id=e.page, revision=commit),
+                position=e.position,
+                section=section.label,
+                section_kind=section.kind,
+                depth=e.depth,
+                forks_from=section.forks_from,
+                alternate_of=e.alternate_of,
+                forks_to=list(e.forks_to),
+            )
+            for section in reading_order(pages, from_).sections
+            for e in section.entries
+        ]
 
     @strawberry.field(description="the semantic diff between two revisions (from null: the empty story)")
     def diff(
