@@ -11,8 +11,9 @@ NEO4J  := scripts/neo4j
 # tests as GVCS_TEST_REDIS_URL (the Celery workers' and pub/sub tests, tests/tasks/).
 REDIS  := scripts/redis
 IS_CI  := $(filter true TRUE True 1 yes,$(CI))
-# GraphiQL's browser files for the explorer at /graphql (api/graphql/explorer.py), pinned by
-# api/graphql/graphiql/package-lock.json: `npm ci` installs them into its node_modules (gitignored).
+# GraphiQL's browser files for the explorer at /graphql (api/graphql/explorer.py) and cytoscape.js for the
+# story views at /view/ (api/views/), pinned by api/graphql/graphiql/package-lock.json: `npm ci` installs
+# them into its node_modules (gitignored).
 # Without npm the explorer loads them from a CDN and the browser test skips; under CI=true npm is needed.
 GRAPHIQL := api/graphql/graphiql
 ASSETS   := $(GRAPHIQL)/node_modules/.package-lock.json

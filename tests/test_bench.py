@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from bench import cold_log, commit_rate, disk, gate_cost, git_http, log_speed, util
+from bench import cold_log, commit_rate, disk, gate_cost, git_http, log_speed, story_map, util
 from bench.generate import StoryGenerator, build_history
 from narrative_vcs.graph.factory import open_repository
 from narrative_vcs.repository import Repository
+from tests.api.test_story_map import need_browser
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="needs the git command")
 
@@ -113,3 +114,11 @@ def test_git_http_runs(results: Path) -> None:
     result = git_http.main(["--commits", "20", "--push", "5", "--pages", "10", "--runs", "1"])
     assert result["clone"]["ratio"] > 0 and result["push"]["actor"] == "human-0"
     assert (results / "git_http.json").is_file()
+
+
+@needs_git
+def test_story_map_runs(results: Path) -> None:
+    need_browser()
+    result = story_map.main(["--pages", "30", "--commits", "2", "--runs", "1"])
+    assert result["shown_pages"] == 30 and result["median_first_render_seconds"] > 0
+    assert (results / "story_map.json").is_file()

@@ -61,12 +61,17 @@ def need_assets() -> None:
     need("the views' npm files", "run make (npm ci)" if missing else None)
 
 
-@pytest.fixture
-def browser() -> Iterator[Browser]:
+def need_browser() -> None:
+    """The views' files, Chromium and playwright (skip without them; under CI=true, fail)."""
     need_assets()
     need("Chromium", None if CHROMIUM.is_file() else f"no {CHROMIUM} (scripts/system-packages)")
     playwright_missing = importlib.util.find_spec("playwright") is None
     need("playwright", "pip install -e '.[dev]'" if playwright_missing else None)
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    need_browser()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
