@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from cypher import statement
+from narrative_vcs import governance
 from narrative_vcs.demo import BASE_TIME, build_demo
 from narrative_vcs.graph.neo4j import Neo4jObjectStore
 from narrative_vcs.objects import Page
@@ -299,9 +300,107 @@ def test_every_query_file_is_tested() -> None:
 
     folder = resources.files("cypher").joinpath("queries")
     names = sorted(p.name.removesuffix(".cypher") for p in folder.iterdir() if p.name.endswith(".cypher"))
-    assert names == ["alternates_of_page", "page_history", "pages_changed_by_actor", "reading_order"]
+    assert names == [
+        "alternates_of_page",
+        "page_history",
+        "pages_changed_between_branches",
+        "pages_changed_by_actor",
+        "proposals_voted_by_actor",
+        "reading_order",
+    ]
     for name in names:
         text = statement(f"queries/{name}")
         header = [line for line in text.splitlines() if line.startswith("//")]
         assert header and any("Parameters: $" in line for line in header), name
         assert "PARENT" not in text, f"{name}: history algorithms do not run in Cypher"
+
+
+# --- governance and branch comparison -------------------------------------------------------------
+
+
+def build_governed_demo() -> Repository:
+    """The demo story with governance in it: imogen's open proposal to merge alt-ending into main (the
+    one ``gvcs demo`` suggests), with london-fox's yes vote (one vote is short of the quorum of 2)."""
+    repo = build_demo_source()
+    governance.propose(
+        repo, "alt-ending", "main", actor="imogen", message="Take the other ending", now=BASE_TIME + 3600
+    )
+    governance.vote(repo, 1, actor="london-fox", choice="yes", now=BASE_TIME + 3700)
+    return repo
+
+
+@pytest.fixture(scope="session")
+def governed_source() -> Repository:
+    return build_governed_demo()
+
+
+@pytest.fixture
+def governed(governed_source: Repository, neo4j_backend: Backend) -> Iterator[DemoGraph]:
+    yield load_demo(governed_source, neo4j_backend)
+
+
+def held_pages(repo: Repository, branch: str) -> dict[str, str]:
+    """page id -> the blob id of its file at the head of ``branch``."""
+    listed = repo.snapshots.list_dir(repo.tree_of(branch), "pages")
+    return {name.removesuffix(".md"): blob for name, blob in listed.items() if name.endswith(".md")}
+
+
+def expected_pages_changed_between(repo: Repository, a: str, b: str) -> list[dict[str, Any]]:
+    before, after = held_pages(repo, a), held_pages(repo, b)
+
+    def title(page: str, blobs: dict[str, str]) -> str | None:
+        return Page.parse(page, repo.read_blob(blobs[page])).title if page in blobs else None
+
+    changed = sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+    return [
+        {
+            "page": page,
+            "change": "add" if page not in before else "delete" if page not in after else "modify",
+            "title_a": title(page, before),
+            "title_b": title(page, after),
+        }
+        for page in changed
+    ]
+
+
+def test_pages_changed_between_branches(demo: DemoGraph) -> None:
+    repo = demo.source
+    for a in branches(repo):
+        for b in branches(repo):
+            rows = demo.query("pages_changed_between_branches", a=a, b=b)
+            assert rows == expected_pages_changed_between(repo, a, b), (a, b)
+            if a == b:
+                assert rows == []
+    rows = demo.query("pages_changed_between_branches", a="main", b="alt-ending")
+    assert {(row["page"], row["change"]) for row in rows} >= {
+        ("epilogue-alt", "add"),
+        ("the-reckoning-alt", "add"),
+    }
+    assert demo.query("pages_changed_between_branches", a="main", b="no-such-branch") == []
+
+
+def test_proposals_voted_by_actor(governed: DemoGraph) -> None:
+    repo = governed.source
+    proposals = governance.list_proposals(repo)
+    assert len(proposals) == 1
+    voted = 0
+    for actor in [actor.id for actor in repo.list_actors("main")]:
+        expected = [
+            {
+                "number": p.number,
+                "status": p.status,
+                "source": p.source,
+                "target": p.target,
+                "message": p.message,
+                "choice": p.votes[actor].choice,
+                "weight": p.votes[actor].weight,
+                "yes": p.tally.yes,
+                "no": p.tally.no,
+            }
+            for p in reversed(proposals)
+            if actor in p.votes
+        ]
+        assert governed.query("proposals_voted_by_actor", actor=actor) == expected, actor
+        voted += len(expected)
+    assert voted == 1
+    assert governed.query("proposals_voted_by_actor", actor="nobody") == []

@@ -14,3 +14,11 @@ CALL (r) {
   MATCH (v:PageVersion {id: id})
   MERGE (r)-[:HAS_PAGE]->(v)
 }
+// The governance proposals naming a new branch get their MERGES to it: a proposal can be stored before
+// its branches exist here (a copied history may bring the governance branch first), or outlive a branch
+// that was deleted and made again.
+CALL (r) {
+  MATCH (p:Proposal)
+  WHERE r:Branch AND $name IN [p.source, p.target]
+  CREATE (p)-[:MERGES {role: CASE p.target WHEN $name THEN 'target' ELSE 'source' END}]->(r)
+}

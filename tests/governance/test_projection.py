@@ -69,3 +69,17 @@ def test_a_copied_history_projects_the_newest_revision(neo4j_backend: Backend) -
     (row,) = rows(repo, PROPOSALS)
     assert (row["status"], row["revision"]) == ("open", 2)
     assert [(v["actor"], v["choice"]) for v in rows(repo, VOTES)] == [("dot", "no")]
+
+
+def test_proposals_meet_branches_copied_after_them(neo4j_backend: Backend) -> None:
+    source = Repository.memory()
+    make_story(Writer(source))
+    governance.propose(source, "side", "main", actor="ada", message="Open the door", now=T0)
+    repo = Repository(neo4j_backend.objects, neo4j_backend.refs)
+    copy_branch(source, repo, "governance")  # before the branches the proposal merges
+    (row,) = rows(repo, PROPOSALS)
+    assert row["branches"] == [[None, None]]  # no MERGES yet: the OPTIONAL MATCH found no branch
+    for branch in ("main", "side"):
+        copy_branch(source, repo, branch)
+    (row,) = rows(repo, PROPOSALS)
+    assert sorted(row["branches"]) == [["source", "side"], ["target", "main"]]

@@ -153,8 +153,8 @@ class Projection:
             "proposer": state.proposer,
             "opened": state.opened,
             "closes": state.closes,
-            "yes": tally.yes,
-            "no": tally.no,
+            "yes": float(tally.yes),  # a float even when no vote has counted (an empty sum is 0)
+            "no": float(tally.no),
             "voters": tally.voters,
             "result": None if result is None else result.status,
             "result_commit": None if result is None else result.commit,
