@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .common import Context, emit_json, out
 
 if TYPE_CHECKING:
+    from narrative_vcs.reading import ReadingOrder
     from narrative_vcs.repository import Repository, StorySnapshot
 
 __all__ = ["add_commands", "cmd_read", "cmd_stats"]
@@ -36,6 +37,7 @@ def add_commands(sub: Any, command: Any, json_flag: Any) -> None:
         "--format", default="text", metavar="FORMAT", help="text, markdown, html or epub (default: text)"
     )
     p.add_argument("-o", "--output", default=None, metavar="FILE", help="write FILE (default: stdout)")
+    p.add_argument("--json", action="store_true", help="the reading order as JSON (see docs/json.md)")
     p = command(sub, "stats", "reading:cmd_stats", "words and pages per branch, actor and tag")
     p.add_argument("rev", nargs="?", default=None, metavar="REV", help="one revision (default: every branch)")
     json_flag(p)
@@ -46,6 +48,8 @@ def cmd_read(args: argparse.Namespace) -> int:
     from narrative_vcs.errors import BadInput, NotFound
     from narrative_vcs.reading import reading_order, render
 
+    if args.json and (args.format != "text" or args.output is not None):
+        raise BadInput("--json cannot be combined with --format or -o")
     if args.format not in FORMATS:
         raise BadInput(f"unknown format {args.format!r}: use one of {', '.join(FORMATS)}")
     to_stdout = args.output is None or args.output == "-"
@@ -58,6 +62,9 @@ def cmd_read(args: argparse.Namespace) -> int:
     if args.start is not None and args.start not in snapshot.pages:
         raise NotFound(f"page {args.start!r} not found at {args.rev}")
     order = reading_order(snapshot.pages, args.start)
+    if args.json:
+        emit_json(_order_json(order, snapshot, args.rev))
+        return 0
     title = _title_page(repo, snapshot, args.rev, args.start)
     if args.format == "epub":
         from narrative_vcs.epub import epub_bytes
@@ -97,6 +104,37 @@ def _write_file(path: Path, shown: str, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
+
+
+def _order_json(order: ReadingOrder, snapshot: StorySnapshot, rev: str) -> dict[str, Any]:
+    from narrative_vcs.reading import word_count
+
+    pages = snapshot.pages
+    return {
+        "rev": rev,
+        "commit": snapshot.commit,
+        "sections": [
+            {
+                "label": s.label,
+                "kind": s.kind,
+                "depth": s.depth,
+                "forks_from": s.forks_from,
+                "rejoins": s.rejoins,
+                "pages": [
+                    {
+                        "page": e.page,
+                        "title": pages[e.page].title,
+                        "position": e.position,
+                        "words": word_count(pages[e.page]),
+                        "alternate_of": e.alternate_of,
+                        "forks_to": list(e.forks_to),
+                    }
+                    for e in s.entries
+                ],
+            }
+            for s in order.sections
+        ],
+    }
 
 
 def _title_page(repo: Repository, snapshot: StorySnapshot, rev: str, start: str | None) -> Any:

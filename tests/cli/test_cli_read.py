@@ -134,3 +134,24 @@ def test_stats_counts_every_branch_or_one_revision(demo: Path, gvcs: Gvcs) -> No
     assert sum(a["pages"] for a in main["actors"].values()) == 12
     assert set(main["actors"]) == {"imogen", "cop-e-right", "london-fox"}
     assert main["tags"]["act-1"] == {"pages": 6, "words": 592}
+
+
+def test_read_json_is_the_layout_with_titles_and_counts(demo: Path, gvcs: Gvcs) -> None:
+    data = json.loads(ok(gvcs("read", "alt-ending", "--json", cwd=demo)).out)
+    assert (data["rev"], data["commit"][:10]) == ("alt-ending", "2ad747bdee")
+    main, path = data["sections"]
+    assert (main["label"], main["kind"], main["depth"]) == ("Main line", "main", 0)
+    assert [p["page"] for p in main["pages"]][8:10] == ["the-reckoning", "the-reckoning-alt"]
+    assert main["pages"][9]["alternate_of"] == "the-reckoning"
+    assert main["pages"][1] | {"words": 0} == {
+        "page": "the-catalogue",
+        "title": "The Catalogue That Reads Back",
+        "position": 2,
+        "words": 0,
+        "alternate_of": None,
+        "forks_to": ["Path B"],
+    }
+    assert (path["label"], path["forks_from"], path["rejoins"]) == ("Path B", "the-catalogue", "the-heist")
+    assert sum(p["words"] for s in data["sections"] for p in s["pages"]) == 1104
+    message = one_line_error(gvcs("read", "--json", "--format", "html", cwd=demo), 2)
+    assert "--json cannot be combined with --format or -o" in message
