@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import cold_log, commit_rate, disk, gate_cost, git_http, log_speed, story_map, util
+from bench import cold_log, commit_rate, disk, gate_cost, git_http, log_speed, read_speed, story_map, util
 from bench.generate import StoryGenerator, build_history
 from narrative_vcs.graph.factory import open_repository
 from narrative_vcs.repository import Repository
@@ -114,6 +114,19 @@ def test_git_http_runs(results: Path) -> None:
     result = git_http.main(["--commits", "20", "--push", "5", "--pages", "10", "--runs", "1"])
     assert result["clone"]["ratio"] > 0 and result["push"]["actor"] == "human-0"
     assert (results / "git_http.json").is_file()
+
+
+@needs_git
+def test_read_speed_runs(results: Path) -> None:
+    result = read_speed.main(["--pages", "30", "--commits", "2", "--runs", "1"])
+    assert set(result["demo"]) == {
+        f"{b}/{f}" for b in ("main", "alt-ending", "agent-drafts") for f in read_speed.FORMATS
+    }
+    epub = result["generated"]["epub"]
+    assert epub["peak_rss_mb"] > 0 and epub["validation"]["ebooklib_documents"] >= 2
+    check = epub["validation"]["epubcheck"]
+    assert check is None or check["ok"], check  # None: epubcheck is not installed
+    assert (results / "read_speed.json").is_file()
 
 
 @needs_git
