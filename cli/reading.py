@@ -9,17 +9,14 @@ place and renamed over it, so an error never leaves half a book.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
-import tempfile
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .common import Context, emit_json, out
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from narrative_vcs.reading import ReadingOrder
     from narrative_vcs.repository import Repository, StorySnapshot
 
@@ -83,6 +80,10 @@ def cmd_read(args: argparse.Namespace) -> int:
 
 def _write_file(path: Path, shown: str, data: bytes) -> None:
     """Write atomically: a temporary file in the same directory, renamed over ``path`` once complete."""
+    import contextlib
+    import os
+    import tempfile
+
     from narrative_vcs.errors import BadInput
 
     if path.is_dir():
@@ -138,6 +139,8 @@ def _order_json(order: ReadingOrder, snapshot: StorySnapshot, rev: str) -> dict[
 
 
 def _title_page(repo: Repository, snapshot: StorySnapshot, rev: str, start: str | None) -> Any:
+    from datetime import UTC, datetime
+
     from narrative_vcs.reading import TitlePage
 
     assert snapshot.commit is not None
