@@ -264,14 +264,20 @@ class AccessGate:
         repo: Repository,
         paths: tuple[str, ...] = ("/graphql", "/events"),
         access: ServerAccess | None = None,
+        open_paths: tuple[str, ...] = ("/graphql/assets",),
     ) -> None:
         self.app = app
         self.repo = repo
         self.paths = paths
+        self.open_paths = open_paths  # under a guarded path, yet holding no story data (the explorer's files)
         self.access = access if access is not None else ServerAccess(repo.access)
 
     def guards(self, path: str) -> bool:
-        """Whether requests to ``path`` are checked: the paths and what is under them (/events/<topic>)."""
+        """Whether requests to ``path`` are checked: the paths and what is under them (/events/<topic>),
+        except the open paths (the explorer's own script and style files, which a browser loads before
+        anyone can give a token)."""
+        if any(path == p or path.startswith(p + "/") for p in self.open_paths):
+            return False
         return any(path == p or path.startswith(p + "/") for p in self.paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -146,6 +146,10 @@ def test_token_only_reads(anonymous: TestClient, repo: Repository, story: Story,
     assert data(anonymous, READ, headers=tokens.auth("bot"))["branches"]
     page = anonymous.get("/graphql", headers={"accept": "text/html"})
     assert page.status_code == 200  # the explorer page itself holds no data
+    # ... nor do its files, which the browser loads before anyone can give a token: a missing one is
+    # 404, never 401; the path next to them is still guarded.
+    assert anonymous.get("/graphql/assets/nope@1/x.js").status_code == 404
+    assert anonymous.get("/graphql/assetsx").status_code == 401
     assert anonymous.get("/health").status_code == 200
     repo.access.set_setting(READS, "open")
     assert data(anonymous, READ)["branches"]
