@@ -12,7 +12,15 @@ import io
 from collections.abc import Mapping
 
 from .objects import Page
-from .reading import ReadingOrder, TitlePage, page_html, title_lines, word_count
+from .reading import (
+    ReadingOrder,
+    TitlePage,
+    forks_html,
+    page_html,
+    section_note_html,
+    title_lines,
+    word_count,
+)
 
 __all__ = ["epub_bytes"]
 
@@ -28,9 +36,13 @@ def epub_bytes(order: ReadingOrder, pages: Mapping[str, Page], title: TitlePage)
     for i, author in enumerate(title.authors):
         book.add_author(author, uid=f"creator-{i}")
     where = {e.page: f"section-{i}.xhtml" for i, s in enumerate(order.sections) for e in s.entries}
+    chapter_of = {s.label: f"section-{i}.xhtml" for i, s in enumerate(order.sections)}
 
     def href(pid: str) -> str | None:
         return f"{where[pid]}#{pid}" if pid in where else None
+
+    def link(pid: str) -> str:
+        return f'<a href="{href(pid)}">{html.escape(pages[pid].title)}</a>' if pid in where else pid
 
     cover = epub.EpubHtml(title=title.title, file_name="title.xhtml", lang="en")
     lines = "".join(f"<p>{html.escape(line)}</p>" for line in title_lines(title, order, pages))
@@ -40,14 +52,16 @@ def epub_bytes(order: ReadingOrder, pages: Mapping[str, Page], title: TitlePage)
     toc: list[object] = [epub.Link("title.xhtml", "Title page", "title")]
     for i, section in enumerate(order.sections):
         chapter = epub.EpubHtml(title=section.label, file_name=f"section-{i}.xhtml", lang="en")
-        parts = [f"<h2>{html.escape(section.label)}</h2>"]
+        parts = [f"<h2>{html.escape(section.label)}</h2>", section_note_html(section, pages, link)]
         links = []
         for e in section.entries:
-            page = pages[e.page]
+            page, words = pages[e.page], word_count(pages[e.page])
             mark = " (alternate take)" if e.alternate_of else ""
             parts.append(
                 f'<section id="{e.page}"><h3>{e.position}. {html.escape(page.title)}{mark}</h3>'
-                f"<p><em>{word_count(page):,} words</em></p>{page_html(page, href, pages)}</section>"
+                f"<p><em>{words:,} word{'' if words == 1 else 's'}</em></p>{page_html(page, href, pages)}"
+                + (forks_html(e.forks_to, chapter_of.__getitem__) if e.forks_to else "")
+                + "</section>"
             )
             links.append(epub.Link(f"section-{i}.xhtml#{e.page}", page.title, f"s{i}-{e.page}"))
         chapter.content = "".join(parts)

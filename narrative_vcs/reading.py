@@ -29,6 +29,8 @@ __all__ = [
     "ReadingOrder",
     "Section",
     "TitlePage",
+    "forks_html",
+    "section_note_html",
     "render",
     "render_html",
     "render_markdown",
@@ -421,11 +423,7 @@ def render_html(order: ReadingOrder, pages: Mapping[str, Page], title: TitlePage
     ]
     for section in order.sections:
         out.append(f'<section id="{section.anchor}" class="{section.kind}"><h2>{esc(section.label)}</h2>')
-        out += (
-            [f'<p class="note">{_html_note(section, pages, link)}</p>']
-            if _section_note(section, pages)
-            else []
-        )
+        out.append(section_note_html(section, pages, link))
         for e in section.entries:
             out.append(_html_entry(e, pages, href, link))
         out.append("</section>")
@@ -433,12 +431,21 @@ def render_html(order: ReadingOrder, pages: Mapping[str, Page], title: TitlePage
     return "\n".join(out) + "\n"
 
 
-def _html_note(section: Section, pages: Mapping[str, Page], link: Callable[[str], str]) -> str:
+def section_note_html(section: Section, pages: Mapping[str, Page], link: Callable[[str], str]) -> str:
+    """``<p class="note">`` saying where a path forks and where it leads, pages as ``link(id)``; or ""."""
     note = html.escape(_section_note(section, pages), quote=False)
+    if not note:
+        return ""
     for pid in (section.forks_from, section.rejoins):
         if pid is not None:
             note = note.replace(f"“{html.escape(_title(pages, pid), quote=False)}”", link(pid))
-    return note
+    return f'<p class="note">{note}</p>'
+
+
+def forks_html(labels: Sequence[str], href: Callable[[str], str]) -> str:
+    """``<p class="fork">`` naming the paths that fork after a page, each a link to ``href(label)``."""
+    paths = _forks([f'<a href="{html.escape(href(label))}">{html.escape(label)}</a>' for label in labels])
+    return f'<p class="fork">The story forks here: {paths}.</p>'
 
 
 def _html_entry(
@@ -457,8 +464,7 @@ def _html_entry(
         page_html(page, href, pages),
     ]
     if e.forks_to:
-        paths = _forks([f'<a href="#{_anchor(label)}">{html.escape(label)}</a>' for label in e.forks_to])
-        parts.append(f'<p class="fork">The story forks here: {paths}.</p>')
+        parts.append(forks_html(e.forks_to, lambda label: "#" + _anchor(label)))
     parts.append("</article>")
     return "\n".join(parts)
 

@@ -54,6 +54,8 @@ def test_the_book_reads_back_with_its_metadata_chapters_and_links(tmp_path: Path
     assert 'id="key-alt"' in main and "The Other Key (alternate take)" in main
     assert "The &lt;Iron&gt; Door" in main and "and ghost." in main
     assert "Path B" in path and 'id="lock"' in path
+    assert 'The story forks here: <a href="section-1.xhtml">Path B</a> goes another way.' in main
+    assert 'Forks after <a href="section-0.xhtml#door">The &lt;Iron&gt; Door</a>.' in path
     assert "The Lock" in docs["nav.xhtml"]
 
 
