@@ -17,7 +17,7 @@ from .common import Context, emit_json, out
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from narrative_vcs.reading import ReadingOrder
+    from narrative_vcs.reading import ReadingOrder, TitlePage
     from narrative_vcs.repository import Repository, StorySnapshot
 
 __all__ = ["add_commands", "cmd_read", "cmd_stats"]
@@ -97,14 +97,24 @@ def _write_file(path: Path, shown: str, data: bytes) -> None:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)
+        os.chmod(temp, _file_mode(path))
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
+
+
+def _file_mode(path: Path) -> int:
+    """The mode of the file being replaced, or what a new file gets under the umask."""
+    import os
+
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _order_json(order: ReadingOrder, snapshot: StorySnapshot, rev: str) -> dict[str, Any]:
@@ -138,7 +148,7 @@ def _order_json(order: ReadingOrder, snapshot: StorySnapshot, rev: str) -> dict[
     }
 
 
-def _title_page(repo: Repository, snapshot: StorySnapshot, rev: str, start: str | None) -> Any:
+def _title_page(repo: Repository, snapshot: StorySnapshot, rev: str, start: str | None) -> TitlePage:
     from datetime import UTC, datetime
 
     from narrative_vcs.reading import TitlePage

@@ -155,3 +155,13 @@ def test_read_json_is_the_layout_with_titles_and_counts(demo: Path, gvcs: Gvcs) 
     assert sum(p["words"] for s in data["sections"] for p in s["pages"]) == 1104
     message = one_line_error(gvcs("read", "--json", "--format", "html", cwd=demo), 2)
     assert "--json cannot be combined with --format or -o" in message
+
+
+def test_a_file_read_over_keeps_its_mode(demo: Path, gvcs: Gvcs) -> None:
+    target = demo / "shared.html"
+    target.write_text("old\n")
+    target.chmod(0o640)
+    ok(gvcs("read", "--format", "html", "-o", "shared.html", cwd=demo))
+    assert target.read_text().startswith("<!DOCTYPE html>")
+    assert target.stat().st_mode & 0o777 == 0o640
+    target.unlink()
