@@ -118,14 +118,14 @@ def test_git_http_runs(results: Path) -> None:
 
 @needs_git
 def test_read_speed_runs(results: Path) -> None:
-    result = read_speed.main(["--pages", "30", "--commits", "2", "--runs", "1"])
+    # epubcheck (a JVM start per book) is run by tests/test_epub.py; here ebooklib reads the books back
+    result = read_speed.main(["--pages", "30", "--commits", "2", "--runs", "1", "--no-epubcheck"])
     assert set(result["demo"]) == {
         f"{b}/{f}" for b in ("main", "alt-ending", "agent-drafts") for f in read_speed.FORMATS
     }
     epub = result["generated"]["epub"]
     assert epub["peak_rss_mb"] > 0 and epub["validation"]["ebooklib_documents"] >= 2
-    check = epub["validation"]["epubcheck"]
-    assert check is None or check["ok"], check  # None: epubcheck is not installed
+    assert epub["validation"]["epubcheck"] is None
     assert (results / "read_speed.json").is_file()
 
 
