@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from ebooklib import ITEM_DOCUMENT, epub
 
-from .conftest import Gvcs, ok, one_line_error, run_gvcs
+from .conftest import REPO_ROOT, Gvcs, ok, one_line_error, run_gvcs
 
 
 @pytest.fixture(scope="session")
@@ -165,3 +167,31 @@ def test_a_file_read_over_keeps_its_mode(demo: Path, gvcs: Gvcs) -> None:
     assert target.read_text().startswith("<!DOCTYPE html>")
     assert target.stat().st_mode & 0o777 == 0o640
     target.unlink()
+
+
+def imported(cwd: Path, *args: str) -> set[str]:
+    """The modules ``gvcs args`` imports (from ``python -X importtime``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GVCS_")} | {"PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "cli.main", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return {
+        line.rsplit("|", 1)[-1].strip()
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+
+
+def test_only_an_epub_imports_ebooklib(demo: Path) -> None:
+    assert "ebooklib" not in imported(demo, "log", "-n", "1")
+    assert "narrative_vcs.reading" not in imported(demo, "log", "-n", "1")
+    assert "ebooklib" not in imported(demo, "read", "--format", "html", "-o", "lazy.html")
+    assert "ebooklib" in imported(demo, "read", "--format", "epub", "-o", "lazy.epub")
+    (demo / "lazy.html").unlink()
+    (demo / "lazy.epub").unlink()
