@@ -340,7 +340,8 @@ def test_git_ref_store_writes_no_file_outside_the_refs(
     with pytest.raises(BadInput, match="invalid ref name"):
         refs.set_if_equals(RefName(name), None, story["merge"])
     refs.close()
-    assert not (git_dir.parent / "escaped").exists() and not Path("/tmp/x").exists()
+    assert not (git_dir.parent / "escaped").exists() and not (git_dir / "tmp").exists()
+    assert not (git_dir / "objects" / "x.lock").exists()
 
 
 def _eight_writers_from_one_head(git_dir: Path) -> None:
