@@ -110,9 +110,12 @@ class Reading(Branches):
         actors: dict[str, Actor] = {}
         files: dict[str, bytes] = {}
         story = None
-        for path, oid in self.snapshots.walk(self.commits.get(commit).tree):
+        entries = list(self.snapshots.walk(self.commits.get(commit).tree))
+        # In bulk: one pass through libgit2 on disk, a few round trips on a server backend.
+        found = self.objects.get_many(oid for _path, oid in entries)
+        for path, oid in entries:
             kind, item = path_kind(path)
-            data = self.read_blob(oid)
+            data = found[oid][1] if oid in found else self.read_blob(oid)
             if kind == "page" and item:
                 pages[item] = Page.parse(item, data)
             elif kind == "actor" and item:
