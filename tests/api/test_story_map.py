@@ -7,10 +7,8 @@ They run a real ``gvcs serve`` on the demo story and save screenshots to ``build
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -25,28 +23,20 @@ from bench.generate import StoryGenerator
 from narrative_vcs.access import READS, create_token
 from narrative_vcs.demo import build_demo
 from narrative_vcs.export import page_graph
-from narrative_vcs.graph.factory import init_repository, open_repository
+from narrative_vcs.graph.factory import open_repository
 from narrative_vcs.objects import Page
 from narrative_vcs.repo.building import ChangeSet
 from narrative_vcs.repository import Repository
-from tests.services import need
 
+from .browsing import ViewTab, browser, demo_dir, need_assets, need_browser, open_view
 from .serving import Served, serve, wait_for_subscribers
-from .test_explorer import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LOOPBACK, TIMEOUT_MS
+from .test_explorer import TIMEOUT_MS
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, ConsoleMessage
-    from playwright.sync_api import Page as Tab
+    from playwright.sync_api import Browser
 
-
-@pytest.fixture
-def demo_dir(tmp_path: Path) -> Path:
-    repo = init_repository(tmp_path / "demo")
-    try:
-        build_demo(repo)
-    finally:
-        repo.close()
-    return tmp_path / "demo"
+# The fixtures, from tests/api/browsing.py, and need_browser, which tests/test_bench.py takes from here.
+__all__ = ["browser", "demo_dir", "need_browser"]
 
 
 @pytest.fixture
@@ -56,41 +46,8 @@ def demo() -> Iterator[Repository]:
     yield repo
 
 
-def need_assets() -> None:
-    missing = views.find_assets() is None
-    need("the views' npm files", "run make (npm ci)" if missing else None)
-
-
-def need_browser() -> None:
-    """The views' files, Chromium and playwright (skip without them; under CI=true, fail)."""
-    need_assets()
-    need("Chromium", None if CHROMIUM.is_file() else f"no {CHROMIUM} (scripts/system-packages)")
-    playwright_missing = importlib.util.find_spec("playwright") is None
-    need("playwright", "pip install -e '.[dev]'" if playwright_missing else None)
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    need_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=TIMEOUT_MS
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@dataclass
-class MapTab:
-    """The story map open in a browser tab, with what the tab requested and the errors it reported."""
-
-    tab: Tab
-    requests: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+class MapTab(ViewTab):
+    """The story map open in a browser tab."""
 
     def node_ids(self) -> list[str]:
         return sorted(self.tab.evaluate("() => window.gvcsMap.cy.nodes().map((n) => n.id())"))
@@ -110,39 +67,14 @@ class MapTab:
         )
         self.tab.mouse.click(box["x"] + where["x"], box["y"] + where["y"])
 
-    def screenshot(self, name: str) -> None:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.tab.screenshot(path=ARTIFACTS / name)
-
 
 @contextmanager
 def open_map(browser: Browser, server: Served, query: str = "") -> Iterator[MapTab]:
-    """A fresh browser context on ``/view/map?query``, once drawn; on exit, no errors and no request off
-    loopback."""
-    from playwright.sync_api import expect
-
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    try:
-        view = MapTab(context.new_page())
-
-        def console(message: ConsoleMessage) -> None:
-            if message.type == "error":
-                view.errors.append(f"{message.text} ({message.location})")
-
-        view.tab.set_default_timeout(TIMEOUT_MS)
-        view.tab.on("request", lambda request: view.requests.append(request.url))
-        view.tab.on("websocket", lambda socket: view.requests.append(socket.url))
-        view.tab.on("console", console)
-        view.tab.on("pageerror", lambda error: view.errors.append(f"{error.name}: {error.message}"))
-        view.tab.goto(f"{server.base}/view/map{query}")
-        expect(view.tab.locator("body")).to_have_attribute("data-state", "ready", timeout=TIMEOUT_MS)
+    """The map on ``/view/map?query``, once drawn; on exit, no errors, cytoscape.js loaded from the
+    server and no request off loopback."""
+    with open_view(browser, server, f"/view/map{query}", MapTab) as view:
         yield view
-    finally:
-        context.close()
-    assert view.errors == []
     assert any(urlsplit(url).path.startswith("/view/assets/cytoscape@") for url in view.requests)
-    foreign = [url for url in view.requests if url.split(":")[0] not in ("data", "blob")]
-    assert [url for url in foreign if urlsplit(url).hostname not in LOOPBACK] == []
 
 
 # --- the data ---------------------------------------------------------------------------------------
