@@ -1,6 +1,7 @@
 """The routes of the story views: ``/view/`` (an index), ``/view/map`` (the story map), its data at
-``/view/data/map``, the views' own files at ``/view/static/`` and the pinned npm files they load at
-``/view/assets/<package>@<version>/<file>``.
+``/view/data/map``, ``/view/history`` (the commit graph, data at ``/view/data/history``), ``/view/page``
+and ``/view/proposal`` (their data is GraphQL's), the views' own files at ``/view/static/`` and the
+pinned npm files they load at ``/view/assets/<package>@<version>/<file>``.
 
 The pages hold no data, so they are served to anyone, as the explorer is; their data comes from
 ``/view/data/...``, which the access gate checks as it checks ``/graphql`` (api/graphql/app.py). The npm
@@ -25,6 +26,7 @@ from narrative_vcs.repository import Repository
 
 from ..graphql import explorer
 from ..graphql.bodies import error_response
+from .history import HistoryRequest, history_page
 from .story_map import MapRequest, StoryMaps
 
 __all__ = ["ASSETS_PATH", "FILES", "STATIC", "find_assets", "routes"]
@@ -35,8 +37,14 @@ ASSETS_PATH = "/view/assets"
 # The npm files the views load: {placeholder: (npm package, file in the package)}.
 FILES: dict[str, tuple[str, str]] = {"cytoscape.js": ("cytoscape", "dist/cytoscape.min.js")}
 # Our own files change with the code: the browser asks again each time (and gets 304 while unchanged).
-OWN_FILES = {"map.js", "map.css"}
-PAGES = {"/view/": "index.html", "/view/map": "map.html"}
+OWN_FILES = {"map.js", "map.css", "views.css", "views.js", "history.js", "page.js", "proposal.js"}
+PAGES = {
+    "/view/": "index.html",
+    "/view/map": "map.html",
+    "/view/history": "history.html",
+    "/view/page": "page.html",
+    "/view/proposal": "proposal.html",
+}
 STATUS = {"BAD_INPUT": 400, "NOT_FOUND": 404}
 
 
@@ -96,9 +104,17 @@ def routes(repo: Repository) -> list[Route]:
         except GvcsError as exc:
             return error_response(STATUS.get(exc.code, 400), exc.code, str(exc))
 
+    async def history_data(request: Request) -> Response:
+        try:
+            wanted = HistoryRequest.from_query(dict(request.query_params))
+            return JSONResponse(await asyncio.to_thread(history_page, repo, wanted))
+        except GvcsError as exc:
+            return error_response(STATUS.get(exc.code, 400), exc.code, str(exc))
+
     return [
         *(Route(path, _page_endpoint(name), methods=["GET"]) for path, name in PAGES.items()),
         Route("/view/data/map", map_data, methods=["GET"], name="view-data-map"),
+        Route("/view/data/history", history_data, methods=["GET"], name="view-data-history"),
         Route("/view/static/{name:str}", _static, methods=["GET"], name="view-static"),
         Route(ASSETS_PATH + "/{path:path}", _asset, methods=["GET"], name="view-assets"),
     ]

@@ -158,6 +158,7 @@ function showPage(page) {
   element("page-status").textContent = page.status;
   element("page-around").href = mapURL({ around: page.id });
   const rev = page.status === "removed" ? state.data.baseCommit : state.data.commit;
+  element("page-read").href = "page?" + new URLSearchParams({ id: page.id, rev: params.get("rev") || rev }).toString();
   const query = `{ page(id: ${JSON.stringify(page.id)}, rev: ${JSON.stringify(rev)}) { title tags follows alternateOf links body } }`;
   element("page-query").href = "../graphql?" + new URLSearchParams({ q: query }).toString();
 }
