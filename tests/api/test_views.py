@@ -143,6 +143,14 @@ def test_the_history_draws_every_commit_and_a_click_shows_its_diff(demo_dir: Pat
         expect(added.locator(".badge")).to_have_text("added")
         expect(added.locator(".para.inserted").first).to_be_visible()
         view.screenshot("history-diff.png")
+    # Paged: five rows, then five more below them, the lanes going on.
+    with serve(demo_dir) as server, open_view(browser, server, "/view/history?first=5", HistoryTab) as view:
+        assert view.row_ids() == every[:5]
+        expect(view.tab.locator("#status")).to_contain_text("5 commits of 3 branches (more below)")
+        view.tab.locator("#more").click()
+        expect(view.tab.locator("#rows .row")).to_have_count(10)
+        assert view.row_ids() == every[:10]
+        expect(view.tab.locator("#lanes circle")).to_have_count(10)
 
 
 def test_a_new_commit_appears_in_the_history(demo_dir: Path, browser: Browser) -> None:
@@ -316,3 +324,14 @@ def test_the_proposal_view_shows_the_diff_and_votes_with_a_token(demo_dir: Path,
             "query($n: Int!) { proposal(number: $n) { tally { voters yes } } }", {"n": number}
         )
         assert answer["data"]["proposal"]["tally"] == {"voters": 1, "yes": 1.0}
+        # The second vote merges it: the history marks the merge and links it to the proposal.
+        final = server.graphql(VOTE, {"n": number}, authorization=f"Bearer {tokens['imogen']}")
+        assert final["data"]["vote"]["status"] == "executed"
+        with open_view(browser, server, "/view/history", HistoryTab) as view:
+            badge = view.tab.locator("#rows .badge.proposal")
+            expect(badge).to_have_count(1)
+            expect(badge).to_have_text(f"proposal #{number}")
+            badge.click()
+            expect(view.tab).to_have_url(f"{server.base}/view/proposal?n={number}")
+            expect(view.tab.locator("body")).to_have_attribute("data-status", "executed")
+            expect(view.tab.locator("#vote-note")).to_contain_text("Voting is closed")

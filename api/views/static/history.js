@@ -73,6 +73,7 @@ function drawLanes(plan) {
   lanes.setAttribute("width", width);
   lanes.setAttribute("height", height);
   gvcs.element("rows").style.paddingLeft = `${width + 8}px`;
+  gvcs.element("graph").style.minHeight = `${height}px`; // the lines running on stay above "more"
   const rowOf = new Map(plan.rows.map((row, index) => [row.commit.id, index]));
   plan.rows.forEach((row, index) => {
     for (const parent of row.parents) {
