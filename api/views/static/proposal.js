@@ -91,7 +91,7 @@ function showButtons(p) {
     ? `Voting is closed: the proposal is ${p.status}.`
     : token
       ? "You vote as your token's actor."
-      : "A token is needed to vote: keep one here (gvcs access token create).";
+      : "A token is needed to vote: keep one here (gvcs token create ACTOR).";
   gvcs.element("token").value = "";
   gvcs.element("token").placeholder = token ? "a token is kept" : "gvcs_…";
 }
