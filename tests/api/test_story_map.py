@@ -186,6 +186,10 @@ def test_the_map_in_chromium_shows_the_pages_and_a_click_shows_one(demo_dir: Pat
         expect(view.tab.locator("#page-id")).to_have_text("the-vault-door")
         expect(view.tab.locator("#page-words")).to_have_text(str(len(pages["the-vault-door"].body.split())))
         view.screenshot("story-map-page.png")
+        read = view.tab.locator("#page-read")
+        expect(read).to_have_attribute(
+            "href", f"page?id=the-vault-door&rev={view.tab.evaluate('window.gvcsMap.data.commit')}"
+        )
         # The page's link centres the map on it.
         view.tab.locator("#page-around").click()
         expect(view.tab).to_have_url(f"{server.base}/view/map?around=the-vault-door")
