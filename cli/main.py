@@ -17,12 +17,17 @@ __all__ = ["build_parser", "main"]
 PROG = "gvcs"
 
 
+#: Whether the command line asks for JSON (``--json``): its errors are then a JSON object too.
+_JSON_ERRORS = False
+
+
 class Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line on stderr and exit code 2."""
+    """An argument parser whose errors are one line on stderr and exit code 2 (and, under ``--json``,
+    a JSON object on stdout)."""
 
     def error(self, message: str) -> NoReturn:
         hint = f" (see '{self.prog} --help')"
-        sys.stderr.write(f"{PROG}: error: {message}{hint}\n")
+        _error(f"{message}{hint}", code="BAD_INPUT", kind="BadInput")
         sys.exit(2)
 
 
@@ -46,6 +51,12 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action="version", version="gvcs 0.1.0")
     sub = parser.add_subparsers(dest="command", metavar="<command>", parser_class=Parser)
     sub.required = True
+    p = sub.add_parser(
+        "help",
+        help="show a command's help: gvcs help COMMAND [SUBCOMMAND]",
+        description="Show a command's help, as COMMAND --help does; with no command, gvcs's own.",
+    )
+    p.add_argument("topic", nargs="*", metavar="COMMAND", help="e.g. log, or remote add")
     _setup_commands(sub)
     _history_commands(sub)
     _maintenance_commands(sub)
@@ -437,7 +448,13 @@ def _worker_command(sub: argparse._SubParsersAction[Parser]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``gvcs`` with ``argv`` (default: ``sys.argv[1:]``, the process's own command, which ends
     with it); return the exit code."""
-    args = build_parser().parse_args(argv)
+    global _JSON_ERRORS
+    words = list(sys.argv[1:] if argv is None else argv)
+    _JSON_ERRORS = "--json" in words
+    parser = build_parser()
+    args = parser.parse_args(words)
+    if args.command == "help":
+        return _help(parser, args.topic)
     try:
         return _run(args)
     except BrokenPipeError:
@@ -477,21 +494,39 @@ def _run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         return int(result or 0)
     except GvcsError as exc:
-        _error(str(exc))
+        _error(str(exc), code=exc.code, kind=type(exc).__name__)
         return exc.exit_code
     except IsADirectoryError as exc:
-        _error(f"{exc.filename}: is a directory")
+        _error(f"{exc.filename}: is a directory", code="BAD_INPUT", kind="BadInput")
         return 2
     except OSError as exc:
         if isinstance(exc, BrokenPipeError):
             raise
         where = f"{exc.filename}: " if exc.filename else ""
-        _error(f"{where}{exc.strerror or exc}")
+        _error(f"{where}{exc.strerror or exc}", code="UNAVAILABLE", kind="OSError")
         return 1
 
 
-def _error(message: str) -> None:
-    sys.stderr.write(f"{PROG}: error: {message.splitlines()[0] if message else 'failed'}\n")
+def _help(parser: Parser, topic: list[str]) -> int:
+    """``gvcs help [COMMAND [SUBCOMMAND]]``: the command's ``--help`` (with none: gvcs's own)."""
+    if not topic:
+        parser.print_help()
+        return 0
+    known = next((dict(a.choices) for a in parser._actions if isinstance(a, argparse._SubParsersAction)), {})
+    if topic[0] not in known:
+        _error(f"no command {topic[0]!r}: 'gvcs help' lists them", code="BAD_INPUT", kind="BadInput")
+        return 2
+    parser.parse_args([*topic, "--help"])  # prints the help and exits 0, or refuses a bad subcommand
+    return 0
+
+
+def _error(message: str, *, code: str = "INTERNAL", kind: str = "Error") -> None:
+    line = message.splitlines()[0] if message else "failed"
+    sys.stderr.write(f"{PROG}: error: {line}\n")
+    if _JSON_ERRORS:  # the one JSON document a --json caller reads, for failures too
+        import json
+
+        sys.stdout.write(json.dumps({"error": kind, "code": code, "message": line}) + "\n")
 
 
 if __name__ == "__main__":

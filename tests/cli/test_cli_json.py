@@ -108,3 +108,28 @@ def test_blame_fsck_whoami_json(gvcs: Gvcs, story: Path) -> None:
     assert fsck["ok"] is True and fsck["problems"] == [] and fsck["objects"] > 0
     who = _json(gvcs, story, "whoami")
     assert who == {"actor": "mara", "source": "config", "name": "Mara Ink", "kind": "human"}
+
+
+def test_errors_under_json_are_one_json_object(gvcs: Gvcs, story: Path) -> None:
+    """Under ``--json`` a failure prints one JSON object on stdout (``error``, ``code``, ``message``),
+    besides the one line on stderr; the exit code is the command's."""
+    failed = gvcs("log", "nope", "--json", cwd=story)
+    assert failed.code == 2 and failed.err.startswith("gvcs: error: unknown revision 'nope'")
+    assert json.loads(failed.out) == {
+        "error": "NotFound",
+        "code": "NOT_FOUND",
+        "message": "unknown revision 'nope': no branch, tag or commit of that name",
+    }
+    usage = gvcs("log", "--bogus", "--json", cwd=story)  # refused by the argument parser
+    assert usage.code == 2 and json.loads(usage.out)["code"] == "BAD_INPUT"
+    assert "unrecognized arguments: --bogus" in json.loads(usage.out)["message"]
+    plain = gvcs("log", "nope", cwd=story)  # without --json: stderr only
+    assert plain.code == 2 and plain.out == ""
+
+
+def test_help_shows_a_commands_help(gvcs: Gvcs, story: Path) -> None:
+    assert ok(gvcs("help", "log", cwd=story)).out == ok(gvcs("log", "--help", cwd=story)).out
+    assert ok(gvcs("help", "remote", "add", cwd=story)).out.startswith("usage: gvcs remote add")
+    assert ok(gvcs("help", cwd=story)).out.startswith("usage: gvcs ")
+    unknown = gvcs("help", "nope", cwd=story)
+    assert unknown.code == 2 and unknown.err == "gvcs: error: no command 'nope': 'gvcs help' lists them\n"
