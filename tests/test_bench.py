@@ -12,7 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from bench import cold_log, commit_rate, disk, gate_cost, git_http, log_speed, read_speed, story_map, util
+from bench import (
+    cli_latency,
+    cold_log,
+    commit_rate,
+    disk,
+    gate_cost,
+    git_http,
+    log_speed,
+    read_speed,
+    story_map,
+    util,
+)
 from bench.generate import StoryGenerator, build_history
 from narrative_vcs.graph.factory import open_repository
 from narrative_vcs.repository import Repository
@@ -91,6 +102,16 @@ def test_cold_log_runs(results: Path) -> None:
     result = cold_log.main(["--commits", "20", "--runs", "1"])
     assert "python_pass" in result["median_seconds"]
     assert (results / "cold_log.json").is_file()
+
+
+@needs_git
+def test_cli_latency_runs(results: Path) -> None:
+    argv = ["--pages", "60", "--runs", "1", "--import-runs", "1", "--merge-pages", "8", "--both", "3"]
+    result = cli_latency.main(argv)
+    assert set(result["figures"]) == {"status", "commit", "log", "merge", "import"}
+    assert all(len(result["seconds"][f"{w}_gvcs"]) == 1 for w in result["figures"])
+    assert "| status |" in cli_latency.table(result)
+    assert (results / "cli_latency.json").is_file()
 
 
 @needs_git
