@@ -35,7 +35,8 @@ __all__ = [
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    """``gvcs init [DIR] [--title T]``: an empty repository and an uncommitted story.yaml."""
+    """``gvcs init [DIR] [--title T]``: an empty repository, an empty ``pages/`` and an uncommitted
+    story.yaml (a placeholder that a branch's first commit made elsewhere replaces on switch)."""
     from narrative_vcs.graph.factory import init_repository, redact
     from narrative_vcs.objects import Story
     from narrative_vcs.worktree import WorkTree
@@ -49,6 +50,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     worktree = WorkTree(root, repo)
     if not worktree.exists(Story.PATH):
         worktree.write(Story.PATH, story.serialise())
+        _remember_init_story(root, story.serialise())
+    (root / "pages").mkdir(exist_ok=True)
     worktree.save_state()
     if store in (None, "git"):
         out(f"Initialised an empty gvcs repository in {root / '.gvcs'}")
@@ -56,6 +59,44 @@ def cmd_init(args: argparse.Namespace) -> int:
         out(f"Initialised an empty gvcs repository in {root}, its history in {redact(str(store))}")
     out(f"Wrote story.yaml (title: {story.title}). Next: gvcs actor add ID --name NAME")
     return 0
+
+
+# The story.yaml that init wrote is a placeholder until the first commit: a branch that gets its first
+# commit from elsewhere (a push, a server, a worker) brings its own, and switching to it must not stop
+# at the placeholder. Its digest is kept so that a story.yaml the user edited is never dropped.
+INIT_STORY_KEY = "init_story_sha256"
+
+
+def _remember_init_story(root: Path, data: bytes) -> None:
+    import hashlib
+
+    from narrative_vcs.graph.factory import load_config, save_config
+
+    config = load_config(root)
+    config[INIT_STORY_KEY] = hashlib.sha256(data).hexdigest()
+    save_config(root, config)
+
+
+def _drop_init_placeholder(ctx: Context, target: str) -> None:
+    """Before the work tree's first checkout of a branch that has commits, remove the story.yaml that
+    init wrote if it is still exactly as written (the branch's own story.yaml takes its place)."""
+    import hashlib
+
+    from narrative_vcs.graph.factory import save_config
+
+    worktree = ctx.worktree
+    config = ctx.config()
+    digest = config.get(INIT_STORY_KEY)
+    if not digest or worktree.commit_id is not None or ctx.repo.branch_head(target) is None:
+        return
+    path = ctx.root / "story.yaml"
+    changes = worktree.status()
+    if [c.path for c in changes] != ["story.yaml"] or not path.is_file():
+        return
+    if hashlib.sha256(path.read_bytes()).hexdigest() == digest:
+        path.unlink()
+        del config[INIT_STORY_KEY]
+        save_config(ctx.root, config)
 
 
 def _title_from(name: str) -> str:
@@ -401,6 +442,7 @@ def cmd_switch(args: argparse.Namespace) -> int:
     if args.start:
         raise BadInput("switch NAME takes no START (use switch -c NAME START to create a branch there)")
     previous = worktree.branch
+    _drop_init_placeholder(ctx, args.name)
     oid = worktree.switch(args.name)
     at = f" ({oid[:10]} {ctx.repo.commits.get(oid).subject})" if oid else ""
     verb = "Updated" if previous == args.name else "Switched to"
