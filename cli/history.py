@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .common import Context, commit_json, decoration, emit_json, format_time, parse_time
+from .pager import paint
 from .semdiff_text import semantic_lines
 
 if TYPE_CHECKING:
@@ -66,8 +67,12 @@ def _log(args: argparse.Namespace) -> int:
             _json_array(json.dumps(_log_json(ctx.repo, c, refs, args), ensure_ascii=False) for c in commits)
         )
     elif args.oneline and not args.patch:
-        marks = {oid: decoration(names) for oid, names in refs.items()}  # a few refs, many commits
-        _write_lines(f"{c.id[:10]}{marks.get(c.id, '')} {c.subject}" for c in commits)
+        # A few refs, many commits: each decoration (and its colour) is worked out once.
+        marks = {oid: paint("bold-green", decoration(names)) for oid, names in refs.items()}
+        if paint.on:
+            _write_lines(f"{paint('yellow', c.id[:10])}{marks.get(c.id, '')} {c.subject}" for c in commits)
+        else:
+            _write_lines(f"{c.id[:10]}{marks.get(c.id, '')} {c.subject}" for c in commits)
     else:
         patch = ctx.repo if args.patch else None
         _write_lines(_full_entries(commits, refs, patch, oneline=args.oneline, word_diff=args.word_diff))
@@ -159,7 +164,8 @@ def _full_entries(
             yield ""
         first = False
         if oneline:
-            yield f"{info.id[:10]}{decoration(refs.get(info.id))} {info.subject}"
+            mark = paint("bold-green", decoration(refs.get(info.id)))
+            yield f"{paint('yellow', info.id[:10])}{mark} {info.subject}"
         else:
             yield from _header(info, refs)
         if patch is not None:
@@ -170,7 +176,7 @@ def _full_entries(
 
 
 def _header(info: CommitInfo, refs: dict[str, list[str]], *, trailers: bool = False) -> Iterator[str]:
-    yield f"commit {info.id}{decoration(refs.get(info.id))}"
+    yield paint("yellow", f"commit {info.id}") + paint("bold-green", decoration(refs.get(info.id)))
     if len(info.parents) > 1:
         yield "Merge:  " + " ".join(p[:10] for p in info.parents)
     yield f"Author: {info.actor_name} <{info.actor}@actors.gvcs>"

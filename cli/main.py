@@ -49,6 +49,21 @@ def build_parser() -> Parser:
     parser.add_argument("-C", dest="directory", metavar="DIR", help="run as if started in DIR")
     parser.add_argument("--actor", metavar="ID", help="who is acting (default: $GVCS_ACTOR, then config)")
     parser.add_argument("--version", action="version", version="gvcs 0.1.0")
+    parser.add_argument(
+        "--no-pager",
+        action="store_true",
+        help="never page the output (log, show, diff ... page on a terminal)",
+    )
+    parser.add_argument(
+        "--paginate", action="store_true", help="page the output of any command on a terminal"
+    )
+    parser.add_argument(
+        "--color",
+        "--colour",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour the output: auto (a terminal without $NO_COLOR; the default), always, never",
+    )
     sub = parser.add_subparsers(dest="command", metavar="<command>", parser_class=Parser)
     sub.required = True
     p = sub.add_parser(
@@ -455,6 +470,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(words)
     if args.command == "help":
         return _help(parser, args.topic)
+    pager = None
+    if args.paginate or args.color != "auto" or sys.stdout.isatty():
+        from .pager import set_colour, start_pager
+
+        pager = start_pager(args.command, args.paginate, args.no_pager, os.environ)
+        set_colour(args.color, os.environ, sys.stdout.isatty() or pager is not None)
     try:
         return _run(args)
     except BrokenPipeError:
@@ -467,6 +488,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"{PROG}: interrupted\n")
         return 130
     finally:
+        if pager is not None:
+            pager.stop()
         if argv is None:
             # The process ends with the command: the interpreter's collections from here on (and its
             # last one at exit) would walk every object still alive, a few hundred thousand after a

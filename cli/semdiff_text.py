@@ -18,6 +18,8 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from .pager import paint
+
 if TYPE_CHECKING:
     from narrative_vcs.semdiff import FieldChange, LinkChanges, ParagraphChange, SemanticChange
 
@@ -40,7 +42,7 @@ def semantic_lines(changes: Iterable[SemanticChange], *, word_diff: bool = False
 def _file_lines(change: SemanticChange, word_diff: bool) -> Iterator[str]:
     from narrative_vcs.semdiff import FileDiff, PageDiff
 
-    yield f"{change.status} {change.path}"
+    yield paint("bold", f"{change.status} {change.path}")
     if isinstance(change, FileDiff) and change.problem:
         yield f"(not compared: {change.problem})"
     if isinstance(change, PageDiff) and change.title is not None:
@@ -85,21 +87,22 @@ def _link_lines(links: LinkChanges) -> Iterator[str]:
 
 def _paragraph_lines(change: ParagraphChange, word_diff: bool) -> Iterator[str]:
     if change.op == "inserted":
-        yield f"+ ¶{change.new_index}"
-        yield from _indented(change.new or "")
+        yield paint("green", f"+ ¶{change.new_index}")
+        yield from _indented(change.new or "", colour="green")
     elif change.op == "deleted":
-        yield f"- ¶{change.old_index}"
-        yield from _indented(change.old or "")
+        yield paint("red", f"- ¶{change.old_index}")
+        yield from _indented(change.old or "", colour="red")
     else:
         moved = f" (was ¶{change.old_index})" if change.old_index != change.new_index else ""
-        yield f"~ ¶{change.new_index}{moved}"
+        yield paint("cyan", f"~ ¶{change.new_index}{moved}")
         if word_diff:
             yield from _indented(change.word_markup())
         else:
-            yield from _indented(change.old or "", "- ")
-            yield from _indented(change.new or "", "+ ")
+            yield from _indented(change.old or "", "- ", colour="red")
+            yield from _indented(change.new or "", "+ ", colour="green")
 
 
-def _indented(text: str, mark: str = "") -> Iterator[str]:
+def _indented(text: str, mark: str = "", *, colour: str | None = None) -> Iterator[str]:
     for line in text.split("\n"):
-        yield f"{INDENT}{mark}{line}".rstrip()
+        plain = f"{INDENT}{mark}{line}".rstrip()
+        yield paint(colour, plain) if colour else plain
