@@ -67,6 +67,15 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(dest="command", metavar="<command>", parser_class=Parser)
     sub.required = True
     p = sub.add_parser(
+        "completion",
+        help="print the shell code that completes gvcs: bash, zsh or fish",
+        description="Print the shell code that completes gvcs commands, options, branches, tags, pages, "
+        'actors and remotes. Add to ~/.bashrc: eval "$(gvcs completion bash)"; to ~/.zshrc: '
+        'eval "$(gvcs completion zsh)"; for fish: gvcs completion fish | source.',
+    )
+    p.set_defaults(target="completion:cmd_completion")
+    p.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete in")
+    p = sub.add_parser(
         "help",
         help="show a command's help: gvcs help COMMAND [SUBCOMMAND]",
         description="Show a command's help, as COMMAND --help does; with no command, gvcs's own.",
@@ -467,6 +476,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     _JSON_ERRORS = "--json" in words
     parser = build_parser()
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions: answered, then the process ends
+        from .completion import complete
+
+        complete(parser)
     args = parser.parse_args(words)
     if args.command == "help":
         return _help(parser, args.topic)
