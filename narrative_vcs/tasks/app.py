@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .keys import Keys, store_id
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
 
     from narrative_vcs.repository import Repository
 
-__all__ = ["DRAIN", "EXPIRE", "SWEEP", "Settings", "make_app", "producer"]
+__all__ = ["DRAIN", "EXPIRE", "SWEEP", "Settings", "from_environment", "make_app", "producer"]
 
 log = logging.getLogger("gvcs.tasks")
 
@@ -110,7 +112,10 @@ def _celery(redis_url: str, keys: Keys, settings: Settings) -> Celery:
         task_default_queue=keys.queue,
         task_create_missing_queues=True,
         worker_prefetch_multiplier=1,
-        worker_send_task_events=False,
+        # Task events (received, started, succeeded, failed; and sent, from intake) for celery events
+        # and Flower: a few small messages per drain, next to the drain's own Redis round trips.
+        worker_send_task_events=True,
+        task_send_sent_event=True,
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
         broker_connection_retry_on_startup=True,
@@ -241,6 +246,55 @@ def make_app(redis_url: str, location: str, settings: Settings | None = None) ->
     app.gvcs_keys = keys
     app.gvcs_settings = settings
     return app
+
+
+REDIS_ENV = "GVCS_REDIS_URL"
+STORE_ENV = "GVCS_STORE"
+
+
+def from_environment(environ: Mapping[str, str], cwd: Path) -> Celery:
+    """The story's Celery app as Celery's own commands find it (``celery -A narrative_vcs.tasks.app``).
+
+    The broker is ``$GVCS_REDIS_URL`` (as for ``gvcs worker`` and intake); the story is ``$GVCS_STORE``
+    (a ``neo4j://`` URI or a repository directory), else the repository that holds ``cwd``. Outside a
+    story the app knows no tasks but still reaches the broker: enough for ``inspect``, ``control``,
+    ``events`` and Flower, which watch every story's workers on that Redis.
+    """
+    from narrative_vcs.errors import BadInput
+
+    url = environ.get(REDIS_ENV) or ""
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise BadInput(
+            f"celery -A narrative_vcs.tasks.app needs {REDIS_ENV}=redis://host:6379/0 (got {url!r})"
+        )
+    location = environ.get(STORE_ENV) or _story_of(cwd)
+    if location is None:
+        return _celery(url, Keys("none"), Settings())
+    return make_app(url, location)
+
+
+def _story_of(cwd: Path) -> str | None:
+    from narrative_vcs.errors import GvcsError
+    from narrative_vcs.graph.factory import find_root
+
+    try:
+        return str(find_root(cwd))
+    except GvcsError:
+        return None
+
+
+_module_app: Celery | None = None
+
+
+def __getattr__(name: str) -> Celery:
+    """``app``: the module-level app of :func:`from_environment`, made on first use (importing this
+    module reads no environment and imports no celery)."""
+    global _module_app
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _module_app is None:
+        _module_app = from_environment(os.environ, Path.cwd())
+    return _module_app
 
 
 def _quietly(fn: Any, *args: Any) -> None:
