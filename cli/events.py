@@ -349,7 +349,7 @@ def add_commands(sub: Any, command: Any, json_flag: Any) -> None:
         parser.add_argument(
             "--branch", default=None, metavar="BRANCH", help="only this branch (default: all)"
         )
-        parser.add_argument("-n", "--max-count", type=int, default=None, metavar="N")
+        parser.add_argument("-n", "--max-count", type=int, default=None, metavar="N", help="at most N events")
         json_flag(parser)
 
     p = command(sub, "gift", "events:cmd_gift_balance", "mint, send or burn gift tokens; show balances")
@@ -362,21 +362,27 @@ def add_commands(sub: Any, command: Any, json_flag: Any) -> None:
         a = gift.add_parser(name, help=help_text)
         a.set_defaults(target="events:cmd_gift", op=op)
         if op != "burn":
-            a.add_argument("to", metavar="ACTOR")
-        a.add_argument("amount", type=int, metavar="AMOUNT")
+            a.add_argument("to", metavar="ACTOR", help="who receives the tokens")
+        a.add_argument("amount", type=int, metavar="AMOUNT", help="how many tokens (a whole number)")
         a.add_argument("--memo", default=None, help="a note kept in the event")
         _sending(a, json_flag)
     for parser in (gift.add_parser("balance", help="the balances of ledger.yaml"), p):
         parser.set_defaults(target="events:cmd_gift_balance", holder=None)
         if parser is not p:  # a positional beside the subcommands would take the subcommand's name
-            parser.add_argument("holder", nargs="?", default=None, metavar="ACTOR")
+            parser.add_argument(
+                "holder",
+                nargs="?",
+                default=None,
+                metavar="ACTOR",
+                help="whose balance (default: every holder)",
+            )
         parser.add_argument("--branch", default=None, metavar="BRANCH", help="default: main")
         json_flag(parser)
 
     p = command(
         sub, "ritual", "events:cmd_ritual", "turn a glyph: fire its opcode from story.yaml's glyph table"
     )
-    p.add_argument("glyph", metavar="GLYPH")
+    p.add_argument("glyph", metavar="GLYPH", help="the glyph's id in story.yaml's glyph table")
     p.add_argument("--rotation", type=int, required=True, metavar="DEG", help="0, 90, 180 or 270")
     p.add_argument("--page", default=None, metavar="PAGE", help="the page the ritual is performed on")
     _sending(p, json_flag)
@@ -388,7 +394,7 @@ def add_commands(sub: Any, command: Any, json_flag: Any) -> None:
     for name, op in (("add", "added"), ("update", "updated"), ("remove", "removed")):
         a = spore.add_parser(name, help=f"report a spore {op}")
         a.set_defaults(target="events:cmd_spore", op=op)
-        a.add_argument("spore", metavar="ID")
+        a.add_argument("spore", metavar="ID", help="the spore's id")
         if op != "removed":
             a.add_argument("--type", default=None, help="what kind of spore it is")
             a.add_argument(
@@ -397,9 +403,11 @@ def add_commands(sub: Any, command: Any, json_flag: Any) -> None:
         _sending(a, json_flag)
     a = spore.add_parser("decay", help="report a spore unhealthy, died or restarted")
     a.set_defaults(target="events:cmd_spore", op="decay")
-    a.add_argument("spore", metavar="ID")
-    a.add_argument("--state", required=True, choices=("unhealthy", "died", "restarted"))
-    a.add_argument("--reason", default=None)
+    a.add_argument("spore", metavar="ID", help="the spore's id")
+    a.add_argument(
+        "--state", required=True, choices=("unhealthy", "died", "restarted"), help="what happened to it"
+    )
+    a.add_argument("--reason", default=None, help="why, in a few words")
     a.add_argument("--time", default=None, metavar="TIME", help="when it happened (ISO 8601 or unix seconds)")
     _sending(a, json_flag)
     for parser in (spore.add_parser("list", help="the spores and their health"), p):

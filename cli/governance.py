@@ -244,8 +244,8 @@ def add_commands(sub: Any, command: Any, json_flag: Any) -> None:
     json_flag(p)
 
     p = command(sub, "vote", "governance:cmd_vote", "vote yes or no on an open proposal")
-    p.add_argument("number", type=int, metavar="N")
-    p.add_argument("choice", choices=("yes", "no"))
+    p.add_argument("number", type=int, metavar="N", help="the proposal's number (gvcs proposals)")
+    p.add_argument("choice", choices=("yes", "no"), help="your vote")
     p.add_argument("--stake", type=int, default=0, metavar="TOKENS", help="tokens to stake (weight: stake)")
     json_flag(p)
 
@@ -260,7 +260,7 @@ def add_commands(sub: Any, command: Any, json_flag: Any) -> None:
     proposal.required = True
     a = proposal.add_parser("show", help="one proposal: votes, tally, result and what it merges")
     a.set_defaults(target="governance:cmd_proposal_show")
-    a.add_argument("number", type=int, metavar="N")
+    a.add_argument("number", type=int, metavar="N", help="the proposal's number (gvcs proposals)")
     a.add_argument("--no-diff", action="store_true", help="leave out what the proposal merges")
     a.add_argument("--word-diff", action="store_true", help="rewritten paragraphs word by word")
     json_flag(a)

@@ -38,7 +38,15 @@ def _json(p: argparse.ArgumentParser) -> None:
 def _command(
     sub: argparse._SubParsersAction[Parser], name: str, target: str, help_text: str
 ) -> argparse.ArgumentParser:
-    p = sub.add_parser(name, help=help_text, description=help_text)
+    from .examples import epilog
+
+    p = sub.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        epilog=epilog(name),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.set_defaults(target=target)
     return p
 
@@ -100,12 +108,27 @@ def build_parser() -> Parser:
     from .reading import add_commands as add_reading_commands
 
     add_reading_commands(sub, _command, _json)
+    _describe(parser)
     return parser
+
+
+def _describe(parser: argparse.ArgumentParser) -> None:
+    """A subcommand made without a description (``actor add``) gets its one-line help as one, so that
+    its ``--help`` says what it does."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, sub in action.choices.items():
+                if not sub.description and helps.get(name):
+                    sub.description = helps[name]
+                _describe(sub)
 
 
 def _setup_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     p = _command(sub, "init", "story:cmd_init", "create a story repository")
-    p.add_argument("path", nargs="?", default=".", metavar="DIR")
+    p.add_argument(
+        "path", nargs="?", default=".", metavar="DIR", help="where (default: here; made if missing)"
+    )
     p.add_argument("--title", default=None, help="the story's title (default: from the directory name)")
     p.add_argument(
         "--store",
@@ -119,9 +142,9 @@ def _setup_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     actor = p.add_subparsers(dest="actor_command", metavar="<add|list>", parser_class=Parser)
     a = actor.add_parser("add", help="add an actor to the work tree")
     a.set_defaults(target="story:cmd_actor_add")
-    a.add_argument("id", metavar="ID")
-    a.add_argument("--name", required=True)
-    a.add_argument("--kind", choices=("human", "agent"), default="human")
+    a.add_argument("id", metavar="ID", help="the actor's id: a-z 0-9 . _ -, as in Name <ID@actors.gvcs>")
+    a.add_argument("--name", required=True, help="the actor's name as commits show it")
+    a.add_argument("--kind", choices=("human", "agent"), default="human", help="(default: human)")
     a.add_argument("--archetype", default=None, help="an optional role, e.g. copyist")
     a = actor.add_parser("list", help="list the actors in the work tree")
     a.set_defaults(target="story:cmd_actor_list")
@@ -135,19 +158,26 @@ def _setup_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     page = p.add_subparsers(dest="page_command", metavar="<new|list|show>", parser_class=Parser)
     a = page.add_parser("new", help="write a new page file in the work tree")
     a.set_defaults(target="story:cmd_page_new")
-    a.add_argument("id", metavar="ID")
-    a.add_argument("--title", required=True)
+    a.add_argument("id", metavar="ID", help="the page's id (its file: pages/ID.md)")
+    a.add_argument("--title", required=True, help="the page's title")
     a.add_argument("--follows", nargs="+", default=[], metavar="ID", help="pages this one comes after")
     a.add_argument("--alternate-of", default=None, metavar="ID", help="page this one is an alternate of")
-    a.add_argument("--tag", dest="tags", action="append", default=[], metavar="TAG")
+    a.add_argument(
+        "--tag",
+        dest="tags",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="a tag of the page (repeat for more)",
+    )
     a = page.add_parser("list", help="list pages (the work tree, or --rev)")
     a.set_defaults(target="story:cmd_page_list")
-    a.add_argument("--rev", default=None)
+    a.add_argument("--rev", default=None, help="at this revision (default: the work tree)")
     _json(a)
     a = page.add_parser("show", help="print a page (the work tree's copy, or --rev / --as-of)")
     a.set_defaults(target="story:cmd_page_show")
-    a.add_argument("id", metavar="ID")
-    a.add_argument("--rev", default=None)
+    a.add_argument("id", metavar="ID", help="the page's id")
+    a.add_argument("--rev", default=None, help="at this revision (default: the work tree)")
     a.add_argument("--as-of", default=None, metavar="TIME", help="ISO 8601 or unix seconds")
     _json(a)
     _json(p)
@@ -163,8 +193,8 @@ def _setup_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     )
 
     p = _command(sub, "branch", "story:cmd_branch", "list, create, rename or delete branches")
-    p.add_argument("name", nargs="?")
-    p.add_argument("start", nargs="?", metavar="START")
+    p.add_argument("name", nargs="?", help="the branch to create (none: list the branches)")
+    p.add_argument("start", nargs="?", metavar="START", help="where it starts (default: HEAD)")
     how = p.add_mutually_exclusive_group()
     how.add_argument("-d", "--delete", action="store_true", help="delete branch NAME")
     how.add_argument("-m", "--move", action="store_true", help="rename: branch -m [OLD] NEW")
@@ -178,8 +208,8 @@ def _setup_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     p = _command(sub, "recover", "story:cmd_recover", "finish or roll back a command that was killed")
     _json(p)
     p = _command(sub, "tag", "story:cmd_tag", "list tags, or tag a revision")
-    p.add_argument("name", nargs="?")
-    p.add_argument("rev", nargs="?", metavar="REV")
+    p.add_argument("name", nargs="?", help="the tag to make (none: list the tags)")
+    p.add_argument("rev", nargs="?", metavar="REV", help="what it tags (default: HEAD)")
     p.add_argument("-d", "--delete", action="store_true", help="delete tag NAME")
     _json(p)
 
@@ -210,13 +240,17 @@ def _undo_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     p.add_argument("ref", nargs="?", default=None, metavar="BRANCH", help="default: the current branch")
     _json(p)
     p = _command(sub, "stash", "undo:cmd_stash_push", "put uncommitted changes aside, and bring them back")
-    p.add_argument("-m", "--message", default=None)
+    p.add_argument(
+        "-m", "--message", default=None, help="what the stash holds (default: its commit's subject)"
+    )
     stash = p.add_subparsers(
         dest="stash_command", metavar="<push|list|show|pop|apply|drop>", parser_class=Parser
     )
     a = stash.add_parser("push", help="put every uncommitted change aside (the default)")
     a.set_defaults(target="undo:cmd_stash_push")
-    a.add_argument("-m", "--message", default=None)
+    a.add_argument(
+        "-m", "--message", default=None, help="what the stash holds (default: its commit's subject)"
+    )
     a = stash.add_parser("list", help="list the stashes, newest first")
     a.set_defaults(target="undo:cmd_stash_list")
     _json(a)
@@ -239,28 +273,32 @@ def _history_commands(sub: argparse._SubParsersAction[Parser]) -> None:
         "revs", nargs="*", metavar="REV", help="where to start: REV, A..B, A...B, ^A (default: HEAD)"
     )
     p.add_argument("--all", action="store_true", help="start from every branch and tag")
-    p.add_argument("-n", "--max-count", type=int, default=None, metavar="N")
-    p.add_argument("--oneline", action="store_true")
+    p.add_argument("-n", "--max-count", type=int, default=None, metavar="N", help="at most N commits")
+    p.add_argument("--oneline", action="store_true", help="one line a commit: short id, refs, subject")
     p.add_argument("--graph", action="store_true", help="draw the commit graph")
     p.add_argument("--actor", dest="filter_actor", metavar="ID", help="only commits by this actor")
     p.add_argument("--kind", default=None, help="only commits of this kind (edit, agent.emit.v1, ...)")
     p.add_argument("--page", default=None, metavar="ID", help="only commits that changed this page")
-    p.add_argument("--since", default=None, metavar="TIME")
-    p.add_argument("--until", default=None, metavar="TIME")
+    p.add_argument(
+        "--since", default=None, metavar="TIME", help="commits at or after TIME (ISO 8601 or unix seconds)"
+    )
+    p.add_argument(
+        "--until", default=None, metavar="TIME", help="commits at or before TIME (a date: that whole day)"
+    )
     p.add_argument("-p", "--patch", action="store_true", help="show each commit's semantic diff")
     p.add_argument("--word-diff", action="store_true", help="with -p: changed paragraphs as [-old-]{+new+}")
     _json(p)
 
     p = _command(sub, "show", "history:cmd_show", "show a commit and its changes")
-    p.add_argument("rev", nargs="?", default="HEAD", metavar="REV")
+    p.add_argument("rev", nargs="?", default="HEAD", metavar="REV", help="the commit to show (default: HEAD)")
     _diff_options(p)
     p = _command(sub, "diff", "history:cmd_diff", "compare the work tree or revisions")
     p.add_argument("revs", nargs="*", metavar="REV", help="none: work tree vs HEAD; one; two; or A..B, A...B")
     p.add_argument("--stat", action="store_true", help="only a summary per file")
     _diff_options(p)
     p = _command(sub, "blame", "history:cmd_blame", "who last changed each paragraph of a page")
-    p.add_argument("page", metavar="PAGE")
-    p.add_argument("--rev", default="HEAD")
+    p.add_argument("page", metavar="PAGE", help="the page's id")
+    p.add_argument("--rev", default="HEAD", help="the page as this revision has it (default: HEAD)")
     _json(p)
     _graph_command(sub)
 
@@ -320,7 +358,9 @@ def _maintenance_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     )
     _json(p)
     p = _command(sub, "demo", "story:cmd_demo", "create a sample story repository to explore")
-    p.add_argument("path", nargs="?", default="demo-story", metavar="DIR")
+    p.add_argument(
+        "path", nargs="?", default="demo-story", metavar="DIR", help="where to make it (default: demo-story)"
+    )
     p.add_argument("--force", action="store_true", help="recreate DIR if it holds a previous demo")
 
 
@@ -333,7 +373,7 @@ def _remote_commands(sub: argparse._SubParsersAction[Parser]) -> None:
         "add", help="name another store: a neo4j:// URI, a repository directory or a git URL or path"
     )
     a.set_defaults(target="remote:cmd_remote_add")
-    a.add_argument("name", metavar="NAME")
+    a.add_argument("name", metavar="NAME", help="the remote's name, e.g. origin")
     a.add_argument(
         "location",
         metavar="URI",
@@ -341,14 +381,14 @@ def _remote_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     )
     a = remote.add_parser("remove", help="forget a remote and its remote-tracking refs")
     a.set_defaults(target="remote:cmd_remote_remove")
-    a.add_argument("name", metavar="NAME")
+    a.add_argument("name", metavar="NAME", help="the remote to forget")
     a = remote.add_parser("list", help="list the remotes")
     a.set_defaults(target="remote:cmd_remote_list")
     a.add_argument("-v", "--verbose", action="store_true", help="show where each remote is")
     _json(a)
 
     p = _command(sub, "push", "remote:cmd_push", "send branches' missing history to a remote")
-    p.add_argument("remote", metavar="NAME")
+    p.add_argument("remote", metavar="NAME", help="the remote (gvcs remote -v lists them)")
     p.add_argument(
         "branch", nargs="*", metavar="BRANCH", help="default: the current branch; several land together"
     )
@@ -363,7 +403,7 @@ def _remote_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     _json(p)
 
     p = _command(sub, "pull", "remote:cmd_pull", "fetch a remote's branches and fast-forward or merge them")
-    p.add_argument("remote", metavar="NAME")
+    p.add_argument("remote", metavar="NAME", help="the remote (gvcs remote -v lists them)")
     p.add_argument(
         "branch",
         nargs="*",
@@ -379,7 +419,13 @@ def _remote_commands(sub: argparse._SubParsersAction[Parser]) -> None:
         help="neo4j://user:pass@host:7687[/db], a repository directory, or a git URL (http(s)://HOST/git, "
         "ssh://, git://, file://) or bare repository path",
     )
-    p.add_argument("directory_name", nargs="?", default=None, metavar="DIR")
+    p.add_argument(
+        "directory_name",
+        nargs="?",
+        default=None,
+        metavar="DIR",
+        help="the new repository (default: from URI)",
+    )
     _json(p)
 
 
@@ -389,7 +435,7 @@ def _access_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     token = p.add_subparsers(dest="token_command", metavar="<create|list|revoke>", parser_class=Parser)
     a = token.add_parser("create", help="print a new API token that acts as ACTOR (stored hashed)")
     a.set_defaults(target="access:cmd_token_create")
-    a.add_argument("actor_id", metavar="ACTOR")
+    a.add_argument("actor_id", metavar="ACTOR", help="the actor the token acts as")
     a.add_argument("--label", default=None, help="a note to tell tokens apart in gvcs token list")
     _json(a)
     a = token.add_parser("list", help="list the tokens (ids and actors, never the tokens)")
@@ -397,7 +443,7 @@ def _access_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     _json(a)
     a = token.add_parser("revoke", help="revoke a token by its id")
     a.set_defaults(target="access:cmd_token_revoke")
-    a.add_argument("token_id", metavar="ID")
+    a.add_argument("token_id", metavar="ID", help="the token's id (gvcs token list)")
 
     p = _command(sub, "access", "access:cmd_access", "show or set who may read through the API")
     p.add_argument(

@@ -121,7 +121,7 @@ def _replay(args: argparse.Namespace, action: str) -> int:
 def add_commands(sub: Any, command: Any, json_flag: Any) -> None:
     """Register the merge commands on the ``gvcs`` parser."""
     p = command(sub, "merge", "merging:cmd_merge", "merge a branch into the current one")
-    p.add_argument("source", nargs="?", metavar="BRANCH")
+    p.add_argument("source", nargs="?", metavar="BRANCH", help="the branch (or revision) to merge in")
     p.add_argument("--strategy", choices=("ours", "theirs", "union"), help="settle conflicts this way")
     p.add_argument("--no-ff", action="store_true", help="make a merge commit even if a fast-forward would do")
     p.add_argument("-m", dest="message", help="the merge commit's message")
@@ -134,13 +134,18 @@ def add_commands(sub: Any, command: Any, json_flag: Any) -> None:
     p = command(sub, "resolve", "merging:cmd_resolve", "settle one conflicted file of the merge")
     p.add_argument("item", metavar="PAGE", help="a page id or a file path")
     side = p.add_mutually_exclusive_group()
-    for name in ("ours", "theirs", "union"):
-        side.add_argument(f"--{name}", dest="side", action="store_const", const=name)
+    sides = {
+        "ours": "keep this branch's side",
+        "theirs": "take the merged-in branch's side",
+        "union": "keep both sides, ours first",
+    }
+    for name, text in sides.items():
+        side.add_argument(f"--{name}", dest="side", action="store_const", const=name, help=text)
     p.add_argument("--file", metavar="F", help="take the resolved content from file F")
 
     p = command(sub, "rebase", "merging:cmd_rebase", "replay the current branch's commits on top of ONTO")
-    p.add_argument("onto", metavar="ONTO")
+    p.add_argument("onto", metavar="ONTO", help="the branch or commit to replay on")
     p = command(sub, "cherry-pick", "merging:cmd_cherry_pick", "apply one commit's change here")
-    p.add_argument("rev", metavar="REV")
+    p.add_argument("rev", metavar="REV", help="the commit")
     p = command(sub, "revert", "merging:cmd_revert", "make a commit that undoes REV")
-    p.add_argument("rev", metavar="REV")
+    p.add_argument("rev", metavar="REV", help="the commit")

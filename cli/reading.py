@@ -28,7 +28,9 @@ FORMATS = ("text", "markdown", "html", "epub")
 def add_commands(sub: Any, command: Any, json_flag: Any) -> None:
     """Register ``read`` and ``stats`` (``command`` and ``json_flag`` are ``cli.main``'s helpers)."""
     p = command(sub, "read", "reading:cmd_read", "the story at a revision as one text, in reading order")
-    p.add_argument("rev", nargs="?", default="HEAD", metavar="REV")
+    p.add_argument(
+        "rev", nargs="?", default="HEAD", metavar="REV", help="the revision to read (default: HEAD)"
+    )
     p.add_argument("--from", dest="start", default=None, metavar="PAGE", help="start reading at PAGE")
     p.add_argument(
         "--format", default="text", metavar="FORMAT", help="text, markdown, html or epub (default: text)"
