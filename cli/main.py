@@ -108,6 +108,9 @@ def build_parser() -> Parser:
     from .reading import add_commands as add_reading_commands
 
     add_reading_commands(sub, _command, _json)
+    from .importing import add_commands as add_import_commands
+
+    add_import_commands(sub, _command, _json)
     _describe(parser)
     return parser
 

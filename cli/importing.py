@@ -1,0 +1,162 @@
+"""``gvcs import twee|twine|vault SOURCE`` and ``gvcs export twee [REV]``: stories in and out of Twine
+and markdown vaults.
+
+The mapping from names to pages is in :mod:`narrative_vcs.importing`, Twine's formats in
+:mod:`narrative_vcs.twine`, vaults in :mod:`narrative_vcs.vault`. An import reads the whole source and
+every page it touches before it writes anything: a bad file changes nothing. It writes the work tree
+only; ``gvcs commit`` records it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .common import Context, emit_json, out
+
+if TYPE_CHECKING:
+    from narrative_vcs.importing import ImportPlan
+    from narrative_vcs.objects import Page, Story
+    from narrative_vcs.worktree import WorkTree
+
+__all__ = ["add_commands", "cmd_export", "cmd_import"]
+
+
+def add_commands(sub: Any, command: Any, json_flag: Any) -> None:
+    """Register ``import`` and ``export`` (``command`` and ``json_flag`` are ``cli.main``'s helpers)."""
+    p = command(
+        sub, "import", "importing:cmd_import", "bring a Twine story or a markdown vault into the work tree"
+    )
+    kinds = p.add_subparsers(dest="kind", metavar="<twee|twine|vault>", parser_class=type(p))
+    kinds.required = True
+    for kind, source, help_text in (
+        ("twee", "FILE", "a Twee 3 text file"),
+        ("twine", "FILE", "a Twine 2 archive or published story (HTML)"),
+        ("vault", "DIR", "a folder of markdown notes (Obsidian-style [[links]])"),
+    ):
+        a = kinds.add_parser(kind, help=help_text, description=f"import {help_text}")
+        a.add_argument(
+            "source", metavar=source, help=f"the {'folder' if kind == 'vault' else 'file'} to read"
+        )
+        json_flag(a)
+    p = command(sub, "export", "importing:cmd_export", "write the story at a revision in another format")
+    formats = p.add_subparsers(dest="kind", metavar="<twee>", parser_class=type(p))
+    formats.required = True
+    a = formats.add_parser("twee", help="Twee 3 text", description="the story at REV as Twee 3 text")
+    a.add_argument("rev", nargs="?", default="HEAD", metavar="REV")
+    a.add_argument("-o", "--output", default=None, metavar="FILE", help="write FILE (default: stdout)")
+    json_flag(a)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """``gvcs import KIND SOURCE``: plan in memory, then write the pages and story.yaml."""
+    ctx = Context(args)
+    worktree = ctx.worktree
+    existing = _worktree_pages(worktree)
+    record = _worktree_story(worktree)
+    source = Path(args.source) if Path(args.source).is_absolute() else ctx.cwd / args.source
+    plan = _plan(args.kind, source, args.source, existing, record)
+    for path, data in plan.files().items():
+        worktree.write(path, data)
+    if args.json:
+        emit_json(plan.to_json(args.kind, args.source))
+        return 0
+    for name, page_id in plan.mapping.items():
+        state = "added" if page_id in plan.added else "updated" if page_id in plan.updated else "unchanged"
+        out(f"  {state + ':':<11}{name} -> pages/{page_id}.md")
+    story_note = f", story.yaml (title: {plan.story.title})" if plan.story else ""
+    counts = f"{len(plan.added)} added, {len(plan.updated)} updated, {len(plan.unchanged)} unchanged"
+    out(f"Imported {args.source}: {counts}{story_note}")
+    out(f"Commit with: gvcs commit -m 'Import {Path(args.source).name}'")
+    return 0
+
+
+def _plan(kind: str, path: Path, shown: str, existing: dict[str, Page], record: Story | None) -> ImportPlan:
+    from narrative_vcs import twine
+
+    if kind == "vault":
+        from narrative_vcs.vault import parse_vault, plan_import
+
+        return plan_import(parse_vault(_read_vault(path, shown)), existing, record)
+    text = _read_text(path, shown)
+    story = twine.parse_twee(text, shown) if kind == "twee" else twine.parse_html(text, shown)
+    return twine.plan_import(story, existing, record)
+
+
+def _read_text(path: Path, shown: str) -> str:
+    from narrative_vcs.errors import InvalidFile, NotFound
+
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise NotFound(f"{shown}: no such file") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InvalidFile(shown, line, f"not UTF-8 text ({exc.reason})") from None
+
+
+def _read_vault(root: Path, shown: str) -> dict[str, bytes]:
+    """Every ``.md`` file under ``root`` (hidden folders such as ``.obsidian`` left out), by its path
+    relative to ``root``; symbolic links are not followed."""
+    from narrative_vcs.errors import BadInput
+
+    if not root.is_dir():
+        raise BadInput(f"{shown}: not a directory")
+    files: dict[str, bytes] = {}
+    for path in sorted(root.rglob("*.md")):
+        relative = path.relative_to(root)
+        if any(part.startswith(".") for part in relative.parts) or path.is_symlink() or not path.is_file():
+            continue
+        files[relative.as_posix()] = path.read_bytes()
+    return files
+
+
+def _worktree_pages(worktree: WorkTree) -> dict[str, Page]:
+    from narrative_vcs.objects import Page
+
+    pages: dict[str, Page] = {}
+    for page_id in worktree.pages():
+        data = worktree.read(f"pages/{page_id}.md")
+        if data is not None:
+            pages[page_id] = Page.parse(page_id, data)
+    return pages
+
+
+def _worktree_story(worktree: WorkTree) -> Story | None:
+    from narrative_vcs.objects import Story
+
+    data = worktree.read(Story.PATH)
+    return None if data is None else Story.parse(data)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """``gvcs export twee [REV] [-o FILE]``."""
+    import sys
+
+    from narrative_vcs.twine import export_twee
+
+    from .reading import _write_file
+
+    ctx = Context(args)
+    repo = ctx.repo
+    snapshot = repo.read_story(repo.resolve(args.rev))
+    text = export_twee(snapshot.story, snapshot.pages)
+    to_file = args.output is not None and args.output != "-"
+    if to_file:
+        _write_file(ctx.cwd / args.output, args.output, text.encode())
+    if args.json:
+        report = {
+            "format": "twee",
+            "rev": args.rev,
+            "commit": snapshot.commit,
+            "passages": len(snapshot.pages),
+        }
+        emit_json(report | ({"output": args.output} if to_file else {"text": text}))
+    elif to_file:
+        out(f"Wrote {args.output}: {len(snapshot.pages)} passage(s) of {args.rev}")
+    else:
+        sys.stdout.write(text)
+    return 0

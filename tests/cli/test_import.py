@@ -1,0 +1,117 @@
+"""``gvcs import twee|twine|vault`` and ``gvcs export twee`` through real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from narrative_vcs.twine import parse_twee
+from tests.fixtures.stories import ARCHIVE, twee_story, write_vault
+
+from .conftest import Gvcs, ok, one_line_error
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".gvcs" not in p.parts
+    }
+
+
+def test_twee_import_commit_export_round_trip(gvcs: Gvcs, story: Path) -> None:
+    (story / "story.twee").write_text(twee_story(), encoding="utf-8")
+    result = ok(gvcs("import", "twee", "story.twee", cwd=story))
+    assert "added:     Room 2 -> pages/room-2.md" in result.out
+    assert (
+        "Imported story.twee: 50 added, 0 updated, 0 unchanged, story.yaml (title: The Lighthouse Keeper)"
+        in result.out
+    )
+    assert "Room 2" in (story / "pages" / "room-2.md").read_text()
+    ok(gvcs("commit", "-m", "Import the lighthouse", cwd=story, actor="mara"))
+    again = ok(gvcs("import", "twee", "story.twee", "--json", cwd=story))
+    report = json.loads(again.out)
+    assert {p["status"] for p in report["pages"]} == {"unchanged"} and len(report["pages"]) == 50
+    assert ok(gvcs("status", cwd=story)).out.endswith("nothing to commit, work tree clean\n")
+    ok(gvcs("export", "twee", "-o", "out.twee", cwd=story))
+    original = parse_twee(twee_story(), "story.twee")
+    back = parse_twee((story / "out.twee").read_text(encoding="utf-8"), "out.twee")
+    assert back.title == original.title and back.data == original.data
+    imported = {p.name: (p.tags, p.links(), p.metadata) for p in original.passages}
+    exported = {p.name: (p.tags, p.links(), p.metadata) for p in back.passages}
+    assert {k: v for k, v in exported.items() if k in imported} == imported
+    assert set(exported) - set(imported) == {"Opening", "Second"}  # the story's own pages
+
+
+def test_export_prints_twee_and_json(gvcs: Gvcs, story: Path) -> None:
+    text = ok(gvcs("export", "twee", "HEAD", cwd=story)).out
+    assert ":: StoryTitle\nNight Shift\n" in text and ":: Second\n" in text
+    report = json.loads(ok(gvcs("export", "twee", "--json", cwd=story)).out)
+    assert report["format"] == "twee" and report["text"] == text and report["passages"] == 2
+    written = json.loads(ok(gvcs("export", "twee", "-o", "s.twee", "--json", cwd=story)).out)
+    assert written["output"] == "s.twee" and "text" not in written
+    assert (story / "s.twee").read_text(encoding="utf-8") == text
+
+
+def test_bad_twee_changes_nothing(gvcs: Gvcs, story: Path) -> None:
+    lines = twee_story().splitlines()
+    lines[40] = ":: Broken [unclosed"
+    (story / "story.twee").write_text("\n".join(lines), encoding="utf-8")
+    before = _tree(story)
+    line = one_line_error(gvcs("import", "twee", "story.twee", cwd=story), 2)
+    assert line.startswith("gvcs: error: story.twee:41: passage 'Broken'")
+    assert _tree(story) == before
+    assert one_line_error(gvcs("import", "twee", "missing.twee", cwd=story), 2).endswith(
+        "missing.twee: no such file"
+    )
+
+
+def test_twine_archive_import(gvcs: Gvcs, story: Path) -> None:
+    shutil.copy(ARCHIVE, story / "harbour.html")
+    result = ok(gvcs("import", "twine", "harbour.html", cwd=story))
+    assert "added:     Harbour Master's Office -> pages/harbour-master-s-office.md" in result.out
+    ok(gvcs("commit", "-m", "Harbour", cwd=story, actor="mara"))
+    page = ok(gvcs("page", "show", "the-boat", cwd=story)).out
+    assert "[Go back][[the-quay]]" in page
+    assert 'twine: {name: The Boat, pid: "3", position: "500,100", size: "100,100"}' in page
+    exported = parse_twee(ok(gvcs("export", "twee", cwd=story)).out, "out.twee")
+    assert exported.title == "Harbour Lights" and exported.data["start"] == "Opening"
+    boat = next(p for p in exported.passages if p.name == "The Boat")
+    assert boat.links() == [("Go back", "The Quay")] and boat.metadata == {
+        "position": "500,100",
+        "size": "100,100",
+    }
+
+
+def test_vault_import_and_update(gvcs: Gvcs, story: Path, tmp_path: Path) -> None:
+    vault = tmp_path / "My Vault"
+    write_vault(vault)
+    result = ok(gvcs("import", "vault", str(vault), "--json", cwd=story))
+    mapping = {p["name"]: p["id"] for p in json.loads(result.out)["pages"]}
+    assert mapping == {
+        "Chapters/Chapter One.md": "chapter-one",
+        "Chapters/Chapter Two.md": "chapter-two",
+        "Characters/Mara Ink.md": "mara-ink",
+        "Home.md": "home",
+        "Notes/Deep/Café Plans.md": "cafe-plans",
+        "Notes/Mara Ink.md": "mara-ink-2",
+    }
+    home = (story / "pages" / "home.md").read_text()
+    assert "title: Welcome Home" in home and "Start with [[chapter-one]], then [Mara][[mara-ink]]." in home
+    ok(gvcs("commit", "-m", "Vault", cwd=story, actor="mara"))
+    (vault / "Home.md").write_text("Changed, see [[Mara Ink]].\n", encoding="utf-8")
+    again = ok(gvcs("import", "vault", str(vault), cwd=story))
+    assert "Imported" in again.out and "0 added, 1 updated, 5 unchanged" in again.out
+    # of two notes named Mara Ink, the shorter path (Notes/) is the one a bare name means
+    assert (story / "pages" / "home.md").read_text().endswith("Changed, see [[mara-ink-2]].\n")
+
+
+def test_bad_vault_note_changes_nothing(gvcs: Gvcs, story: Path, tmp_path: Path) -> None:
+    vault = tmp_path / "vault"
+    write_vault(vault)
+    (vault / "Chapters" / "Bad Note.md").write_text("---\ntitle: [unclosed\n---\ntext\n", encoding="utf-8")
+    before = _tree(story)
+    line = one_line_error(gvcs("import", "vault", str(vault), cwd=story), 2)
+    assert line.startswith("gvcs: error: Chapters/Bad Note.md:2: ")
+    assert _tree(story) == before
