@@ -44,7 +44,9 @@ def add_commands(sub: Any, command: Any, json_flag: Any) -> None:
     formats = p.add_subparsers(dest="kind", metavar="<twee>", parser_class=type(p))
     formats.required = True
     a = formats.add_parser("twee", help="Twee 3 text", description="the story at REV as Twee 3 text")
-    a.add_argument("rev", nargs="?", default="HEAD", metavar="REV")
+    a.add_argument(
+        "rev", nargs="?", default="HEAD", metavar="REV", help="the revision to export (default: HEAD)"
+    )
     a.add_argument("-o", "--output", default=None, metavar="FILE", help="write FILE (default: stdout)")
     json_flag(a)
 
