@@ -22,10 +22,18 @@ def cmd_merge(args: argparse.Namespace) -> int:
             raise BadInput("--continue and --abort take no branch or other option (but -m with --continue)")
         if args.abort:
             worktree.abort_merge()
+            if args.json:
+                emit_json({"status": "aborted", "branch": worktree.branch, "commit": worktree.commit_id})
+                return 0
             out(f"Merge aborted; the work tree is back at {worktree.where}")
             return 0
         result = worktree.continue_merge(ctx.actor(), args.message)
         changed = len(result.changes)
+        if args.json:
+            emit_json(
+                {"status": "merged", "branch": result.branch, "commit": result.commit, "changed": changed}
+            )
+            return 0
         out(f"[{result.branch} {result.commit[:10]}] merge committed with {changed} file(s) changed")
         return 0
     if not args.source:
@@ -33,6 +41,21 @@ def cmd_merge(args: argparse.Namespace) -> int:
     outcome = worktree.merge(
         args.source, ctx.actor(), strategy=args.strategy, no_ff=args.no_ff, message=args.message
     )
+    if args.json:
+        emit_json(
+            {
+                "status": outcome.status,
+                "branch": worktree.branch,
+                "source": args.source,
+                "commit": outcome.commit,
+                "conflicts": [
+                    {"kind": c.kind, "path": c.path, "message": c.message} for c in outcome.conflicts
+                ]
+                if outcome.status == "conflicts"
+                else [],
+            }
+        )
+        return 1 if outcome.status == "conflicts" else 0
     if outcome.status == "up-to-date":
         out("Already up to date.")
     elif outcome.status == "fast-forward":
@@ -86,6 +109,9 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     if (side is None) == (data is None):
         raise BadInput("resolve needs exactly one of --ours, --theirs, --union or --file F")
     ctx.worktree.resolve(path, side=side, data=data)
+    if args.json:
+        emit_json({"path": path, "resolved": True, "side": side, "file": args.file})
+        return 0
     out(f"Resolved {path} ({side or 'from ' + args.file})")
     return 0
 
@@ -95,6 +121,11 @@ def cmd_rebase(args: argparse.Namespace) -> int:
     ctx = Context(args)
     worktree = ctx.worktree
     new = worktree.rebase(args.onto, ctx.actor())
+    if args.json:
+        emit_json(
+            {"branch": worktree.branch, "onto": args.onto, "commits": list(new), "head": worktree.commit_id}
+        )
+        return 0
     now = (worktree.commit_id or "")[:10]
     out(f"Rebased {len(new)} commit(s) of {worktree.where} onto {args.onto}; now at {now}")
     return 0
@@ -114,6 +145,9 @@ def _replay(args: argparse.Namespace, action: str) -> int:
     ctx = Context(args)
     worktree = ctx.worktree
     oid = worktree.replay(action, args.rev, ctx.actor())
+    if args.json:
+        emit_json({"branch": worktree.branch, "commit": oid, "subject": ctx.repo.commits.get(oid).subject})
+        return 0
     out(f"[{worktree.where} {oid[:10]}] {ctx.repo.commits.get(oid).subject}")
     return 0
 
@@ -127,6 +161,7 @@ def add_commands(sub: Any, command: Any, json_flag: Any) -> None:
     p.add_argument("-m", dest="message", help="the merge commit's message")
     p.add_argument("--continue", dest="cont", action="store_true", help="commit a resolved merge")
     p.add_argument("--abort", action="store_true", help="undo a merge stopped by conflicts")
+    json_flag(p)
 
     p = command(sub, "conflicts", "merging:cmd_conflicts", "list the conflicts of the merge in progress")
     json_flag(p)
@@ -142,10 +177,14 @@ def add_commands(sub: Any, command: Any, json_flag: Any) -> None:
     for name, text in sides.items():
         side.add_argument(f"--{name}", dest="side", action="store_const", const=name, help=text)
     p.add_argument("--file", metavar="F", help="take the resolved content from file F")
+    json_flag(p)
 
     p = command(sub, "rebase", "merging:cmd_rebase", "replay the current branch's commits on top of ONTO")
     p.add_argument("onto", metavar="ONTO", help="the branch or commit to replay on")
+    json_flag(p)
     p = command(sub, "cherry-pick", "merging:cmd_cherry_pick", "apply one commit's change here")
     p.add_argument("rev", metavar="REV", help="the commit")
+    json_flag(p)
     p = command(sub, "revert", "merging:cmd_revert", "make a commit that undoes REV")
     p.add_argument("rev", metavar="REV", help="the commit")
+    json_flag(p)

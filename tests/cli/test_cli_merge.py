@@ -137,3 +137,31 @@ def test_rebase_cherry_pick_and_revert(gvcs: Gvcs, story: Path) -> None:
     assert log_json(gvcs, story)[0]["kind"] == "revert"
     write_second(story, "Dirty.\n")
     assert "uncommitted" in one_line_error(gvcs("revert", "HEAD", actor="mara", cwd=story), 1)
+
+
+def test_merge_resolve_rebase_cherry_pick_and_revert_speak_json(gvcs: Gvcs, story: Path) -> None:
+    diverge(gvcs, story, RAN, HID)
+    stopped = gvcs("merge", "side", "--json", actor="mara", cwd=story)
+    report = json.loads(stopped.out)
+    assert stopped.code == 1 and report["status"] == "conflicts" and report["source"] == "side"
+    assert [c["path"] for c in report["conflicts"]] == ["pages/second.md"]
+    resolved = json.loads(ok(gvcs("resolve", "second", "--theirs", "--json", cwd=story)).out)
+    assert resolved == {"path": "pages/second.md", "resolved": True, "side": "theirs", "file": None}
+    merged = json.loads(ok(gvcs("merge", "--continue", "--json", actor="mara", cwd=story)).out)
+    assert merged["status"] == "merged" and merged["commit"] == log_json(gvcs, story)[0]["id"]
+    ok(gvcs("switch", "-c", "later", cwd=story))
+    ok(gvcs("page", "new", "coda", "--title", "Coda", "--follows", "second", cwd=story))
+    ok(gvcs("commit", "-m", "Add a coda", actor="bot", cwd=story))
+    ok(gvcs("switch", "main", cwd=story))
+    picked = json.loads(ok(gvcs("cherry-pick", "later", "--json", actor="mara", cwd=story)).out)
+    assert picked["branch"] == "main" and picked["subject"] == "Add a coda"
+    reverted = json.loads(ok(gvcs("revert", "HEAD", "--json", actor="mara", cwd=story)).out)
+    assert (
+        reverted["subject"] == 'Revert "Add a coda"' and reverted["commit"] == log_json(gvcs, story)[0]["id"]
+    )
+    ok(gvcs("switch", "later", cwd=story))
+    rebased = json.loads(ok(gvcs("rebase", "main", "--json", actor="bot", cwd=story)).out)
+    assert rebased["branch"] == "later" and rebased["onto"] == "main" and len(rebased["commits"]) == 1
+    assert rebased["head"] == rebased["commits"][-1]
+    uptodate = json.loads(ok(gvcs("merge", "main", "--json", actor="bot", cwd=story)).out)
+    assert uptodate["status"] == "up-to-date" and uptodate["conflicts"] == []
