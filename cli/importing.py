@@ -70,7 +70,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     story_note = f", story.yaml (title: {plan.story.title})" if plan.story else ""
     counts = f"{len(plan.added)} added, {len(plan.updated)} updated, {len(plan.unchanged)} unchanged"
     out(f"Imported {args.source}: {counts}{story_note}")
-    out(f"Commit with: gvcs commit -m 'Import {Path(args.source).name}'")
+    if plan.pages or plan.story:
+        out(f"Commit with: gvcs commit -m 'Import {Path(args.source).name}'")
     return 0
 
 

@@ -103,6 +103,9 @@ def test_vault_import_and_update(gvcs: Gvcs, story: Path, tmp_path: Path) -> Non
     (vault / "Home.md").write_text("Changed, see [[Mara Ink]].\n", encoding="utf-8")
     again = ok(gvcs("import", "vault", str(vault), cwd=story))
     assert "Imported" in again.out and "0 added, 1 updated, 5 unchanged" in again.out
+    assert "Commit with: gvcs commit" in again.out
+    unchanged = ok(gvcs("import", "vault", str(vault), cwd=story))
+    assert "0 added, 0 updated, 6 unchanged" in unchanged.out and "Commit with" not in unchanged.out
     # of two notes named Mara Ink, the shorter path (Notes/) is the one a bare name means
     assert (story / "pages" / "home.md").read_text().endswith("Changed, see [[mara-ink-2]].\n")
 
