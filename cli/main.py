@@ -133,6 +133,7 @@ def _setup_commands(sub: argparse._SubParsersAction[Parser]) -> None:
         "path", nargs="?", default=".", metavar="DIR", help="where (default: here; made if missing)"
     )
     p.add_argument("--title", default=None, help="the story's title (default: from the directory name)")
+    _json(p)
     p.add_argument(
         "--store",
         default=None,
@@ -194,6 +195,8 @@ def _setup_commands(sub: argparse._SubParsersAction[Parser]) -> None:
         action="store_true",
         help="replace the last commit of the branch (its changes, the work tree's, -m or its message)",
     )
+    p.add_argument("-v", "--verbose", action="store_true", help="list every file the commit changed")
+    _json(p)
 
     p = _command(sub, "branch", "story:cmd_branch", "list, create, rename or delete branches")
     p.add_argument("name", nargs="?", help="the branch to create (none: list the branches)")
@@ -208,6 +211,7 @@ def _setup_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     p.add_argument("start", nargs="?", metavar="START", help="with -c: where the new branch starts")
     p.add_argument("-c", "--create", action="store_true", help="create NAME at the current commit (or START)")
     p.add_argument("--detach", action="store_true", help="check out the commit NAME names, HEAD detached")
+    _json(p)
     p = _command(sub, "recover", "story:cmd_recover", "finish or roll back a command that was killed")
     _json(p)
     p = _command(sub, "tag", "story:cmd_tag", "list tags, or tag a revision")
@@ -343,7 +347,7 @@ def _maintenance_commands(sub: argparse._SubParsersAction[Parser]) -> None:
         help="check neo4j://user:pass@host:7687[/db] or a repository directory (default: the current one)",
     )
     _json(p)
-    _command(sub, "gc", "story:cmd_gc", "pack the object store")
+    _json(_command(sub, "gc", "story:cmd_gc", "pack the object store"))
     p = _command(
         sub,
         "migrate",

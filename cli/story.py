@@ -12,6 +12,9 @@ from typing import Any
 from .common import Context, emit_json, out, parse_time
 from .common import progress as _progress
 
+#: Files a commit names in its summary before it gives a count instead (``-v`` names them all).
+SHOWN_FILES = 10
+
 __all__ = [
     "cmd_actor_add",
     "cmd_actor_list",
@@ -53,6 +56,15 @@ def cmd_init(args: argparse.Namespace) -> int:
         _remember_init_story(root, story.serialise())
     (root / "pages").mkdir(exist_ok=True)
     worktree.save_state()
+    if args.json:
+        emit_json(
+            {
+                "root": str(root),
+                "store": "git" if store in (None, "git") else redact(str(store)),
+                "title": story.title,
+            }
+        )
+        return 0
     if store in (None, "git"):
         out(f"Initialised an empty gvcs repository in {root / '.gvcs'}")
     else:
@@ -360,10 +372,29 @@ def cmd_commit(args: argparse.Namespace) -> int:
         counts[change.status] = counts.get(change.status, 0) + 1
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     subject = ctx.repo.commits.get(result.commit).subject
+    if args.json:
+        emit_json(
+            {
+                "branch": result.branch,
+                "commit": result.commit,
+                "subject": subject,
+                "actor": actor,
+                "amended": bool(args.amend),
+                "changes": [{"path": c.path, "status": c.status} for c in result.changes],
+                "normalised": list(result.normalised),
+            }
+        )
+        return 0
     out(f"[{result.branch} {result.commit[:10]}] {subject}" + (" (amended)" if args.amend else ""))
     out(f" {len(result.changes)} file(s) changed ({summary}) by {actor}")
     if result.normalised:
-        out(f" rewrote in canonical form: {', '.join(result.normalised)}")
+        if args.verbose or len(result.normalised) <= SHOWN_FILES:
+            out(f" rewrote in canonical form: {', '.join(result.normalised)}")
+        else:  # an import of thousands of pages: a count, the list behind -v
+            out(f" rewrote {len(result.normalised)} file(s) in canonical form (-v lists them)")
+    if args.verbose:
+        for change in result.changes:
+            out(f"  {change.status:9} {change.path}")
     return 0
 
 
@@ -432,10 +463,16 @@ def cmd_switch(args: argparse.Namespace) -> int:
         if args.create or args.start:
             raise BadInput("switch --detach takes one REV (a tag, a commit, main~2) and no -c")
         detached = worktree.detach(args.name)
+        if args.json:
+            emit_json({"branch": None, "commit": detached, "detached": True, "created": False})
+            return 0
         out(f"HEAD is now at {detached[:10]} {ctx.repo.commits.get(detached).subject} (detached)")
         return 0
     if args.create:
         created = worktree.create_branch(args.name, args.start)
+        if args.json:
+            emit_json({"branch": args.name, "commit": created, "detached": False, "created": True})
+            return 0
         at = f" at {created[:10]}" if created else ""
         out(f"Switched to a new branch '{args.name}'{at}")
         return 0
@@ -444,6 +481,9 @@ def cmd_switch(args: argparse.Namespace) -> int:
     previous = worktree.branch
     _drop_init_placeholder(ctx, args.name)
     oid = worktree.switch(args.name)
+    if args.json:
+        emit_json({"branch": args.name, "commit": oid, "detached": False, "created": False})
+        return 0
     at = f" ({oid[:10]} {ctx.repo.commits.get(oid).subject})" if oid else ""
     verb = "Updated" if previous == args.name else "Switched to"
     out(f"{verb} branch '{args.name}'{at}")
@@ -562,6 +602,9 @@ def cmd_gc(args: argparse.Namespace) -> int:
     if not isinstance(store, GitObjectStore):
         raise Refused("gc packs the embedded git store; this repository uses another store")
     count = store.pack(full=True)
+    if args.json:
+        emit_json({"objects": count, "packs": store.pack_count()})
+        return 0
     out(f"Packed {count} objects into {store.pack_count()} pack(s)")
     return 0
 

@@ -133,3 +133,30 @@ def test_help_shows_a_commands_help(gvcs: Gvcs, story: Path) -> None:
     assert ok(gvcs("help", cwd=story)).out.startswith("usage: gvcs ")
     unknown = gvcs("help", "nope", cwd=story)
     assert unknown.code == 2 and unknown.err == "gvcs: error: no command 'nope': 'gvcs help' lists them\n"
+
+
+def test_init_commit_switch_and_gc_speak_json(gvcs: Gvcs, story: Path, tmp_path: Path) -> None:
+    made = json.loads(ok(gvcs("init", "fresh", "--title", "Fresh", "--json", cwd=tmp_path)).out)
+    assert made == {"root": str((tmp_path / "fresh").resolve()), "store": "git", "title": "Fresh"}
+    (story / "pages" / "opening.md").write_text("---\ntitle: Opening\n---\nNew.\n")
+    committed = json.loads(ok(gvcs("commit", "-m", "Edit", "--json", actor="mara", cwd=story)).out)
+    assert committed["branch"] == "main" and committed["subject"] == "Edit" and committed["actor"] == "mara"
+    assert committed["changes"] == [{"path": "pages/opening.md", "status": "modified"}]
+    assert committed["amended"] is False and isinstance(committed["normalised"], list)
+    created = json.loads(ok(gvcs("switch", "-c", "side", "--json", cwd=story)).out)
+    assert created == {"branch": "side", "commit": committed["commit"], "detached": False, "created": True}
+    back = json.loads(ok(gvcs("switch", "main", "--json", cwd=story)).out)
+    assert back == {"branch": "main", "commit": committed["commit"], "detached": False, "created": False}
+    packed = json.loads(ok(gvcs("gc", "--json", cwd=story)).out)
+    assert packed["objects"] > 0 and packed["packs"] == 1
+
+
+def test_a_commit_of_many_files_summarises_them(gvcs: Gvcs, story: Path) -> None:
+    for n in range(12):  # pages written in a form gvcs rewrites (no trailing newline)
+        (story / "pages" / f"p{n}.md").write_text(f"---\ntitle: P{n}\n---\nText {n}.")
+    out = ok(gvcs("commit", "-m", "Many", actor="mara", cwd=story)).out
+    assert "rewrote 12 file(s) in canonical form (-v lists them)" in out and "p11.md" not in out
+    for n in range(12):
+        (story / "pages" / f"p{n}.md").write_text(f"---\ntitle: P{n}\n---\nMore {n}.")
+    verbose = ok(gvcs("commit", "-m", "More", "-v", actor="mara", cwd=story)).out
+    assert "pages/p11.md" in verbose and verbose.count("modified") >= 12
