@@ -54,6 +54,7 @@ __all__ = [
 SPECIAL = ("StoryTitle", "StoryData")
 
 _LINK = re.compile(r"\[\[([^\]\n]+)\]\]")
+_ESCAPED_HEADER = re.compile(r"\\+::")
 _PAGE_LINK = re.compile(r"(?:\[([^\[\]\n]+)\])?\[\[([a-z0-9][a-z0-9._-]{0,99})\]\]")
 
 
@@ -115,7 +116,9 @@ def parse_twee(text: str, source: str) -> TwineStory:
             close()
             header, body = (*_parse_header(line[2:], source, number), number), []
         elif header is not None:
-            body.append(line)
+            # A text line that starts with '::' is written '\::' so it is not a header (and '\::' as
+            # '\\::'): one backslash less on the way in, one more on the way out.
+            body.append(line[1:] if _ESCAPED_HEADER.match(line) else line)
     close()
     return _story_of(passages, source)
 
@@ -201,7 +204,8 @@ def write_twee(story: TwineStory) -> str:
             head += " [" + " ".join(_escape(t) for t in passage.tags) + "]"
         if passage.metadata:
             head += " " + json.dumps(passage.metadata, ensure_ascii=False, separators=(",", ":"))
-        chunks.append(f"{head}\n{passage.text}\n")
+        text = re.sub(r"^(\\*::)", r"\\\1", passage.text, flags=re.MULTILINE)
+        chunks.append(f"{head}\n{text}\n")
     return "\n".join(chunks)
 
 

@@ -61,6 +61,14 @@ def test_header_with_tags_metadata_and_escapes() -> None:
     )
 
 
+def test_text_lines_that_look_like_headers_are_escaped() -> None:
+    text = ":: Not a header\n\\:: escaped once\nplain"
+    written = write_twee(TwineStory(None, {}, (Passage("A", text),)))
+    assert "\n\\:: Not a header\n\\\\:: escaped once\n" in written
+    (passage,) = parse_twee(written, "a.twee").passages
+    assert passage.text == text
+
+
 def test_special_passages_are_story_data_not_passages() -> None:
     story = parse_twee(twee_story(), "story.twee")
     assert story.title == "The Lighthouse Keeper"
