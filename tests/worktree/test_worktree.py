@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import time
+from typing import Any
 
 import pytest
 
@@ -10,6 +13,7 @@ from narrative_vcs.errors import BadInput, BranchMoved, InvalidFile, NothingToCo
 from narrative_vcs.objects import Page
 from narrative_vcs.repository import ChangeSet, Repository
 from narrative_vcs.worktree import STATE_FILE, WorkTree
+from narrative_vcs.worktree.base import RACY_NS
 
 
 def _reopen(work: WorkTree) -> WorkTree:
@@ -124,3 +128,56 @@ def test_missing_state_means_a_checkout_of_head(tree: WorkTree) -> None:
 def test_atomic_write_leaves_no_temp_files(tree: WorkTree) -> None:
     tree.write("pages/one.md", b"x")
     assert sorted(p.name for p in (tree.root / "pages").iterdir()) == ["one.md"]
+
+
+# --- the checkout state as a stat cache --------------------------------------------------------------
+
+
+def test_edit_within_the_timestamp_granularity_is_seen(tree: WorkTree) -> None:
+    tree.commit("Start", "ann")
+    again = _reopen(tree)
+    assert again.status() == []
+    path = tree.root / "pages/one.md"
+    before = path.stat()
+    # Same size, same mtime as the state recorded: only the racy rule (a file modified shortly before
+    # the state was saved is hashed again) can see this edit.
+    path.write_bytes(path.read_bytes().replace(b"First.", b"Frist."))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert [(c.path, c.status) for c in _reopen(tree).status()] == [("pages/one.md", "modified")]
+
+
+def test_a_trusted_stat_is_saved_and_a_racy_one_is_not(tree: WorkTree) -> None:
+    tree.commit("Start", "ann")
+    state_path = tree.root / ".gvcs" / STATE_FILE
+    old = time.time_ns() - 10 * RACY_NS
+    for name in ("pages/one.md", "story.yaml"):
+        os.utime(tree.root / name, ns=(old, old))
+    (tree.root / "actors/ann.yaml").touch()  # modified just now: racy
+    assert _reopen(tree).status() == []
+    files = json.loads(state_path.read_text())["files"]
+    assert files["pages/one.md"]["mtime_ns"] == old and files["story.yaml"]["mtime_ns"] == old
+    assert files["actors/ann.yaml"]["mtime_ns"] != (tree.root / "actors/ann.yaml").stat().st_mtime_ns
+    assert _reopen(tree).status() == []
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda s: s[: len(s) // 2], id="truncated"),
+        pytest.param(lambda s: "not json", id="garbage"),
+        pytest.param(lambda s: s.replace('"version":1', '"version":99'), id="another-version"),
+    ],
+)
+def test_a_damaged_or_foreign_state_is_ignored_and_rebuilt(tree: WorkTree, damage: Any) -> None:
+    tree.commit("Start", "ann")
+    state_path = tree.root / ".gvcs" / STATE_FILE
+    text = state_path.read_text()
+    assert '"version":1' in text
+    # A stale size and mtime that a reader of the damaged state must not trust.
+    (tree.root / "pages/one.md").write_bytes(Page("one", "One", "Changed.").serialise())
+    state_path.write_text(damage(text))
+    assert [(c.path, c.status) for c in _reopen(tree).status()] == [("pages/one.md", "modified")]
+    work = _reopen(tree)
+    work.commit("Change", "ann")
+    assert json.loads(state_path.read_text())["version"] == 1
+    assert _reopen(tree).status() == []
