@@ -59,8 +59,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     record = _worktree_story(worktree)
     source = Path(args.source) if Path(args.source).is_absolute() else ctx.cwd / args.source
     plan = _plan(args.kind, source, args.source, existing, record)
-    for path, data in plan.files().items():
-        worktree.write(path, data)
+    worktree.write_files(plan.files(), op=f"import {args.kind}")
     if args.json:
         emit_json(plan.to_json(args.kind, args.source))
         return 0

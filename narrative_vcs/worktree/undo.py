@@ -18,7 +18,7 @@ was or as the command leaves it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ..errors import BadInput, NotFound, NothingToCommit, Refused
@@ -93,6 +93,25 @@ class Undo(Switching):
         if not writes:
             return []
         with self._operation("restore") as journal:
+            journal.update(write=writes)
+            self._apply(journal.entry or {})
+        return sorted(writes)
+
+    # --- writing several files ---------------------------------------------------------------------
+
+    def write_files(self, files: Mapping[str, bytes], op: str = "write") -> list[str]:
+        """Write the work-tree files ``files`` (path -> bytes) as one operation, under the lock and the
+        journal: a command killed half way has the rest written by the next gvcs command, so the files
+        are never left half written (``gvcs import`` writes a whole story this way). Returns the paths
+        whose content changed."""
+        writes: dict[str, ObjectId | None] = {}
+        for path, data in sorted(files.items()):
+            blob = self.repo.objects.put("blob", data)
+            if self._current_blob(path) != blob:
+                writes[path] = blob
+        if not writes:
+            return []
+        with self._operation(op) as journal:
             journal.update(write=writes)
             self._apply(journal.entry or {})
         return sorted(writes)
