@@ -48,6 +48,9 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
     from narrative_vcs.access import revoke_token
 
     revoke_token(Context(args).repo.access, args.token_id)
+    if args.json:
+        emit_json({"id": args.token_id, "revoked": True})
+        return 0
     sys.stderr.write(f"gvcs: token {args.token_id} revoked\n")
     return 0
 

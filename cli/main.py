@@ -150,6 +150,7 @@ def _setup_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     a.add_argument("--name", required=True, help="the actor's name as commits show it")
     a.add_argument("--kind", choices=("human", "agent"), default="human", help="(default: human)")
     a.add_argument("--archetype", default=None, help="an optional role, e.g. copyist")
+    _json(a)
     a = actor.add_parser("list", help="list the actors in the work tree")
     a.set_defaults(target="story:cmd_actor_list")
     _json(a)
@@ -174,6 +175,7 @@ def _setup_commands(sub: argparse._SubParsersAction[Parser]) -> None:
         metavar="TAG",
         help="a tag of the page (repeat for more)",
     )
+    _json(a)
     a = page.add_parser("list", help="list pages (the work tree, or --rev)")
     a.set_defaults(target="story:cmd_page_list")
     a.add_argument("--rev", default=None, help="at this revision (default: the work tree)")
@@ -227,6 +229,7 @@ def _undo_commands(sub: argparse._SubParsersAction[Parser]) -> None:
         "paths", nargs="*", metavar="PATH|PAGE", help="files, directories (pages), page ids; .: all"
     )
     p.add_argument("-s", "--source", default=None, metavar="REV", help="the commit to take them from (HEAD)")
+    _json(p)
     p = _command(sub, "reset", "undo:cmd_reset", "move the current branch to another commit")
     p.add_argument(
         "rev", nargs="?", default="HEAD", metavar="REV", help="default: HEAD (with --hard: drop changes)"
@@ -243,6 +246,7 @@ def _undo_commands(sub: argparse._SubParsersAction[Parser]) -> None:
         const="hard",
         help="make the files REV's (discards changes)",
     )
+    _json(p)
     p = _command(sub, "reflog", "undo:cmd_reflog", "where a branch has pointed, newest first")
     p.add_argument("ref", nargs="?", default=None, metavar="BRANCH", help="default: the current branch")
     _json(p)
@@ -250,6 +254,7 @@ def _undo_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     p.add_argument(
         "-m", "--message", default=None, help="what the stash holds (default: its commit's subject)"
     )
+    _json(p)
     stash = p.add_subparsers(
         dest="stash_command", metavar="<push|list|show|pop|apply|drop>", parser_class=Parser
     )
@@ -258,6 +263,7 @@ def _undo_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     a.add_argument(
         "-m", "--message", default=None, help="what the stash holds (default: its commit's subject)"
     )
+    _json(a)
     a = stash.add_parser("list", help="list the stashes, newest first")
     a.set_defaults(target="undo:cmd_stash_list")
     _json(a)
@@ -272,6 +278,7 @@ def _undo_commands(sub: argparse._SubParsersAction[Parser]) -> None:
         a.add_argument(
             "stash", nargs="?", default=None, metavar="STASH", help="stash@{N} (default: the newest)"
         )
+        _json(a)
 
 
 def _history_commands(sub: argparse._SubParsersAction[Parser]) -> None:
@@ -386,9 +393,11 @@ def _remote_commands(sub: argparse._SubParsersAction[Parser]) -> None:
         metavar="URI",
         help="neo4j://..., http(s)://HOST/..., ssh://..., user@host:path, git://..., file://..., or a path",
     )
+    _json(a)
     a = remote.add_parser("remove", help="forget a remote and its remote-tracking refs")
     a.set_defaults(target="remote:cmd_remote_remove")
     a.add_argument("name", metavar="NAME", help="the remote to forget")
+    _json(a)
     a = remote.add_parser("list", help="list the remotes")
     a.set_defaults(target="remote:cmd_remote_list")
     a.add_argument("-v", "--verbose", action="store_true", help="show where each remote is")
@@ -451,6 +460,7 @@ def _access_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     a = token.add_parser("revoke", help="revoke a token by its id")
     a.set_defaults(target="access:cmd_token_revoke")
     a.add_argument("token_id", metavar="ID", help="the token's id (gvcs token list)")
+    _json(a)
 
     p = _command(sub, "access", "access:cmd_access", "show or set who may read through the API")
     p.add_argument(

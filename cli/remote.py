@@ -79,6 +79,9 @@ def cmd_remote_add(args: argparse.Namespace) -> int:
     remotes[name] = location
     config["remotes"] = remotes
     save_config(ctx.root, config)
+    if args.json:
+        emit_json({"name": name, "location": redact(location)})
+        return 0
     out(f"Added remote {name}: {redact(location)}")
     return 0
 
@@ -99,6 +102,9 @@ def cmd_remote_remove(args: argparse.Namespace) -> int:
     config = ctx.config()
     config["remotes"] = remotes
     save_config(ctx.root, config)
+    if args.json:
+        emit_json({"name": args.name, "removed": True})
+        return 0
     out(f"Removed remote {args.name}")
     return 0
 

@@ -128,11 +128,18 @@ def cmd_actor_add(args: argparse.Namespace) -> int:
     if worktree.exists(actor.path):
         raise BadInput(f"actor {actor.id!r} already exists ({actor.path})")
     worktree.write(actor.path, actor.serialise())
-    out(f"Added {actor.kind} {actor.id} ({actor.name}) in {actor.path}; commit to record it")
     config = ctx.config()
-    if not config.get("actor"):
+    acting = not config.get("actor")
+    if acting:
         config["actor"] = actor.id
         save_config(ctx.root, config)
+    if args.json:
+        emit_json(
+            {"id": actor.id, "name": actor.name, "kind": actor.kind, "path": actor.path, "acting": acting}
+        )
+        return 0
+    out(f"Added {actor.kind} {actor.id} ({actor.name}) in {actor.path}; commit to record it")
+    if acting:
         out(f"You are now acting as {actor.id} (set in .gvcs/gvcs.json; override with --actor or GVCS_ACTOR)")
     return 0
 
@@ -222,6 +229,9 @@ def cmd_page_new(args: argparse.Namespace) -> int:
         if not worktree.exists(f"pages/{target}.md"):
             raise BadInput(f"page {target!r} does not exist in the work tree (pages/{target}.md)")
     worktree.write(page.path, page.serialise())
+    if args.json:
+        emit_json({"id": page_id, "path": page.path, "title": page.title, "follows": list(page.follows)})
+        return 0
     out(f"Wrote {page.path}; edit it, then: gvcs commit -m 'Add {page_id}'")
     return 0
 

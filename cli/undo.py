@@ -25,6 +25,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
     """``gvcs restore PATH|PAGE... [--source REV]``: files as the checked-out commit (or REV) has them."""
     ctx = Context(args)
     written = ctx.worktree.restore(args.paths, args.source)
+    if args.json:
+        emit_json({"source": args.source or "HEAD", "restored": list(written)})
+        return 0
     if not written:
         out("Nothing to restore: the files already hold that.")
         return 0
@@ -43,6 +46,17 @@ def cmd_reset(args: argparse.Namespace) -> int:
     who = (ctx.actor_source() or ("", ""))[0]
     target = worktree.reset(args.rev, mode, who=who)
     subject = ctx.repo.commits.get(target).subject
+    if args.json:
+        emit_json(
+            {
+                "branch": worktree.branch,
+                "mode": mode,
+                "old": before,
+                "new": target,
+                "differ": [c.path for c in worktree.status()] if mode != "hard" else [],
+            }
+        )
+        return 0
     if mode == "hard":
         out(f"HEAD is now at {target[:10]} {subject}")
     else:
@@ -64,6 +78,9 @@ def cmd_stash_push(args: argparse.Namespace) -> int:
     """``gvcs stash [push] [-m MESSAGE]``: put every uncommitted change aside."""
     ctx = Context(args)
     entry = ctx.worktree.stash_push(_stash_actor(ctx), args.message)
+    if args.json:
+        emit_json(entry.to_json())
+        return 0
     out(f"Saved the uncommitted changes as {entry.name}: {entry.message}")
     return 0
 
@@ -85,7 +102,11 @@ def cmd_stash_show(args: argparse.Namespace) -> int:
     ctx = Context(args)
     entry = ctx.worktree.stash_entry(args.stash)
     repo = ctx.repo
-    for change in repo.diff(entry.base, entry.commit):
+    changes = list(repo.diff(entry.base, entry.commit))
+    if args.json:
+        emit_json({**entry.to_json(), "changes": [{"path": c.path, "status": c.status} for c in changes]})
+        return 0
+    for change in changes:
         out(f"  {change.status + ':':<10}{change.path}")
     return 0
 
@@ -101,6 +122,9 @@ def cmd_stash_apply(args: argparse.Namespace) -> int:
 def _stash_apply(args: argparse.Namespace, *, drop: bool) -> int:
     ctx = Context(args)
     entry, written = ctx.worktree.stash_pop(args.stash, drop=drop)
+    if args.json:
+        emit_json({**entry.to_json(), "changed": list(written), "dropped": drop})
+        return 0
     for path in written:
         out(f"  changed:  {path}")
     if drop:
@@ -114,6 +138,9 @@ def cmd_stash_drop(args: argparse.Namespace) -> int:
     """``gvcs stash drop [STASH]``: forget a stash."""
     ctx = Context(args)
     entry = ctx.worktree.stash_drop(args.stash)
+    if args.json:
+        emit_json({**entry.to_json(), "dropped": True})
+        return 0
     out(f"Dropped {entry.name} ({entry.commit[:10]})")
     return 0
 

@@ -160,3 +160,47 @@ def test_a_commit_of_many_files_summarises_them(gvcs: Gvcs, story: Path) -> None
         (story / "pages" / f"p{n}.md").write_text(f"---\ntitle: P{n}\n---\nMore {n}.")
     verbose = ok(gvcs("commit", "-m", "More", "-v", actor="mara", cwd=story)).out
     assert "pages/p11.md" in verbose and verbose.count("modified") >= 12
+
+
+def test_every_command_but_the_long_running_ones_takes_json() -> None:
+    import argparse
+
+    from cli.main import build_parser
+
+    from .test_help import _commands
+
+    without = []
+    for path, parser in _commands(build_parser()):
+        if any(isinstance(a, argparse._SubParsersAction) for a in parser._actions):
+            continue  # a group: its subcommands are checked
+        if not any(a.dest == "json" for a in parser._actions):
+            without.append(" ".join(path))
+    # Servers, the demo's tour, and the shell's helpers print no data.
+    assert sorted(without) == ["completion", "demo", "help", "serve", "worker"]
+
+
+def test_undo_stash_actor_page_remote_and_token_commands_speak_json(gvcs: Gvcs, story: Path) -> None:
+    added = json.loads(ok(gvcs("actor", "add", "cal", "--name", "Cal", "--json", cwd=story)).out)
+    assert added == {"id": "cal", "name": "Cal", "kind": "human", "path": "actors/cal.yaml", "acting": False}
+    page = json.loads(
+        ok(gvcs("page", "new", "coda", "--title", "Coda", "--follows", "second", "--json", cwd=story)).out
+    )
+    assert page == {"id": "coda", "path": "pages/coda.md", "title": "Coda", "follows": ["second"]}
+    stashed = json.loads(ok(gvcs("stash", "--json", cwd=story)).out)
+    assert stashed["name"] == "stash@{0}"
+    shown = json.loads(ok(gvcs("stash", "show", "--json", cwd=story)).out)
+    assert {c["path"] for c in shown["changes"]} == {"actors/cal.yaml", "pages/coda.md"}
+    popped = json.loads(ok(gvcs("stash", "pop", "--json", cwd=story)).out)
+    assert popped["dropped"] is True and sorted(popped["changed"]) == ["actors/cal.yaml", "pages/coda.md"]
+    (story / "pages" / "second.md").write_text("---\ntitle: Second\n---\nChanged.\n")
+    restored = json.loads(ok(gvcs("restore", "second", "--json", cwd=story)).out)
+    assert restored == {"source": "HEAD", "restored": ["pages/second.md"]}
+    head = json.loads(ok(gvcs("log", "--json", cwd=story)).out)[0]["id"]
+    reset = json.loads(ok(gvcs("reset", "--hard", "--json", cwd=story)).out)
+    assert reset == {"branch": "main", "mode": "hard", "old": head, "new": head, "differ": []}
+    remote = json.loads(ok(gvcs("remote", "add", "mirror", str(story), "--json", cwd=story)).out)
+    assert remote == {"name": "mirror", "location": str(story.resolve())}
+    assert json.loads(ok(gvcs("remote", "remove", "mirror", "--json", cwd=story)).out)["removed"] is True
+    token = json.loads(ok(gvcs("token", "create", "mara", "--json", cwd=story)).out)
+    revoked = json.loads(ok(gvcs("token", "revoke", token["id"], "--json", cwd=story)).out)
+    assert revoked == {"id": token["id"], "revoked": True}
