@@ -4,7 +4,7 @@ and markdown vaults.
 The mapping from names to pages is in :mod:`narrative_vcs.importing`, Twine's formats in
 :mod:`narrative_vcs.twine`, vaults in :mod:`narrative_vcs.vault`. An import reads the whole source and
 every page it touches before it writes anything: a bad file changes nothing. It writes the work tree
-only; ``gvcs commit`` records it.
+only; ``gvcs commit`` records it (or ``--commit``, when the work tree has no other changes).
 """
 
 from __future__ import annotations
@@ -39,6 +39,14 @@ def add_commands(sub: Any, command: Any, json_flag: Any) -> None:
         a.add_argument(
             "source", metavar=source, help=f"the {'folder' if kind == 'vault' else 'file'} to read"
         )
+        a.add_argument(
+            "--commit",
+            action="store_true",
+            help="commit the import as the acting actor (the work tree must have no other changes)",
+        )
+        a.add_argument(
+            "-m", "--message", default=None, help="with --commit: the message (default: Import SOURCE)"
+        )
         json_flag(a)
     p = command(sub, "export", "importing:cmd_export", "write the story at a revision in another format")
     formats = p.add_subparsers(dest="kind", metavar="<twee>", parser_class=type(p))
@@ -53,15 +61,26 @@ def add_commands(sub: Any, command: Any, json_flag: Any) -> None:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """``gvcs import KIND SOURCE``: plan in memory, then write the pages and story.yaml."""
+    from narrative_vcs.errors import BadInput
+
+    if args.message is not None and not args.commit:
+        raise BadInput("-m goes with --commit: gvcs import ... --commit -m MESSAGE")
     ctx = Context(args)
     worktree = ctx.worktree
+    actor = ctx.actor() if args.commit else None
+    if args.commit:
+        worktree.require_clean("import --commit")
     existing = _worktree_pages(worktree)
     record = _worktree_story(worktree)
     source = Path(args.source) if Path(args.source).is_absolute() else ctx.cwd / args.source
     plan = _plan(args.kind, source, args.source, existing, record)
     worktree.write_files(plan.files(), op=f"import {args.kind}")
+    commit = None
+    if actor is not None and (plan.pages or plan.story):
+        message = args.message or f"Import {Path(args.source).name}"
+        commit = worktree.commit(message, actor).commit
     if args.json:
-        emit_json(plan.to_json(args.kind, args.source))
+        emit_json(plan.to_json(args.kind, args.source) | {"commit": commit})
         return 0
     for name, page_id in plan.mapping.items():
         state = "added" if page_id in plan.added else "updated" if page_id in plan.updated else "unchanged"
@@ -69,7 +88,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     story_note = f", story.yaml (title: {plan.story.title})" if plan.story else ""
     counts = f"{len(plan.added)} added, {len(plan.updated)} updated, {len(plan.unchanged)} unchanged"
     out(f"Imported {args.source}: {counts}{story_note}")
-    if plan.pages or plan.story:
+    if commit is not None:
+        out(f"[{worktree.branch} {commit[:10]}] committed by {actor}")
+    elif plan.pages or plan.story:
         out(f"Commit with: gvcs commit -m 'Import {Path(args.source).name}'")
     return 0
 

@@ -118,3 +118,25 @@ def test_bad_vault_note_changes_nothing(gvcs: Gvcs, story: Path, tmp_path: Path)
     line = one_line_error(gvcs("import", "vault", str(vault), cwd=story), 2)
     assert line.startswith("gvcs: error: Chapters/Bad Note.md:2: ")
     assert _tree(story) == before
+
+
+def test_import_commit(gvcs: Gvcs, story: Path) -> None:
+    (story / "story.twee").write_text(twee_story(5), encoding="utf-8")
+    (story / "pages" / "opening.md").write_text("---\ntitle: Opening\n---\nChanged.\n", encoding="utf-8")
+    before = _tree(story)
+    refused = one_line_error(gvcs("import", "twee", "story.twee", "--commit", cwd=story, actor="mara"), 1)
+    assert "cannot import --commit: 1 uncommitted change(s) (pages/opening.md)" in refused
+    assert _tree(story) == before
+    ok(gvcs("restore", "pages/opening.md", cwd=story))
+    result = ok(
+        gvcs("import", "twee", "story.twee", "--commit", "-m", "Five rooms", "--json", cwd=story, actor="bot")
+    )
+    commit = json.loads(result.out)["commit"]
+    log = ok(gvcs("log", "-n", "1", "--json", cwd=story)).out
+    assert commit in log and '"actor": "bot"' in log and "Five rooms" in log
+    assert ok(gvcs("status", cwd=story)).out.endswith("nothing to commit, work tree clean\n")
+    again = ok(gvcs("import", "twee", "story.twee", "--commit", cwd=story, actor="bot"))
+    assert "0 added, 0 updated, 5 unchanged" in again.out and "committed" not in again.out
+    assert "-m goes with --commit" in one_line_error(
+        gvcs("import", "twee", "story.twee", "-m", "x", cwd=story), 2
+    )
