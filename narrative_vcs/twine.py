@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import heapq
 import json
 import re
 import uuid
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
-from .errors import InvalidFile
+from .errors import InvalidFile, Refused
 from .importing import ImportPlan, assign_ids, kept_names
 from .objects import Page, Story
 
@@ -235,8 +236,8 @@ class _ArchiveReader(HTMLParser):
         elif tag == "tw-tag" and self.story is not None and "name" in values:
             self.tag_colors[values["name"]] = values.get("color", "")
         elif tag == "tw-passagedata" and self.story is not None:
-            if not values.get("name"):
-                raise InvalidFile(self.source, line, "a <tw-passagedata> has no name")
+            if not values.get("name", "").strip() or "\n" in values["name"]:
+                raise InvalidFile(self.source, line, "a <tw-passagedata> needs a name of one line")
             self.current, self.text = (values, line), []
         elif (
             tag in ("style", "script")
@@ -295,6 +296,12 @@ def parse_html(text: str, source: str) -> TwineStory:
 def plan_import(story: TwineStory, existing: Mapping[str, Page], record: Story | None) -> ImportPlan:
     """The pages (and story.yaml) that importing ``story`` writes into a work tree holding ``existing``
     pages and ``record``: a passage an earlier import brought (``twine.name``) keeps its page."""
+    kept_ifid = (record.get("twine") or {}).get("ifid") if record else None
+    if kept_ifid and story.data.get("ifid") and str(story.data["ifid"]).upper() != str(kept_ifid).upper():
+        raise Refused(
+            f"this story was imported from the Twine story {kept_ifid}, not {story.data['ifid']} "
+            "(its IFID): import another story into a story of its own (gvcs init)"
+        )
     names = [p.name for p in story.passages]
     ids = assign_ids(names, kept_names(existing, "twine", "name"), existing)
     follows = _follows(story)
@@ -412,18 +419,21 @@ def _passage_names(pages: Mapping[str, Page]) -> dict[str, str]:
 
 def _reading_order(pages: Mapping[str, Page]) -> list[str]:
     """Page ids with every page after those it follows; ties by id."""
-    waiting = {i: {f for f in p.follows if f in pages} for i, p in pages.items()}
+    waiting = {i: len({f for f in p.follows if f in pages}) for i, p in pages.items()}
+    after: dict[str, list[str]] = {}
+    for page_id, page in pages.items():
+        for before in set(page.follows) & pages.keys():
+            after.setdefault(before, []).append(page_id)
+    ready = [i for i, n in waiting.items() if not n]
+    heapq.heapify(ready)
     order: list[str] = []
-    ready = sorted(i for i, w in waiting.items() if not w)
     while ready:
-        page_id = ready.pop(0)
+        page_id = heapq.heappop(ready)
         order.append(page_id)
-        for other, before in waiting.items():
-            if page_id in before:
-                before.discard(page_id)
-                if not before:
-                    ready.append(other)
-        ready.sort()
+        for other in after.get(page_id, ()):
+            waiting[other] -= 1
+            if not waiting[other]:
+                heapq.heappush(ready, other)
     return order + sorted(set(pages) - set(order))
 
 

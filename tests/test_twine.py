@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from narrative_vcs.errors import InvalidFile
+from narrative_vcs.errors import InvalidFile, Refused
 from narrative_vcs.objects import Page, Story
 from narrative_vcs.twine import (
     Passage,
@@ -186,7 +186,27 @@ def test_twine_2_archive() -> None:
 def test_html_without_a_story_is_refused() -> None:
     with pytest.raises(InvalidFile, match=r"^page\.html: no <tw-storydata>"):
         parse_html("<html><body><p>hi</p></body></html>", "page.html")
-    with pytest.raises(InvalidFile, match=r"^s\.html:2: a <tw-passagedata> has no name"):
+    with pytest.raises(InvalidFile, match=r"^s\.html:2: a <tw-passagedata> needs a name of one line"):
         parse_html(
             '<tw-storydata name="S">\n<tw-passagedata pid="1">x</tw-passagedata></tw-storydata>', "s.html"
         )
+
+
+def test_another_twine_story_is_not_mixed_in() -> None:
+    first = plan_import(parse_twee(twee_story(3), "a.twee"), {}, None)
+    other = parse_twee(twee_story(3).replace("6B2E4F3A", "0000AAAA"), "b.twee")
+    with pytest.raises(Refused, match=r"imported from the Twine story 6B2E4F3A-.*not 0000AAAA-"):
+        plan_import(other, {p.id: p for p in first.pages}, first.story)
+    same = parse_twee(twee_story(3).replace("6B2E4F3A", "6b2e4f3a"), "a.twee")
+    assert plan_import(same, {p.id: p for p in first.pages}, first.story).added == []
+
+
+def test_export_order_puts_every_page_after_those_it_follows() -> None:
+    pages = {
+        "z": Page("z", "Z"),
+        "a": Page("a", "A", follows=("z", "m")),
+        "m": Page("m", "M", follows=("z",)),
+        "b": Page("b", "B"),
+    }
+    names = [p.name for p in parse_twee(export_twee(Story("S"), pages), "o.twee").passages]
+    assert names == ["B", "Z", "M", "A"]
