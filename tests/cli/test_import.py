@@ -140,3 +140,12 @@ def test_import_commit(gvcs: Gvcs, story: Path) -> None:
     assert "-m goes with --commit" in one_line_error(
         gvcs("import", "twee", "story.twee", "-m", "x", cwd=story), 2
     )
+
+
+def test_bad_archive_changes_nothing(gvcs: Gvcs, story: Path) -> None:
+    text = ARCHIVE.read_text(encoding="utf-8").replace('pid="3" name="The Boat"', 'pid="3" name="The Quay"')
+    (story / "bad.html").write_text(text, encoding="utf-8")
+    before = _tree(story)
+    line = one_line_error(gvcs("import", "twine", "bad.html", "--json", cwd=story), 2)
+    assert line.startswith("gvcs: error: bad.html:10: passage 'The Quay' is already defined at line 8")
+    assert _tree(story) == before
