@@ -318,7 +318,7 @@ def plan_import(story: TwineStory, existing: Mapping[str, Page], record: Story |
                 passage.name,
                 body=_rewrite_links(passage.text, ids) + "\n" if passage.text else "",
                 follows=tuple(ids[n] for n in follows[passage.name]),
-                alternate_of=old.alternate_of if old and old.alternate_of not in ids.values() else None,
+                alternate_of=old.alternate_of if old else None,
                 tags=passage.tags,
                 glyphs=old.glyphs if old else (),
                 extra=tuple(extra.items()),

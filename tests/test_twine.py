@@ -210,3 +210,17 @@ def test_export_order_puts_every_page_after_those_it_follows() -> None:
     }
     names = [p.name for p in parse_twee(export_twee(Story("S"), pages), "o.twee").passages]
     assert names == ["B", "Z", "M", "A"]
+
+
+def test_an_update_keeps_what_only_gvcs_knows() -> None:
+    first = plan_import(parse_twee(twee_story(4), "s.twee"), {}, None)
+    existing = {p.id: p for p in first.pages}
+    take = existing["room-3"]
+    existing["room-3"] = Page(
+        take.id, take.title, take.body, take.follows, "room-2", extra=(*take.extra, ("mood", "grey"))
+    )
+    again = plan_import(
+        parse_twee(twee_story(4).replace("Passage 3 of", "Passage three of"), "s.twee"), existing, None
+    )
+    (page,) = again.pages
+    assert page.alternate_of == "room-2" and dict(page.extra)["mood"] == "grey" and "three" in page.body
