@@ -47,6 +47,21 @@ MAX_EVENT_JSON = 4 * MAX_PAYLOAD
 _KEYS = ("topic", "id", "actor", "payload", "branch", "time")
 
 
+#: The semantics version of each topic whose payloads have more than one (agent.emit.v1's mode, and the
+#: emit opcode of rituals). A new event (:meth:`Event.new`, :meth:`Event.from_json`: every intake) gets the
+#: current one in its payload when it names none; an event rebuilt from a commit's trailer to replay it
+#: keeps the payload as committed, so an old commit means what it meant when it was made.
+VERSIONED = {"agent.emit.v1": 2, "ritual.performed.v1": 2}
+
+
+def stamped(topic: object, payload: object) -> Any:
+    """``payload`` with the current semantics ``version`` of ``topic`` unless it names one."""
+    version = VERSIONED.get(topic) if isinstance(topic, str) else None
+    if version is None or not isinstance(payload, Mapping) or "version" in payload:
+        return dict(payload) if isinstance(payload, Mapping) else payload
+    return {**payload, "version": version}
+
+
 def check_topic(topic: object) -> str:
     if not isinstance(topic, str) or topic not in TOPICS:
         shown = topic if isinstance(topic, str) else type(topic).__name__
@@ -136,7 +151,9 @@ class Event:
         """An event with a new random id (uuid4, 32 hex digits) unless ``id`` is given."""
         import uuid
 
-        return cls(topic, uuid.uuid4().hex if id is None else id, actor, dict(payload), branch, time)
+        return cls(
+            topic, uuid.uuid4().hex if id is None else id, actor, stamped(topic, payload), branch, time
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -161,9 +178,8 @@ class Event:
         missing = [k for k in ("topic", "id", "actor", "payload") if k not in data]
         if missing:
             raise BadInput(f"event: {missing[0]!r} is required")
-        return cls(
-            data["topic"], data["id"], data["actor"], data["payload"], data.get("branch"), data.get("time")
-        )
+        payload = stamped(data["topic"], data["payload"])
+        return cls(data["topic"], data["id"], data["actor"], payload, data.get("branch"), data.get("time"))
 
 
 class EventConflict(Conflict):

@@ -4,7 +4,8 @@ The glyph table is the ``glyphs`` list of story.yaml (see :mod:`.settings`). Opc
 
 - ``create_branch {name}``: a branch at the ritual's commit;
 - ``tag_head {name}``: a tag on the ritual's commit (the branch's new head);
-- ``emit {page?, title?, body, mode?}``: a page change inside the ritual's commit itself;
+- ``emit {page?, title?, body, mode?, force?}``: a page change inside the ritual's commit itself (a ritual
+  of version 2, every new one: mode append by default, replace only with ``force: true``);
 - ``open_proposal {source?, into?, message?}``: a governance proposal to merge ``source`` into ``into``
   (default: the ritual's branch), or a hearing on ``into`` without ``source``.
 
@@ -107,6 +108,9 @@ def _tag_head(tip: Tip, event: Event, args: dict[str, Any], changes: ChangeSet) 
 
 def _emit(tip: Tip, event: Event, args: dict[str, Any], changes: ChangeSet) -> tuple[list[FollowUp], str]:
     fields = dict(args)
+    fields.pop("version", None)
+    if event.payload.get("version") == 2:  # a glyph table gives no base: append, or replace with force
+        fields["version"] = 2
     fields["page"] = args.get("page") or event.payload.get("page")
     if not fields["page"]:
         raise BadInput(

@@ -55,7 +55,8 @@ def test_emit_event_commits_as_the_tokens_actor(client: TestClient, repo: Reposi
 def test_emit_event_on_an_agents_branch(
     client: TestClient, repo: Repository, tokens: Tokens, story: Story
 ) -> None:
-    variables = {"input": {"topic": "agent.emit.v1", "payload": {"page": "door", "body": "Bot's door."}}}
+    payload = {"page": "door", "body": "Bot's door.", "mode": "replace", "force": True}
+    variables = {"input": {"topic": "agent.emit.v1", "payload": payload}}
     result = data(client, EMIT, variables, headers=tokens.auth("bot"))["emitEvent"]
     assert result["branch"] == "agents/bot" and result["commit"]["subject"] == "Revise door"
     assert repo.read_page("door", "agents/bot").body == "Bot's door.\n"

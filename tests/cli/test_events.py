@@ -69,7 +69,7 @@ def test_the_work_tree_follows_the_events_of_its_branch(gvcs: Gvcs, story: Path)
     assert "ledger.yaml has uncommitted changes in the work tree" in error
     assert json.loads(ok(gvcs("gift", "--json", cwd=story)).out)["balances"] == {"mara": 5}
     (story / "pages" / "second.md").write_text((story / "pages" / "second.md").read_text() + "\nMine.\n")
-    payload = json.dumps({"page": "opening", "body": "Rewritten."})
+    payload = json.dumps({"page": "opening", "body": "Rewritten.", "mode": "replace", "force": True})
     ok(gvcs("event", "emit", "agent.emit.v1", "--payload", payload, "--branch", "main", cwd=story))
     assert (story / "pages" / "opening.md").read_text().endswith("---\nRewritten.\n")
     assert (story / "pages" / "second.md").read_text().endswith("Mine.\n")  # an edit elsewhere is kept
@@ -77,7 +77,9 @@ def test_the_work_tree_follows_the_events_of_its_branch(gvcs: Gvcs, story: Path)
 
 def test_event_emit_and_list(gvcs: Gvcs, story: Path, tmp_path: Path) -> None:
     payload = tmp_path / "payload.json"
-    payload.write_text(json.dumps({"page": "opening", "body": "The bot's opening."}))
+    payload.write_text(
+        json.dumps({"page": "opening", "body": "The bot's opening.", "mode": "replace", "force": True})
+    )
     out = ok(
         gvcs("--actor", "bot", "event", "emit", "agent.emit.v1", "--payload", f"@{payload}", cwd=story)
     ).out
@@ -124,7 +126,7 @@ def test_ritual(gvcs: Gvcs, story: Path) -> None:
     assert "] Ritual key at 90°: create branch vault-1\n" in out
     assert "vault-1" in ok(gvcs("branch", cwd=story)).out
     ok(gvcs("ritual", "ink", "--rotation", "0", cwd=story))
-    assert (story / "pages" / "opening.md").read_text().endswith("---\nInk by mara.\n")
+    assert (story / "pages" / "opening.md").read_text().endswith("]].\n\nInk by mara.\n")  # appended
     assert (story / "rituals.yaml").read_text() == 'counts: {"ink@0": 1, "key@90": 1}\n'
     assert "nothing to commit" in ok(gvcs("status", cwd=story)).out
     error = one_line_error(gvcs("ritual", "key", "--rotation", "180", cwd=story), 1)

@@ -325,7 +325,9 @@ def test_the_ledger_keeps_its_other_keys(story: Repository, bare_repo: Repositor
 
 def test_an_agent_writes_on_its_own_branch_made_from_main(story: Repository) -> None:
     main = head(story)
-    result = ingest(story, Event.new("agent.emit.v1", "bot", {"page": "door", "body": "The door, by bot."}))
+    replace = {"mode": "replace", "force": True}
+    payload = {"page": "door", "body": "The door, by bot.", **replace}
+    result = ingest(story, Event.new("agent.emit.v1", "bot", payload))
     assert result.branch == "agents/bot"
     assert story.commits.get(head(story, "agents/bot")).parents == (main,)
     assert head(story) == main
@@ -363,9 +365,9 @@ def test_emit_refusals(story: Repository) -> None:
         emit({"page": "door", "body": "x", "follows": ["nowhere"]})
     with pytest.raises(NotFound, match="branch 'drafts' not found"):
         emit({"page": "door", "body": "x"}, branch="drafts")
-    emit({"page": "door", "body": "Same."})
+    emit({"page": "door", "body": "Same.", "mode": "replace", "force": True})
     with pytest.raises(NothingToCommit, match="page door already reads so on agents/bot"):
-        emit({"page": "door", "body": "Same."})
+        emit({"page": "door", "body": "Same.", "mode": "replace", "force": True})
 
 
 def test_a_protected_branch_refuses_agent_text(story: Repository, writer: Writer) -> None:
@@ -401,7 +403,7 @@ def test_tag_head_and_emit(story: Repository) -> None:
     tagged = ingest(story, ritual("key", 180, actor="cal"))
     assert story.tags() == {"turned-1-cal": tagged.commit}
     emitted = ingest(story, ritual("ink", 0, page="door"))
-    assert story.read_page("door", "main").body == "Ink, turn 1, by ada.\n"
+    assert story.read_page("door", "main").body == "The door.\n\nInk, turn 1, by ada.\n"  # appended
     assert sorted(c.path for c in story.changes(str(emitted.commit))) == ["pages/door.md", "rituals.yaml"]
 
 
