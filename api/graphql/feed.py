@@ -34,6 +34,7 @@ __all__ = [
     "Subscription",
     "commits_since",
     "is_derived",
+    "changes_page",
     "narrative_since",
 ]
 
@@ -220,6 +221,21 @@ class CommitFeed:
         finally:
             sub.close()
 
+    async def page_changes(self, page: str, branch: str | None = None) -> AsyncIterator[BranchCommit]:
+        """The commits that change page ``page`` (its file differs from the first parent's), added to
+        ``branch`` (every branch if None) from now on, oldest first; a commit that reaches several
+        branches (a fast-forward) comes once, on the first branch it was seen on."""
+        seen: OrderedDict[str, None] = OrderedDict()
+        async for item in self.subscribe(branch):
+            if item.commit.id in seen:
+                continue
+            if not await asyncio.to_thread(changes_page, self.repo, item.commit, page):
+                continue
+            seen[item.commit.id] = None
+            if len(seen) > 10_000:
+                seen.popitem(last=False)
+            yield item
+
     async def narrative_changes(self, branch: str | None = None) -> AsyncIterator[NarrativeMessage]:
         """The narrative messages about ``branch`` (every branch if None) from now on."""
         sub = await self.open(branch, commits=False, narrative=True)
@@ -264,6 +280,15 @@ class CommitFeed:
                 found.extend(BranchCommit(name, info) for info in commits_since(self.repo, before, head))
                 found.extend(narrative_since(self.repo, name, before, head))
         return found
+
+
+def changes_page(repo: Repository, info: CommitInfo, page: str) -> bool:
+    """Whether the commit ``info`` changes page ``page`` (adds, edits or removes its file) against its
+    first parent."""
+    path = f"pages/{page}.md"
+    new = repo.snapshots.blob_id(info.tree, path)
+    old = repo.snapshots.blob_id(repo.commits.get(info.parents[0]).tree, path) if info.parents else None
+    return new != old
 
 
 _DERIVED = re.compile(r"[^:\s]+:[0-9a-f]{40}")

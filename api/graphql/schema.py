@@ -628,6 +628,25 @@ class Subscription:
                 yield CommitAdded(branch=item.branch, commit=Commit.of(item.commit))
 
     @strawberry.subscription(
+        description="the commits that change one page (add, edit or remove it, against their first "
+        "parent) from now on, oldest first, each once: on a branch, or on every branch if null (a commit "
+        "that reaches several branches, by a fast-forward say, comes once, with the first branch it was "
+        "seen on)"
+    )
+    async def page_changed(
+        self, info: GInfo, id: str, branch: str | None = None
+    ) -> AsyncGenerator[CommitAdded, None]:
+        ctx = info.context
+        validate_id("page", id)  # BAD_INPUT for an invalid id
+        if branch is not None:
+            branch_ref(branch)  # BAD_INPUT for an invalid name
+        if ctx.feed is None:
+            raise BadInput("this server does not stream commits")
+        async for item in ctx.feed.page_changes(id, branch):
+            ctx.loaders = Loaders(ctx.repo)  # each event is a request of its own
+            yield CommitAdded(branch=item.branch, commit=Commit.of(item.commit))
+
+    @strawberry.subscription(
         description="narrative.change.v1 messages (JSON objects) about a branch, or about every branch if "
         "null, from now on; with Redis, from every process of the story"
     )

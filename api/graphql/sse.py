@@ -9,8 +9,10 @@ For clients that cannot use websockets. Each commit is one event::
 Narrative messages (:meth:`api.graphql.feed.CommitFeed.narrative`; with Redis, from any process of the
 story) come as ``event: narrative.change.v1`` with the message as ``data`` and no ``id``.
 
-Query parameters: ``branch`` (default: every branch) and ``kind`` (only commits of that kind; with
-``kind=narrative.change.v1`` only the narrative messages). A client
+Query parameters: ``branch`` (default: every branch), ``kind`` (only commits of that kind; with
+``kind=narrative.change.v1`` only the narrative messages) and ``page`` (only the commits that change that
+page, against their first parent, each once: a commit that reaches several branches comes with the first
+branch it was seen on; no narrative messages). A client
 that reconnects with ``Last-Event-ID`` first gets the commits it missed on that branch (its first-parent
 line, up to 1000). A comment line every 15 seconds keeps proxies from closing an idle stream.
 """
@@ -27,11 +29,20 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from narrative_vcs.errors import GvcsError
 from narrative_vcs.history import CommitInfo
+from narrative_vcs.objects import validate_id
 from narrative_vcs.refs import validate_ref_name
 from narrative_vcs.repository import Repository
 from narrative_vcs.types import ObjectId
 
-from .feed import NARRATIVE_CHANGE, BranchCommit, CommitFeed, NarrativeMessage, commits_since, narrative_since
+from .feed import (
+    NARRATIVE_CHANGE,
+    BranchCommit,
+    CommitFeed,
+    NarrativeMessage,
+    changes_page,
+    commits_since,
+    narrative_since,
+)
 
 __all__ = ["KEEPALIVE", "event_data", "events_endpoint"]
 
@@ -116,14 +127,29 @@ def events_endpoint(repo: Repository, feed: CommitFeed) -> Any:
     async def events(request: Request) -> Response:
         branch = request.query_params.get("branch") or None
         kind = request.query_params.get("kind") or None
+        page = request.query_params.get("page") or None
         try:
             if branch is not None:
                 validate_ref_name("branch", branch)
+            if page is not None:
+                validate_id("page", page)
         except GvcsError as exc:
             return _bad(str(exc))
         last = request.headers.get("last-event-id")
-        narrative = kind is None or kind == NARRATIVE_CHANGE
+        narrative = page is None and (kind is None or kind == NARRATIVE_CHANGE)
         sub = await feed.open(branch, narrative=narrative)
+        sent: set[str] = set()  # with page: the commits already sent (once, whatever the branch)
+
+        async def wanted(item: BranchCommit) -> bool:
+            if kind is not None and item.commit.kind != kind:
+                return False
+            if page is None:
+                return True
+            if item.commit.id in sent or not await asyncio.to_thread(changes_page, repo, item.commit, page):
+                return False
+            sent.add(item.commit.id)
+            return True
+
         try:
             missed = await asyncio.to_thread(_missed, repo, branch, last)
         except GvcsError:
@@ -141,7 +167,7 @@ def events_endpoint(repo: Repository, feed: CommitFeed) -> Any:
                     if isinstance(item, NarrativeMessage):
                         if narrative:
                             yield _format_narrative(item)
-                    elif kind is None or item.commit.kind == kind:
+                    elif await wanted(item):
                         yield _format(item)
                 while True:
                     try:
@@ -157,7 +183,7 @@ def events_endpoint(repo: Repository, feed: CommitFeed) -> Any:
                         continue
                     if (live.branch, live.commit.id) in replayed:
                         continue
-                    if kind is None or live.commit.kind == kind:
+                    if await wanted(live):
                         yield _format(live)
             finally:
                 sub.close()

@@ -1,6 +1,7 @@
 """Live updates against a real ``gvcs serve`` (uvicorn): the ``commitAdded`` subscription over
 graphql-transport-ws and the ``/events`` server-sent events, fed by the API's own mutations and by
-another writer of the same store."""
+another writer of the same store; and one page watched (``pageChanged``, ``/events?page=``): each commit
+that changes it, once, in order, the other commits left out."""
 
 from __future__ import annotations
 
@@ -229,4 +230,95 @@ def test_events_bad_input(server: Served) -> None:
     response = conn.getresponse()
     assert response.status == 401
     assert json.loads(response.read())["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    conn.close()
+
+
+# --- watching one page --------------------------------------------------------------------------------
+
+WATCH = """subscription($id: String!, $branch: String) { pageChanged(id: $id, branch: $branch) {
+    branch commit { id changedPages } } }"""
+
+
+def _write(story_dir: Path, page: str, body: str, branch: str = "main") -> str:
+    """Another writer of the store commits ``page`` with ``body`` on ``branch``."""
+    repo = open_repository(story_dir)
+    try:
+        writer = Writer(repo, branch)
+        writer.time = repo.commits.get(repo.branch_head(branch)).time  # type: ignore[arg-type]
+        return writer.page(page, body, actor="bot")
+    finally:
+        repo.close()
+
+
+def _branch(story_dir: Path, name: str) -> None:
+    repo = open_repository(story_dir)
+    try:
+        repo.create_branch(name, "main")
+    finally:
+        repo.close()
+
+
+def test_page_changed_streams_the_commits_of_one_page_once(
+    server: Served, story_dir: Path, token: str
+) -> None:
+    with _ws(server, {"Authorization": f"Bearer {token}"}) as ws:
+        assert _next(ws) == {"type": "connection_ack"}
+        ws.send(
+            json.dumps(
+                {"id": "1", "type": "subscribe", "payload": {"query": WATCH, "variables": {"id": "hall"}}}
+            )
+        )
+        _wait_for_subscribers(server, 1)
+        _commit_via_api(server, token, "cellar")  # another page: left out
+        added = _commit_via_api(server, token, "hall")
+        got = _next(ws)
+        assert got["id"] == "1" and got["type"] == "next", got
+        change = got["payload"]["data"]["pageChanged"]
+        assert (change["branch"], change["commit"]["id"], change["commit"]["changedPages"]) == (
+            "main",
+            added,
+            ["hall"],
+        )
+        _branch(story_dir, "side")  # the same commit on a new branch: not sent again
+        _write(story_dir, "attic", "Dust.", branch="side")  # another page on the other branch: left out
+        edited = _write(story_dir, "hall", "The hall, swept.", branch="side")
+        seen = _next(ws)["payload"]["data"]["pageChanged"]
+        assert (seen["branch"], seen["commit"]["id"]) == ("side", edited)
+        _write(story_dir, "attic", "More dust.")
+        lit = _write(story_dir, "hall", "The hall, lit.")
+        aired = _write(story_dir, "hall", "The hall, aired.")
+        seen = [_next(ws)["payload"]["data"]["pageChanged"] for _ in range(2)]
+        assert [(s["branch"], s["commit"]["id"]) for s in seen] == [("main", lit), ("main", aired)]
+        ws.send(json.dumps({"id": "1", "type": "complete"}))
+
+
+def test_page_changed_refuses_a_bad_page_id(server: Served) -> None:
+    with _ws(server, None) as ws:
+        assert _next(ws) == {"type": "connection_ack"}
+        payload = {"query": WATCH, "variables": {"id": "../x"}}
+        ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        got = _next(ws)
+        errors = got["payload"] if got["type"] == "error" else got["payload"]["errors"]
+        assert [e["extensions"]["code"] for e in errors] == ["BAD_INPUT"]
+
+
+def test_events_of_one_page_on_one_branch(server: Served, story_dir: Path, token: str) -> None:
+    stream = EventStream(server, "/events?page=hall&branch=main", {"authorization": f"Bearer {token}"})
+    try:
+        assert stream.response.status == 200
+        _wait_for_subscribers(server, 1)
+        _commit_via_api(server, token, "cellar")  # another page: left out
+        _branch(story_dir, "side")
+        _write(story_dir, "hall", "On the side.", branch="side")  # another branch: left out
+        added = _write(story_dir, "hall", "The hall.")
+        event = stream.next()
+        assert event["event"] == "commit" and event["id"] == f"main:{added}"
+        assert json.loads(event["data"])["id"] == added
+    finally:
+        stream.close()
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.request("GET", "/events?page=../x", headers={"authorization": f"Bearer {token}"})
+    response = conn.getresponse()
+    assert response.status == 400
+    assert json.loads(response.read())["errors"][0]["extensions"]["code"] == "BAD_INPUT"
     conn.close()
