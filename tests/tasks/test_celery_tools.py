@@ -1,5 +1,6 @@
 """Celery's own tools on a story's workers: ``celery -A narrative_vcs.tasks.app inspect ping`` and
-``celery -A ... events --dump`` (task events are on), against the real Redis and a real ``gvcs worker``."""
+``celery -A ... events --dump`` (task events are on), against the real Redis and a real ``gvcs worker``;
+and what a worker records for an agent's revision that overlaps (a conflict: nothing committed)."""
 
 from __future__ import annotations
 
@@ -100,3 +101,30 @@ def test_events_dump_sees_a_drain(story: Path, workers: Workers, redis_url: str,
         except subprocess.TimeoutExpired:
             dump.kill()
             dump.wait(timeout=20)
+
+
+@pytest.mark.redis
+def test_a_revision_that_overlaps_is_refused_by_the_worker_as_a_conflict(
+    story: Path, workers: Workers, redis_url: str
+) -> None:
+    from narrative_vcs.events import Event
+    from tests.tasks.conftest import history
+
+    workers.start()
+
+    def send(actor: str, n: int, **fields: object) -> tuple[str, str | None, str | None, str | None]:
+        payload = {"page": "desk", "title": "Desk", **fields}
+        event = Event.new("agent.emit.v1", actor, payload, "main", id=f"{actor}.{n:05d}")
+        (receipt,) = submit(str(story), [event], redis_url=redis_url, wait=WAIT)
+        return receipt.status, receipt.commit, receipt.error, receipt.code
+
+    status, read, _, _ = send("actor-01", 1, body="The desk.")
+    assert status == "committed" and read is not None
+    assert send("actor-02", 1, body="A lamp on it.")[0] == "committed"  # appended after what actor-01 read
+    before = history(story)
+    status, commit, error, code = send(
+        "actor-01", 2, body="The desk.\n\nA cup on it.", mode="revise", base=read
+    )
+    assert (status, commit, code) == ("refused", None, "CONFLICT")
+    assert error is not None and error.startswith("agent.emit.v1: page desk changed on main since")
+    assert history(story) == before
