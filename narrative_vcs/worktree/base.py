@@ -52,7 +52,7 @@ MERGE_STATE = "gvcs-merge.json"
 #: edit in the same mtime tick as the save (coarse file systems) is never mistaken for "unchanged".
 RACY_NS = 2_000_000_000
 #: The checkout state's format; a state of another version is ignored (every file hashed once again).
-STATE_VERSION = 1
+STATE_VERSION = 2
 HEAD = RefName("HEAD")
 #: What :meth:`WorkTreeBase._current_blob` says of a path that is not a regular file.
 NOT_REGULAR = ObjectId("not a regular file")
@@ -97,7 +97,7 @@ class Recovered:
         return text
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
     blob: ObjectId
     mtime_ns: int | None = None
@@ -114,6 +114,7 @@ class WorkTreeBase:
         self.state_path = git_dir / STATE_FILE
         self.lock = WorkTreeLock(git_dir)
         self.journal = Journal(git_dir)
+        self._loaded: tuple[int, int, int, int] | None = None  # the state file's stat when it was read
         self.branch: str | None
         self.branch, self.commit_id, self._files, self._saved_ns = self._load_state()
         self._dirty_state = False
@@ -122,13 +123,13 @@ class WorkTreeBase:
 
     def _load_state(self) -> tuple[str | None, ObjectId | None, dict[str, _Entry], int]:
         try:
-            data = json.loads(self.state_path.read_text(encoding="utf-8"))
+            with open(self.state_path, "rb") as handle:
+                self._loaded = _signature(os.fstat(handle.fileno()))
+                data = json.loads(handle.read())
             if data["version"] != STATE_VERSION:
                 raise ValueError(f"a checkout state of version {data['version']!r}")
-            files = {
-                p: _Entry(ObjectId(e["blob"]), e.get("mtime_ns"), e.get("size"))
-                for p, e in data["files"].items()
-            }
+            # data is JSON: ObjectId's call is left out of the 10,000-entry loop.
+            files = {p: _Entry(blob, mtime, size) for p, (blob, mtime, size) in data["files"].items()}
             commit, branch = data["commit"], data["branch"]
             return (
                 None if branch is None else str(branch),
@@ -137,6 +138,7 @@ class WorkTreeBase:
                 int(data["saved_ns"]),
             )
         except (FileNotFoundError, ValueError, KeyError, TypeError, AttributeError):
+            self._loaded = None
             # No usable state (a repository written through the API, or a damaged file): the work
             # tree is taken to be a checkout of HEAD, and every file is hashed once.
             branch = self.repo.head_branch()
@@ -156,10 +158,7 @@ class WorkTreeBase:
     def save_state(self) -> None:
         """Write the checkout state atomically."""
         now = time.time_ns()
-        files = {
-            p: {"blob": e.blob, "mtime_ns": e.mtime_ns, "size": e.size}
-            for p, e in sorted(self._files.items())
-        }
+        files = {p: (e.blob, e.mtime_ns, e.size) for p, e in sorted(self._files.items())}
         data = {
             "version": STATE_VERSION,
             "branch": self.branch,
@@ -171,6 +170,7 @@ class WorkTreeBase:
         atomic_write(self.state_path, (json.dumps(data, separators=(",", ":")) + "\n").encode())
         self._saved_ns = now
         self._dirty_state = False
+        self._loaded = None  # written here: read again at the next reload
 
     @property
     def detached(self) -> bool:
@@ -395,7 +395,13 @@ class WorkTreeBase:
             self.journal.finish()
 
     def _reload(self) -> None:
-        """Read the checkout state again (another command may have changed it before the lock)."""
+        """Read the checkout state again (another command may have changed it before the lock), unless
+        the file is the very one this object loaded and has not changed since (every save replaces the
+        file, so a new inode or mtime says another command wrote it)."""
+        if self._loaded is not None:
+            with contextlib.suppress(OSError):
+                if _signature(os.stat(self.state_path)) == self._loaded:
+                    return
         self.branch, self.commit_id, self._files, self._saved_ns = self._load_state()
 
     def recover(self) -> Recovered | None:
@@ -443,10 +449,11 @@ class WorkTreeBase:
                 entry = {**entry, "ref": {**ref, "new": head}}
         return True, self._apply(entry)
 
-    def _apply(self, entry: dict[str, Any]) -> list[str]:
+    def _apply(self, entry: dict[str, Any], *, save: bool = True) -> list[str]:
         """The steps of an operation once its ref has moved (or when it moves none): write the files,
         record the checkout, finish off. Safe to run again on a half-done work tree. Returns the files
-        left alone because they were changed by hand since."""
+        left alone because they were changed by hand since. ``save=False``: the caller saves the
+        checkout state itself before its operation ends (a kill before that replays this)."""
         start: Mapping[str, Any] = entry.get("from") or {}
         ref: Mapping[str, Any] | None = entry.get("ref")
         target_commit: ObjectId | None = ref.get("new") if ref is not None else None
@@ -493,7 +500,8 @@ class WorkTreeBase:
             drop = after["drop_ref"]
             with contextlib.suppress(GvcsError):
                 self.repo.refs.remove_if_equals(RefName(drop["name"]), ObjectId(drop["old"]), who="gvcs")
-        self.save_state()
+        if save:
+            self.save_state()
         return kept
 
     def _set_checkout(self, branch: str | None, commit: ObjectId | None) -> None:
@@ -510,6 +518,7 @@ class WorkTreeBase:
                     if known is None or known.blob != diff.new:
                         self._files[diff.path] = _Entry(diff.new)
         self.branch, self.commit_id = branch, commit
+        self._loaded = None  # the state in memory is no longer the file's
 
     def _sync(
         self,
@@ -603,6 +612,10 @@ class WorkTreeBase:
         if self.commit_id is None:
             raise NotFound(f"{what}: the current branch has no commits yet")
         return self.commit_id
+
+
+def _signature(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _started(entry: dict[str, Any]) -> bool:

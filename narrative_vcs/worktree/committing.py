@@ -70,8 +70,8 @@ class Committing(WorkTreeBase):
                     on_written=written,
                 )
             normalised = sorted((journal.entry or {}).get("normalise") or {})
-            self._apply(journal.entry or {})
-            self._stat_taken(oid, changes, normalised)
+            self._apply(journal.entry or {}, save=False)
+            self._stat_taken(oid, changes, normalised)  # saves the state
         return CommitResult(oid, branch, changes, normalised)
 
     def _journal_commit(self, journal: Journal, oid: ObjectId, changes: list[WorkTreeChange]) -> None:

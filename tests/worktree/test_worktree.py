@@ -13,7 +13,7 @@ from narrative_vcs.errors import BadInput, BranchMoved, InvalidFile, NothingToCo
 from narrative_vcs.objects import Page
 from narrative_vcs.repository import ChangeSet, Repository
 from narrative_vcs.worktree import STATE_FILE, WorkTree
-from narrative_vcs.worktree.base import RACY_NS
+from narrative_vcs.worktree.base import RACY_NS, STATE_VERSION
 
 
 def _reopen(work: WorkTree) -> WorkTree:
@@ -155,8 +155,8 @@ def test_a_trusted_stat_is_saved_and_a_racy_one_is_not(tree: WorkTree) -> None:
     (tree.root / "actors/ann.yaml").touch()  # modified just now: racy
     assert _reopen(tree).status() == []
     files = json.loads(state_path.read_text())["files"]
-    assert files["pages/one.md"]["mtime_ns"] == old and files["story.yaml"]["mtime_ns"] == old
-    assert files["actors/ann.yaml"]["mtime_ns"] != (tree.root / "actors/ann.yaml").stat().st_mtime_ns
+    assert files["pages/one.md"][1] == old and files["story.yaml"][1] == old  # [blob, mtime_ns, size]
+    assert files["actors/ann.yaml"][1] != (tree.root / "actors/ann.yaml").stat().st_mtime_ns
     assert _reopen(tree).status() == []
 
 
@@ -165,19 +165,32 @@ def test_a_trusted_stat_is_saved_and_a_racy_one_is_not(tree: WorkTree) -> None:
     [
         pytest.param(lambda s: s[: len(s) // 2], id="truncated"),
         pytest.param(lambda s: "not json", id="garbage"),
-        pytest.param(lambda s: s.replace('"version":1', '"version":99'), id="another-version"),
+        pytest.param(lambda s: s.replace(f'"version":{STATE_VERSION}', '"version":1'), id="another-version"),
     ],
 )
 def test_a_damaged_or_foreign_state_is_ignored_and_rebuilt(tree: WorkTree, damage: Any) -> None:
     tree.commit("Start", "ann")
     state_path = tree.root / ".gvcs" / STATE_FILE
     text = state_path.read_text()
-    assert '"version":1' in text
+    assert f'"version":{STATE_VERSION}' in text
     # A stale size and mtime that a reader of the damaged state must not trust.
     (tree.root / "pages/one.md").write_bytes(Page("one", "One", "Changed.").serialise())
     state_path.write_text(damage(text))
     assert [(c.path, c.status) for c in _reopen(tree).status()] == [("pages/one.md", "modified")]
     work = _reopen(tree)
     work.commit("Change", "ann")
-    assert json.loads(state_path.read_text())["version"] == 1
+    assert json.loads(state_path.read_text())["version"] == STATE_VERSION
     assert _reopen(tree).status() == []
+
+
+def test_an_operation_rereads_a_state_another_process_wrote(tree: WorkTree) -> None:
+    first = tree.commit("Start", "ann").commit
+    stale = _reopen(tree)  # loaded before the other process's commit
+    (tree.root / "pages/one.md").write_bytes(Page("one", "One", "Second.").serialise())
+    second = _reopen(tree).commit("Second", "ann").commit
+    (tree.root / "pages/one.md").write_bytes(Page("one", "One", "Third.").serialise())
+    # The stale object still thinks it is at the first commit: under the lock it reads the state again
+    # and commits on top of the second, not a "branch moved" from the first.
+    assert stale.commit_id == first
+    third = stale.commit("Third", "ann").commit
+    assert tree.repo.commits.get(third).parents == (second,)
