@@ -334,11 +334,27 @@ class WorkTreeBase:
     def _compare(self, committed: dict[str, ObjectId], cache: dict[str, _Entry]) -> list[WorkTreeChange]:
         out: list[WorkTreeChange] = []
         on_disk, odd = self._scan()
+        root, trusted_before = f"{self.root}/", self._saved_ns - RACY_NS
         with Directories(self.root) as dirs:
             for path in on_disk:
                 old = committed.get(path)
                 entry = cache.get(path)
-                new = self._blob_of(path, entry if entry is not None and entry.blob == old else None, dirs)
+                if entry is not None and entry.blob == old:
+                    # The common case inline (one lstat, no call): _blob_of's first test, unchanged.
+                    try:
+                        st = os.lstat(root + path)
+                    except OSError:
+                        st = None
+                    if (
+                        st is not None
+                        and st.st_mtime_ns == entry.mtime_ns
+                        and st.st_size == entry.size
+                        and st.st_mtime_ns < trusted_before
+                    ):
+                        continue
+                else:
+                    entry = None
+                new = self._blob_of(path, entry, dirs)
                 if new != old:
                     status = "added" if old is None else "modified"
                     out.append(WorkTreeChange(path, status, old, new, name_problem(path)))
