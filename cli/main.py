@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn, cast
 
 __all__ = ["build_parser", "main"]
 
@@ -35,9 +35,29 @@ def _json(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON (see docs/json.md)")
 
 
+class _Skipped:
+    """What :func:`_command` gives for a command other than the one being run (see :func:`main`):
+    everything asked of it is accepted and does nothing, so the parsers of the other fifty commands
+    are not built for a command line that names one."""
+
+    def __getattr__(self, name: str) -> Any:
+        return self._anything
+
+    def _anything(self, *args: Any, **kwargs: Any) -> _Skipped:
+        return self
+
+
+#: While a parser is built for one command (``main``): its name, and whether it was met.
+_ONLY: list[str | bool] = []
+
+
 def _command(
     sub: argparse._SubParsersAction[Parser], name: str, target: str, help_text: str
 ) -> argparse.ArgumentParser:
+    if _ONLY:
+        if name != _ONLY[0]:
+            return cast(argparse.ArgumentParser, _Skipped())
+        _ONLY[1] = True
     from .examples import epilog
 
     p = sub.add_parser(
@@ -51,8 +71,9 @@ def _command(
     return p
 
 
-def build_parser() -> Parser:
-    """The whole ``gvcs`` argument parser."""
+def build_parser(only: str | None = None) -> Parser:
+    """The whole ``gvcs`` argument parser; with ``only``, one that knows that command alone (what a
+    command line naming it needs: building all of them costs every command about 20 ms)."""
     parser = Parser(prog=PROG, description="gvcs: version control for stories (pages, actors, branches).")
     parser.add_argument("-C", dest="directory", metavar="DIR", help="run as if started in DIR")
     parser.add_argument("--actor", metavar="ID", help="who is acting (default: $GVCS_ACTOR, then config)")
@@ -74,6 +95,52 @@ def build_parser() -> Parser:
     )
     sub = parser.add_subparsers(dest="command", metavar="<command>", parser_class=Parser)
     sub.required = True
+    if only is not None:
+        _ONLY[:] = [only, False]
+        try:
+            _add_commands(sub, only)
+        finally:
+            found = bool(_ONLY[1])
+            _ONLY.clear()
+        if found:
+            _describe(parser)
+            return parser
+        return build_parser()  # not a command of its own group, or no command: the whole parser
+    _add_commands(sub, None)
+    _describe(parser)
+    return parser
+
+
+#: The commands each module registers (a stale entry only costs a whole build).
+_MODULE_COMMANDS = {
+    "merging": {"merge", "conflicts", "resolve", "rebase", "cherry-pick", "revert"},
+    "governance": {"propose", "vote", "proposals", "proposal"},
+    "events": {"event", "gift", "ritual", "spore"},
+    "reading": {"read", "stats"},
+    "importing": {"import", "export"},
+}
+
+
+def _add_commands(sub: argparse._SubParsersAction[Parser], only: str | None) -> None:
+    """Register the commands on ``sub``; with ``only``, that command's parser alone (the others are
+    skipped, and the modules that hold none of it not imported)."""
+    import importlib
+
+    if only is None:
+        _shell_commands(sub)
+    _setup_commands(sub)
+    _history_commands(sub)
+    _maintenance_commands(sub)
+    _remote_commands(sub)
+    _serve_command(sub)
+    _worker_command(sub)
+    _access_commands(sub)
+    for module, names in _MODULE_COMMANDS.items():
+        if only is None or only in names:
+            importlib.import_module(f"cli.{module}").add_commands(sub, _command, _json)
+
+
+def _shell_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     p = sub.add_parser(
         "completion",
         help="print the shell code that completes gvcs: bash, zsh or fish",
@@ -89,30 +156,6 @@ def build_parser() -> Parser:
         description="Show a command's help, as COMMAND --help does; with no command, gvcs's own.",
     )
     p.add_argument("topic", nargs="*", metavar="COMMAND", help="e.g. log, or remote add")
-    _setup_commands(sub)
-    _history_commands(sub)
-    _maintenance_commands(sub)
-    _remote_commands(sub)
-    _serve_command(sub)
-    _worker_command(sub)
-    _access_commands(sub)
-    from .merging import add_commands
-
-    add_commands(sub, _command, _json)
-    from .governance import add_commands as add_governance_commands
-
-    add_governance_commands(sub, _command, _json)
-    from .events import add_commands as add_event_commands
-
-    add_event_commands(sub, _command, _json)
-    from .reading import add_commands as add_reading_commands
-
-    add_reading_commands(sub, _command, _json)
-    from .importing import add_commands as add_import_commands
-
-    add_import_commands(sub, _command, _json)
-    _describe(parser)
-    return parser
 
 
 def _describe(parser: argparse.ArgumentParser) -> None:
@@ -538,8 +581,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     global _JSON_ERRORS
     words = list(sys.argv[1:] if argv is None else argv)
     _JSON_ERRORS = "--json" in words
-    parser = build_parser()
-    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions: answered, then the process ends
+    completing = "_ARGCOMPLETE" in os.environ
+    word = None if completing else _command_word(words)
+    parser = build_parser(only=word if word not in ("help", "completion") else None)
+    if completing:  # the shell asks for completions: answered, then the process ends
         from .completion import complete
 
         complete(parser)
@@ -604,6 +649,23 @@ def _run(args: argparse.Namespace) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         _error(f"{where}{exc.strerror or exc}", code="UNAVAILABLE", kind="OSError")
         return 1
+
+
+def _command_word(words: list[str]) -> str | None:
+    """The command a command line names, past gvcs's own options; None when that is not plain (an
+    option the parser must see first, ``-h``, ``--version``, nothing)."""
+    at = 0
+    while at < len(words):
+        word = words[at]
+        if word in ("-C", "--actor", "--color", "--colour"):
+            at += 2
+        elif word in ("--no-pager", "--paginate") or word.startswith(("--color=", "--colour=", "--actor=")):
+            at += 1
+        elif word.startswith("-"):
+            return None
+        else:
+            return word
+    return None
 
 
 def _help(parser: Parser, topic: list[str]) -> int:

@@ -65,3 +65,25 @@ def test_each_example_is_a_command_line_gvcs_takes(line: str) -> None:
     with contextlib.redirect_stderr(errors):
         build_parser().parse_args(words)
     assert errors.getvalue() == ""
+
+
+def test_the_parser_built_for_one_command_is_that_commands_whole_parser() -> None:
+    """``main`` builds only the parser of the command a command line names; for every command it
+    must be the same as in the whole parser (its help, its subcommands, its options)."""
+    full = {path: parser for path, parser in _commands(build_parser())}
+    for name in [path[0] for path in full if len(path) == 1 and path[0] not in ("help", "completion")]:
+        lazy = {path: parser for path, parser in _commands(build_parser(only=name))}
+        assert set(lazy) == {path for path in full if path[0] == name}, name
+        for path, parser in lazy.items():
+            assert parser.format_help() == full[path].format_help(), path
+    assert build_parser(only="nope").format_help() == build_parser().format_help()  # a typo: the whole
+
+
+def test_the_command_word_is_found_past_gvcss_own_options() -> None:
+    from cli.main import _command_word
+
+    assert _command_word(["log", "-n", "3"]) == "log"
+    assert _command_word(["-C", "story", "--actor", "ada", "--no-pager", "--color=never", "show"]) == "show"
+    assert _command_word(["--colour", "always", "diff"]) == "diff"
+    assert _command_word(["--version"]) is None and _command_word([]) is None
+    assert _command_word(["-Cstory", "log"]) is None  # left to the whole parser
