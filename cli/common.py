@@ -8,18 +8,18 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     from narrative_vcs.history import CommitInfo
     from narrative_vcs.repository import Repository
     from narrative_vcs.worktree import Recovered, WorkTree
 
-__all__ = ["Context", "emit_json", "format_time", "out", "parse_time", "progress"]
+__all__ = ["Context", "emit_json", "format_time", "out", "parse_time", "progress", "write_file"]
 
 
 def out(text: str) -> None:
@@ -200,3 +200,41 @@ def _duration(seconds: float) -> str:
         return f"{minutes} min {seconds:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
+
+
+def write_file(path: Path, shown: str, write: Callable[[BinaryIO], object]) -> None:
+    """Write ``path`` atomically: ``write`` fills a temporary file in the same directory, which is
+    renamed over ``path`` once complete (keeping the mode of the file it replaces); ``shown`` is how
+    errors name it. Nothing is left half-written."""
+    import contextlib
+    import tempfile
+
+    from narrative_vcs.errors import BadInput
+
+    if path.is_dir():
+        raise BadInput(f"cannot write {shown}: it is a directory")
+    try:
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise BadInput(f"cannot write {shown}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temp, _file_mode(path))
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def _file_mode(path: Path) -> int:
+    """The mode of the file being replaced, or what a new file gets under the umask."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask

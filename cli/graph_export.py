@@ -9,14 +9,11 @@ an error (an unknown revision, a full disk) never leaves a half-written FILE beh
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .common import Context
+from .common import Context, write_file
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -66,34 +63,7 @@ def _format(args: argparse.Namespace) -> str:
 
 
 def _write_file(graph: nx.Graph[str], fmt: str, path: Path, shown: str) -> None:
-    """Write atomically: a temporary file in the same directory, renamed over ``path`` once complete."""
-    from narrative_vcs.errors import BadInput
+    """Write the graph to ``path`` atomically (see :func:`cli.common.write_file`)."""
     from narrative_vcs.export import write_graph
 
-    if path.is_dir():
-        raise BadInput(f"cannot write {shown}: it is a directory")
-    try:
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise BadInput(f"cannot write {shown}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as out:
-            write_graph(graph, fmt, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp, _file_mode(path))
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-
-
-def _file_mode(path: Path) -> int:
-    """The mode of the file being replaced, or what a new file gets under the umask."""
-    try:
-        return path.stat().st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+    write_file(path, shown, lambda stream: write_graph(graph, fmt, stream))

@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .common import Context, emit_json, out
+from .common import Context, emit_json, out, write_file
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -81,42 +81,8 @@ def cmd_read(args: argparse.Namespace) -> int:
 
 
 def _write_file(path: Path, shown: str, data: bytes) -> None:
-    """Write atomically: a temporary file in the same directory, renamed over ``path`` once complete."""
-    import contextlib
-    import os
-    import tempfile
-
-    from narrative_vcs.errors import BadInput
-
-    if path.is_dir():
-        raise BadInput(f"cannot write {shown}: it is a directory")
-    try:
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise BadInput(f"cannot write {shown}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temp, _file_mode(path))
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-
-
-def _file_mode(path: Path) -> int:
-    """The mode of the file being replaced, or what a new file gets under the umask."""
-    import os
-
-    try:
-        return path.stat().st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+    """Write ``data`` to ``path`` atomically (see :func:`cli.common.write_file`)."""
+    write_file(path, shown, lambda stream: stream.write(data))
 
 
 def _order_json(order: ReadingOrder, snapshot: StorySnapshot, rev: str) -> dict[str, Any]:

@@ -15,12 +15,12 @@ import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from narrative_vcs.repository import Repository
+from tests.api.test_explorer import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS  # launched as there
 from tests.conftest import Writer
 from tests.services import need, parse_neo4j_uri
 
@@ -30,22 +30,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.neo4j
 
 QUERY = "MATCH (c:Commit) RETURN count(c) AS commits"
-
-# Chromium as tests/api/test_explorer.py launches it.
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "artifacts"
-TIMEOUT_MS = 30_000
 
 
 def browser_url(neo4j_uri: str) -> tuple[str, str]:
