@@ -9,7 +9,6 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -34,6 +33,8 @@ def emit_json(value: Any) -> None:
 
 def format_time(seconds: int, offset_minutes: int = 0) -> str:
     """A commit time as ``2026-11-21 10:00:00 +0000`` in the commit's own offset."""
+    from datetime import UTC, datetime, timedelta
+
     tz_delta = timedelta(minutes=offset_minutes)
     moment = datetime.fromtimestamp(seconds, UTC) + tz_delta
     sign = "-" if offset_minutes < 0 else "+"
@@ -47,6 +48,8 @@ def parse_time(value: str, *, end_of_day: bool = False) -> int:
     Times without a zone are UTC. A bare date means its first second, or with ``end_of_day`` its last,
     so ``--until 2026-11-21`` includes that day.
     """
+    from datetime import UTC, datetime, timedelta
+
     from narrative_vcs.errors import BadInput
 
     text = value.strip()

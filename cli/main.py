@@ -21,9 +21,43 @@ PROG = "gvcs"
 _JSON_ERRORS = False
 
 
+def _columns() -> int:
+    """The terminal's width as ``shutil.get_terminal_size`` gives it ($COLUMNS, else stdout's
+    terminal, else 80), without importing shutil: argparse asks on every ``add_argument``."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class Formatter(argparse.HelpFormatter):
+    """argparse's help formatter, measuring the terminal without shutil (see :func:`_columns`)."""
+
+    def __init__(
+        self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None
+    ) -> None:
+        super().__init__(
+            prog, indent_increment, max_help_position, _columns() - 2 if width is None else width
+        )
+
+
+class RawFormatter(Formatter, argparse.RawDescriptionHelpFormatter):
+    """:class:`Formatter` keeping the description and the examples as written."""
+
+
 class Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line on stderr and exit code 2 (and, under ``--json``,
     a JSON object on stdout)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         hint = f" (see '{self.prog} --help')"
@@ -65,7 +99,7 @@ def _command(
         help=help_text,
         description=help_text,
         epilog=epilog(name),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawFormatter,
     )
     p.set_defaults(target=target)
     return p
@@ -621,14 +655,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import logging
-
     from narrative_vcs.errors import GvcsError
 
-    # Libraries' warnings (the Neo4j driver announcing a retry) are not for the terminal; errors are
-    # reported by the command as one line.
-    logging.getLogger("neo4j").addHandler(logging.NullHandler())
-    logging.getLogger("neo4j").propagate = False
     module_name, _, func_name = str(args.target).partition(":")
     try:
         import importlib

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -147,6 +146,8 @@ def create_token(
     if len(label) > 200 or any(ord(c) < 32 for c in label):
         raise BadInput("a token label is one line of at most 200 characters")
     existing = {t.id for t in store.list_tokens()}
+    import secrets  # here, not at the top: it loads OpenSSL, which a cold status does not need
+
     token_id = secrets.token_hex(4)
     while token_id in existing:
         token_id = secrets.token_hex(4)

@@ -22,7 +22,6 @@ governance live above the core. Two kinds of check:
 from __future__ import annotations
 
 import heapq
-import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
@@ -43,7 +42,6 @@ if TYPE_CHECKING:
 
 __all__ = ["CommitCheck", "Gate", "GatedRefs", "MoveCheck", "Problem", "Rule", "RuleBroken"]
 
-log = logging.getLogger("gvcs.gate")
 
 #: Refs whose history the gate has verified: what they reach is not checked again.
 VERIFIED_PREFIXES = (HEADS, TAGS)
@@ -307,7 +305,9 @@ class Gate:
             try:
                 rule.moved(repo, moves)
             except Exception:  # the moves landed: an announcement that fails must not undo them
-                log.exception("rule %s failed to announce a ref move", rule.name)
+                import logging  # only on this rare path: logging costs a cold command milliseconds
+
+                logging.getLogger("gvcs.gate").exception("rule %s failed to announce a ref move", rule.name)
 
     def companions(self, repo: RepositoryBase, ref: RefName, head: ObjectId) -> list[ObjectId]:
         """What every rule says must travel with ``ref`` at ``head`` (see :meth:`Rule.companions`)."""

@@ -7,10 +7,9 @@ Everything here is pure: serialise, parse and hash, no I/O. Serialisation is can
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
@@ -64,7 +63,20 @@ def validate_id(kind: str, value: object) -> str:
 def hash_object(obj_type: str, data: bytes) -> ObjectId:
     """The git object id of ``data`` stored as ``obj_type``."""
     header = f"{obj_type} {len(data)}\0".encode()
-    return ObjectId(hashlib.sha1(header + data).hexdigest())
+    return ObjectId((_SHA1 or _load_sha1())(header + data).hexdigest())
+
+
+#: hashlib's SHA-1, imported on the first hash: hashlib loads OpenSSL, milliseconds that a cold
+#: ``gvcs status``, which hashes nothing, does not spend.
+_SHA1: Callable[[bytes], Any] | None = None
+
+
+def _load_sha1() -> Callable[[bytes], Any]:
+    global _SHA1
+    import hashlib
+
+    _SHA1 = hashlib.sha1
+    return _SHA1
 
 
 # --- YAML helpers ---------------------------------------------------------------------------------

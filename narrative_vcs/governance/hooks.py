@@ -14,7 +14,6 @@ has landed and nothing undoes it.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,8 +23,6 @@ from ..types import ObjectId
 __all__ = ["NARRATIVE_CHANGE", "NarrativeChange", "on_narrative_change", "publish"]
 
 NARRATIVE_CHANGE = "narrative.change.v1"
-
-log = logging.getLogger("gvcs.governance")
 
 
 @dataclass(frozen=True)
@@ -74,4 +71,8 @@ def publish(change: NarrativeChange) -> None:
         try:
             hook(change)
         except Exception:
-            log.exception("a narrative.change.v1 hook failed for %s", change.commit)
+            import logging  # only on this rare path: logging costs a cold command milliseconds
+
+            logging.getLogger("gvcs.governance").exception(
+                "a narrative.change.v1 hook failed for %s", change.commit
+            )

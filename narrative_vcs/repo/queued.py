@@ -6,7 +6,6 @@ error comes back as its class, looked up among gvcs's own errors, its message an
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 from typing import Any
@@ -95,10 +94,14 @@ def decode_outcome(data: bytes) -> GroupOutcome:
 
 
 def _b64(data: bytes | None) -> str | None:
+    import base64
+
     return None if data is None else base64.b64encode(data).decode("ascii")
 
 
 def _unb64(text: Any) -> bytes | None:
+    import base64
+
     return None if text is None else base64.b64decode(str(text), validate=True)
 
 

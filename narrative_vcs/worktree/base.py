@@ -3,7 +3,9 @@
 A checkout state file (``.gvcs/gvcs-worktree.json``) records the branch (None: HEAD is detached at a
 commit), the commit the files were checked out at, and per path the committed blob id with the size
 and mtime the file had when it was known to hold that blob, so ``status`` re-reads only files whose
-size or mtime changed.
+size or mtime changed. It also keeps the listing of the story's directories, with each directory's
+mtime and ctime: while none of them changed (no file added, removed or renamed in it), the files on disk
+are the ones listed, and ``status`` stats them without reading a directory (git's untracked cache).
 
 Every operation that changes the work tree runs as an :meth:`WorkTreeBase._operation`: it holds the
 lock, journals what it is about to do (:mod:`.journal`), does it, and forgets it. The steps after a ref
@@ -17,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -98,6 +101,38 @@ class Recovered:
 
 
 @dataclass(slots=True)
+class _Listing:
+    """The story files on disk as one listing found them, and the stamps of the directories read."""
+
+    paths: list[str]
+    dirs: dict[str, list[int]]
+    trusted: bool
+
+
+def _parse_listing(data: Any, files: Mapping[str, object]) -> _Listing | None:
+    """The listing saved in a state file beside the checkout entries ``files``: its directories' stamps,
+    the files on disk that are not entries (``extra``) and the entries not on disk (``missing``). None
+    if there is none or it is not well formed (then the directories are read)."""
+    if not isinstance(data, dict):
+        return None
+    dirs, extra, missing = data.get("dirs"), data.get("extra"), data.get("missing")
+    if not (isinstance(dirs, dict) and isinstance(extra, list) and isinstance(missing, list)):
+        return None
+    for stamp in dirs.values():
+        if not (isinstance(stamp, list) and len(stamp) == 2 and all(type(x) is int for x in stamp)):
+            return None
+    if not all(isinstance(p, str) for p in (*dirs, *extra, *missing)):
+        return None
+    if missing:
+        gone = set(missing)
+        paths = [p for p in files if p not in gone]
+    else:
+        paths = list(files)
+    paths.extend(p for p in extra if p not in files)
+    return _Listing(paths, dirs, trusted=True)
+
+
+@dataclass(slots=True)
 class _Entry:
     blob: ObjectId
     mtime_ns: int | None = None
@@ -115,6 +150,9 @@ class WorkTreeBase:
         self.lock = WorkTreeLock(git_dir)
         self.journal = Journal(git_dir)
         self._loaded: tuple[int, int, int, int] | None = None  # the state file's stat when it was read
+        # The listing saved with the state, and the one this process took (see _listing).
+        self._saved_listing: _Listing | None = None
+        self._taken: _Listing | None = None
         self.branch: str | None
         self.branch, self.commit_id, self._files, self._saved_ns = self._load_state()
         self._dirty_state = False
@@ -131,6 +169,7 @@ class WorkTreeBase:
             # data is JSON: ObjectId's call is left out of the 10,000-entry loop.
             files = {p: _Entry(blob, mtime, size) for p, (blob, mtime, size) in data["files"].items()}
             commit, branch = data["commit"], data["branch"]
+            self._saved_listing = _parse_listing(data.get("listing"), files)
             return (
                 None if branch is None else str(branch),
                 ObjectId(commit) if commit else None,
@@ -139,6 +178,7 @@ class WorkTreeBase:
             )
         except (FileNotFoundError, ValueError, KeyError, TypeError, AttributeError):
             self._loaded = None
+            self._saved_listing = None
             # No usable state (a repository written through the API, or a damaged file): the work
             # tree is taken to be a checkout of HEAD, and every file is hashed once.
             branch = self.repo.head_branch()
@@ -166,11 +206,41 @@ class WorkTreeBase:
             "saved_ns": now,
             "files": files,
         }
+        listing = self._listing_to_save()
+        if listing is not None:
+            data["listing"] = listing
         # Compact: json's C encoder writes 10,000 entries in milliseconds; with indent it is pure Python.
         atomic_write(self.state_path, (json.dumps(data, separators=(",", ":")) + "\n").encode())
         self._saved_ns = now
         self._dirty_state = False
         self._loaded = None  # written here: read again at the next reload
+        self._saved_listing = None if listing is None else self._taken
+
+    def _listing_to_save(self) -> dict[str, Any] | None:
+        """The listing this process took, relative to the checkout entries as they are now, if it can
+        be trusted (its directories not changed within RACY_NS before it was taken) and still holds
+        (no directory changed since: gvcs's own writes change them too)."""
+        taken = self._taken
+        if taken is None or not taken.trusted or not self._dirs_unchanged(taken.dirs):
+            return None
+        files, on_disk = self._files, set(taken.paths)
+        return {
+            "dirs": taken.dirs,
+            "extra": sorted(on_disk.difference(files)),
+            "missing": sorted(p for p in files if p not in on_disk),
+        }
+
+    def _dirs_unchanged(self, dirs: Mapping[str, list[int]]) -> bool:
+        """Whether every directory still has the mtime and ctime it had (and is still a directory)."""
+        root = f"{self.root}/"
+        for name, (mtime_ns, ctime_ns) in dirs.items():
+            try:
+                st = os.lstat(root + name if name else self.root)
+            except OSError:
+                return False
+            if st.st_mtime_ns != mtime_ns or st.st_ctime_ns != ctime_ns or not stat.S_ISDIR(st.st_mode):
+                return False
+        return True
 
     @property
     def detached(self) -> bool:
@@ -232,9 +302,14 @@ class WorkTreeBase:
         belongs), and why commit refuses each."""
         return self._scan()[1]
 
-    def _scan(self) -> tuple[list[str], dict[str, str]]:
+    def _scan(self, dirs: dict[str, list[int]] | None = None) -> tuple[list[str], dict[str, str]]:
+        """Every story file, sorted, and the odd ones; with ``dirs``, the stamps ([mtime_ns, ctime_ns])
+        of every directory read, each taken before it is read."""
         found: list[str] = []
         odd: dict[str, str] = {}
+        if dirs is not None:
+            st = os.lstat(self.root)
+            dirs[""] = [st.st_mtime_ns, st.st_ctime_ns]
         for name in TOP_FILES:
             kind = kind_of(self.root / name)
             if kind == "file":
@@ -244,14 +319,24 @@ class WorkTreeBase:
         for top in (*FLAT_DIRS, *DEEP_DIRS):
             kind = kind_of(self.root / top)
             if kind == "dir":
-                self._walk_dir(self.root / top, top, found, odd)
+                self._walk_dir(self.root / top, top, found, odd, dirs)
             elif kind == "file":
                 odd[top] = f"is a file, but {top}/ is a directory of the story"
             elif kind != "missing":
                 odd[top] = ODD[kind]
         return sorted(found), odd
 
-    def _walk_dir(self, directory: Path, prefix: str, found: list[str], odd: dict[str, str]) -> None:
+    def _walk_dir(
+        self,
+        directory: Path,
+        prefix: str,
+        found: list[str],
+        odd: dict[str, str],
+        dirs: dict[str, list[int]] | None = None,
+    ) -> None:
+        if dirs is not None:
+            st = os.lstat(directory)
+            dirs[prefix] = [st.st_mtime_ns, st.st_ctime_ns]
         with os.scandir(directory) as entries:
             for entry in entries:
                 # Hidden files (gvcs's own temporary files among them) and editor backups are not part
@@ -262,7 +347,7 @@ class WorkTreeBase:
                 if entry.is_symlink():
                     odd[path] = ODD["link"]
                 elif entry.is_dir(follow_symlinks=False):
-                    self._walk_dir(Path(entry.path), path, found, odd)
+                    self._walk_dir(Path(entry.path), path, found, odd, dirs)
                 elif entry.is_file(follow_symlinks=False):
                     found.append(path)
                 else:
@@ -331,9 +416,29 @@ class WorkTreeBase:
         committed = dict(self.repo.snapshots.walk(tree)) if tree else {}
         return self._compare(committed, self._files)
 
+    def _listing(self) -> tuple[list[str], dict[str, str]]:
+        """What :meth:`_scan` finds (the files in no particular order), from the listing saved with the
+        state while none of its directories changed; else by reading the directories. The listing taken
+        is saved with the state at its next save (when it still holds then)."""
+        for known in (self._taken, self._saved_listing):
+            if known is not None and known.trusted and self._dirs_unchanged(known.dirs):
+                self._taken = known
+                return list(known.paths), {}
+        dirs: dict[str, list[int]] = {}
+        started = time.time_ns()
+        found, odd = self._scan(dirs)
+        # Trusted when no directory was modified within RACY_NS before the listing (a later change sets
+        # its mtime to a later time; the ctime also sees an mtime set back by hand), and nothing odd is
+        # on disk (odd files are always listed by reading the directories).
+        trusted = not odd and all(mtime < started - RACY_NS for mtime, _ in dirs.values())
+        self._taken = _Listing(found, dirs, trusted)
+        if trusted:
+            self._dirty_state = True  # saved, the next command need not read the directories
+        return found, odd
+
     def _compare(self, committed: dict[str, ObjectId], cache: dict[str, _Entry]) -> list[WorkTreeChange]:
         out: list[WorkTreeChange] = []
-        on_disk, odd = self._scan()
+        on_disk, odd = self._listing()
         root, trusted_before = f"{self.root}/", self._saved_ns - RACY_NS
         with Directories(self.root) as dirs:
             for path in on_disk:

@@ -194,3 +194,118 @@ def test_an_operation_rereads_a_state_another_process_wrote(tree: WorkTree) -> N
     assert stale.commit_id == first
     third = stale.commit("Third", "ann").commit
     assert tree.repo.commits.get(third).parents == (second,)
+
+
+# --- the listing saved with the state (no directory read while none changed) -------------------------
+
+
+def _age_dirs(tree: WorkTree, *names: str) -> None:
+    """Date the story's directories (the root, pages/, actors/ and ``names``) back beyond the racy
+    window, as if last changed long ago."""
+    old = time.time_ns() - 10 * RACY_NS
+    for name in ("", "pages", "actors", *names):
+        os.utime(tree.root / name, ns=(old, old))
+
+
+def _no_directory_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any) -> Any:
+        raise AssertionError("a directory was read")
+
+    monkeypatch.setattr(os, "scandir", refuse)
+
+
+def _listing(tree: WorkTree) -> Any:
+    return json.loads((tree.root / ".gvcs" / STATE_FILE).read_text()).get("listing")
+
+
+def test_status_lists_the_files_from_the_saved_listing(
+    tree: WorkTree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree.commit("Start", "ann")
+    _age_dirs(tree)
+    assert _reopen(tree).status() == []  # reads the directories, saves the listing
+    listing = _listing(tree)
+    assert set(listing["dirs"]) == {"", "pages", "actors"}
+    assert listing["extra"] == [] and listing["missing"] == []
+    _no_directory_reads(monkeypatch)
+    assert _reopen(tree).status() == []
+    (tree.root / "pages/one.md").write_bytes(Page("one", "One", "Edited in place.").serialise())
+    assert [(c.path, c.status) for c in _reopen(tree).status()] == [("pages/one.md", "modified")]
+
+
+def test_a_racy_listing_is_not_saved(tree: WorkTree) -> None:
+    tree.commit("Start", "ann")  # the directories were written just now
+    assert _reopen(tree).status() == []
+    assert _listing(tree) is None
+
+
+@pytest.mark.parametrize("change", ["add", "remove", "link", "subdirectory", "stamp-restored"])
+def test_a_changed_directory_is_read_again(tree: WorkTree, change: str) -> None:
+    (tree.root / "infra").mkdir()  # an empty directory of the story: listed, and watched
+    tree.commit("Start", "ann")
+    _age_dirs(tree, "infra")
+    assert _reopen(tree).status() == []
+    assert _listing(tree) is not None
+    pages = tree.root / "pages"
+    expected: list[tuple[str, str]]
+    if change == "add":
+        (pages / "two.md").write_bytes(Page("two", "Two", follows=("one",)).serialise())
+        expected = [("pages/two.md", "added")]
+    elif change == "remove":
+        (pages / "one.md").unlink()
+        expected = [("pages/one.md", "removed")]
+    elif change == "link":
+        (pages / "one.md").unlink()
+        (pages / "one.md").symlink_to(tree.root / "story.yaml")
+        expected = [("pages/one.md", "modified")]
+    elif change == "subdirectory":
+        (tree.root / "infra" / "deep").mkdir()
+        (tree.root / "infra" / "deep" / "watch.yaml").write_bytes(b"on: true\n")
+        expected = [("infra/deep/watch.yaml", "added")]
+    else:  # a file added, then the directory's mtime set back to what the listing recorded
+        stamp = (pages.stat().st_atime_ns, pages.stat().st_mtime_ns)
+        (pages / "two.md").write_bytes(Page("two", "Two", follows=("one",)).serialise())
+        os.utime(pages, ns=stamp)
+        expected = [("pages/two.md", "added")]
+    assert [(c.path, c.status) for c in _reopen(tree).status()] == expected
+
+
+def test_a_commit_keeps_the_listing_for_its_new_entries(
+    tree: WorkTree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree.write("pages/three.md", Page("three", "Three").serialise())
+    tree.commit("Start", "ann")
+    (tree.root / "pages/two.md").write_bytes(Page("two", "Two", follows=("one",)).serialise())
+    _age_dirs(tree)
+    assert [c.path for c in _reopen(tree).status()] == ["pages/two.md"]
+    assert _listing(tree)["extra"] == ["pages/two.md"]
+    (tree.root / "pages/three.md").unlink()
+    _age_dirs(tree)
+    work = _reopen(tree)
+    assert [(c.path, c.status) for c in work.status()] == [
+        ("pages/three.md", "removed"),
+        ("pages/two.md", "added"),
+    ]
+    work.commit("Two for one", "ann")
+    assert _listing(tree) == {"dirs": _listing(tree)["dirs"], "extra": [], "missing": []}
+    _no_directory_reads(monkeypatch)
+    assert _reopen(tree).status() == []
+
+
+def test_a_damaged_listing_is_ignored(tree: WorkTree) -> None:
+    tree.commit("Start", "ann")
+    _age_dirs(tree)
+    assert _reopen(tree).status() == []
+    state_path = tree.root / ".gvcs" / STATE_FILE
+    state = json.loads(state_path.read_text())
+    (tree.root / "pages/two.md").write_bytes(Page("two", "Two", follows=("one",)).serialise())
+    _age_dirs(tree)
+    # The listing says nothing changed (the stamps are the directories' own), but it is malformed.
+    state["listing"]["dirs"] = {
+        name: [st.st_mtime_ns, st.st_ctime_ns]
+        for name in ("", "pages", "actors")
+        for st in [os.lstat(tree.root / name)]
+    }
+    state["listing"]["extra"] = "pages/two.md"
+    state_path.write_text(json.dumps(state))
+    assert [(c.path, c.status) for c in _reopen(tree).status()] == [("pages/two.md", "added")]

@@ -96,6 +96,12 @@ def _import_driver() -> None:
     finally:
         for name in hidden:
             del sys.modules[name]
+    import logging
+
+    # The driver's own warnings (a retry announced) are not for a terminal: a failure reaches gvcs's
+    # caller as one error. A handler here keeps them from logging's last-resort printing to stderr;
+    # an application that configures logging still sees them.
+    logging.getLogger("neo4j").addHandler(logging.NullHandler())
 
 
 def _pipelined_begin(session: neo4j.Session) -> contextlib.AbstractContextManager[Any]:
