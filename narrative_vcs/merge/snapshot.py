@@ -9,7 +9,7 @@ wrote to a page that is gone, or a cycle in reading order, is a structure confli
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ..errors import BadInput
@@ -18,7 +18,12 @@ from ..snapshot import Snapshots, TreeDiff
 from ..types import ObjectId
 from .contents import Conflict, merge_file, merge_page
 
-__all__ = ["SnapshotMerge", "merge_trees"]
+__all__ = ["PageReader", "SnapshotMerge", "merge_trees"]
+
+#: Reads the page ``page_id`` stored in a blob (raises BadInput if it does not parse): a repository's
+#: :meth:`~narrative_vcs.repo.reading.Reading.page_record`, which parses each blob once and shares the
+#: pages with the rules gate that checks the merge commit next.
+PageReader = Callable[[str, ObjectId], Page]
 
 
 @dataclass(frozen=True)
@@ -40,16 +45,21 @@ def merge_trees(
     ours: ObjectId,
     theirs: ObjectId,
     strategy: str | None = None,
+    *,
+    pages: PageReader | None = None,
 ) -> SnapshotMerge:
     """Merge ``theirs`` into ``ours`` over ``base`` (None: unrelated histories, an empty base).
 
-    ``strategy`` (ours, theirs, union) settles file conflicts; structure conflicts remain."""
+    ``strategy`` (ours, theirs, union) settles file conflicts; structure conflicts remain. ``pages``
+    reads a page from its blob (default: parse it)."""
+    if pages is None:
+        pages = _parser(snapshots)
     mine = {d.path: d for d in snapshots.diff(base, ours)}
     other = {d.path: d for d in snapshots.diff(base, theirs)}
     changed: dict[str, bytes | ObjectId | None] = {}
     conflicts: list[Conflict] = []
     read = _reader(snapshots)
-    renamed = _follow_renames(snapshots, mine, other, changed, conflicts)
+    renamed = _follow_renames(pages, mine, other, changed, conflicts)
     for path, d in other.items():
         if path in renamed:
             continue
@@ -63,9 +73,12 @@ def merge_trees(
             if conflict is not None:
                 conflicts.append(conflict)
     tree = snapshots.write(ours, changed) if changed else ours
-    written = {p for p in (*mine, *other) if p.startswith("pages/")}
-    gone = {p[6:-3] for p in written if snapshots.blob_id(tree, p) is None}
-    conflicts.extend(_structure(snapshots, tree, written - {f"pages/{g}.md" for g in gone}, gone))
+    # The blob each page either side wrote has in the merged tree (None: not there), looked up once.
+    written = {p: snapshots.blob_id(tree, p) for p in (*mine, *other) if p.startswith("pages/")}
+    gone = {p[6:-3] for p, oid in written.items() if oid is None}
+    left_out = {f"pages/{g}.md" for g in gone}
+    kept = {p: oid for p, oid in written.items() if p not in left_out}
+    conflicts.extend(_structure(pages, kept, gone))
     return SnapshotMerge(tree, changed, conflicts)
 
 
@@ -76,17 +89,24 @@ def _reader(snapshots: Snapshots) -> Callable[[ObjectId | None], bytes | None]:
     return read
 
 
-def _page(snapshots: Snapshots, path: str, oid: ObjectId | None) -> Page | None:
+def _parser(snapshots: Snapshots) -> PageReader:
+    def parse(page_id: str, oid: ObjectId) -> Page:
+        return Page.parse(page_id, snapshots.store.get(oid)[1])
+
+    return parse
+
+
+def _page(pages: PageReader, path: str, oid: ObjectId | None) -> Page | None:
     if oid is None:
         return None
     try:
-        return Page.parse(path[6:-3], snapshots.store.get(oid)[1])
+        return pages(path[6:-3], oid)
     except BadInput:
         return None
 
 
 def _follow_renames(
-    snapshots: Snapshots,
+    pages: PageReader,
     mine: dict[str, TreeDiff],
     other: dict[str, TreeDiff],
     changed: dict[str, bytes | ObjectId | None],
@@ -102,13 +122,13 @@ def _follow_renames(
             edit = editor.get(path)
             if not path.startswith("pages/") or gone.new is not None or edit is None or edit.new is None:
                 continue
-            base_page = _page(snapshots, path, gone.old)
-            target = _renamed_to(snapshots, deleter, base_page)
+            base_page = _page(pages, path, gone.old)
+            target = _renamed_to(pages, deleter, base_page)
             if base_page is None or target is None:
                 continue
             new_path, new_oid = target
-            moved = _page(snapshots, new_path, new_oid)
-            edited = _page(snapshots, path, edit.new)
+            moved = _page(pages, new_path, new_oid)
+            edited = _page(pages, path, edit.new)
             if moved is None or edited is None:
                 continue
             as_moved = _as(base_page, moved.id)
@@ -125,13 +145,13 @@ def _follow_renames(
 
 
 def _renamed_to(
-    snapshots: Snapshots, side: dict[str, TreeDiff], base_page: Page | None
+    pages: PageReader, side: dict[str, TreeDiff], base_page: Page | None
 ) -> tuple[str, ObjectId] | None:
     if base_page is None:
         return None
     for path, d in side.items():
         if path.startswith("pages/") and d.old is None and d.new is not None:
-            page = _page(snapshots, path, d.new)
+            page = _page(pages, path, d.new)
             if page is not None and page.title == base_page.title:
                 return path, d.new
     return None
@@ -143,11 +163,60 @@ def _as(page: Page, new_id: str) -> Page:
     )
 
 
-def _structure(snapshots: Snapshots, tree: ObjectId, written: set[str], gone: set[str]) -> list[Conflict]:
-    """Links from pages either side wrote to pages the merge leaves out, and cycles in reading order."""
+def _structure(pages: PageReader, written: dict[str, ObjectId | None], gone: set[str]) -> list[Conflict]:
+    """Links from pages either side wrote (path -> blob in the merged tree) to pages the merge leaves
+    out, and cycles in reading order."""
+    conflicts: list[Conflict] = []
+    edges: list[tuple[str, str]] = []
+    for path in sorted(written):
+        page = _page(pages, path, written[path])
+        if page is None:
+            continue
+        if gone:
+            targets = [*page.follows, *([page.alternate_of] if page.alternate_of else []), *page.links()]
+            missing = sorted(set(targets) & gone)
+            if missing:
+                message = f"{path}: links to {', '.join(missing)}, which the merge leaves out"
+                conflicts.append(Conflict("structure", path, message, fields=tuple(missing)))
+        edges.extend((page.id, target) for target in page.follows)
+    if _has_cycle(edges):
+        conflicts.extend(_cycle(edges))
+    return conflicts
+
+
+def _has_cycle(edges: Iterable[tuple[str, str]]) -> bool:
+    """Whether the FOLLOWS edges have a cycle (a depth-first search: the usual answer, no, without
+    building a graph library's graph)."""
+    after: dict[str, list[str]] = {}
+    for source, target in edges:
+        after.setdefault(source, []).append(target)
+    state: dict[str, bool] = {}  # False: on the search path; True: done, no cycle through it
+    for start in after:
+        if start in state:
+            continue
+        state[start] = False
+        stack = [(start, iter(after[start]))]
+        while stack:
+            node, targets = stack[-1]
+            for target in targets:
+                seen = state.get(target)
+                if seen is False:
+                    return True
+                if seen is None:
+                    state[target] = False
+                    stack.append((target, iter(after.get(target, ()))))
+                    break
+            else:
+                state[node] = True
+                stack.pop()
+    return False
+
+
+def _cycle(edges: list[tuple[str, str]]) -> list[Conflict]:
+    """The conflict naming the first cycle of reading order that rustworkx finds (edges in the order
+    the pages were read, so the cycle named is always the same one)."""
     import rustworkx as rx
 
-    conflicts: list[Conflict] = []
     graph: rx.PyDiGraph[str, None] = rx.PyDiGraph()
     nodes: dict[str, int] = {}
 
@@ -156,21 +225,10 @@ def _structure(snapshots: Snapshots, tree: ObjectId, written: set[str], gone: se
             nodes[page_id] = graph.add_node(page_id)
         return nodes[page_id]
 
-    for path in sorted(written):
-        page = _page(snapshots, path, snapshots.blob_id(tree, path))
-        if page is None:
-            continue
-        targets = [*page.follows, *([page.alternate_of] if page.alternate_of else []), *page.links()]
-        missing = sorted(set(targets) & gone)
-        if missing:
-            message = f"{path}: links to {', '.join(missing)}, which the merge leaves out"
-            conflicts.append(Conflict("structure", path, message, fields=tuple(missing)))
-        for target in page.follows:
-            graph.add_edge(node(page.id), node(target), None)
-    if not rx.is_directed_acyclic_graph(graph):
-        for cycle in rx.simple_cycles(graph):
-            pages = [graph[i] for i in cycle]
-            message = f"reading order has a cycle: {' -> '.join([*pages, pages[0]])}"
-            conflicts.append(Conflict("structure", f"pages/{pages[0]}.md", message, fields=tuple(pages)))
-            break
-    return conflicts
+    for source, target in edges:
+        graph.add_edge(node(source), node(target), None)
+    for cycle in rx.simple_cycles(graph):
+        ids = [graph[i] for i in cycle]
+        message = f"reading order has a cycle: {' -> '.join([*ids, ids[0]])}"
+        return [Conflict("structure", f"pages/{ids[0]}.md", message, fields=tuple(ids))]
+    return []

@@ -47,7 +47,20 @@ class Merging(Building):
         current = self.refs.get(ref)
         if current != expected_head:
             raise BranchMoved(ref, expected_head, current)
-        preview = self.merge_preview(current, source, strategy=strategy)
+        # One batch for the merged trees and the commit: one pack written at the end instead of a loose
+        # object per tree, and nothing written if the gate refuses the commit.
+        with self.objects.batch():
+            preview = self.merge_preview(current, source, strategy=strategy)
+            commits = not preview.up_to_date and not (preview.fast_forward and not no_ff) and preview.clean
+            if commits:
+                author = self._author(preview.result.tree, ChangeSet(), actor)
+                facts = _merge_facts(actor, proposal)
+                text = message or f"Merge {source} into {branch}"
+                commit = self._commit_object(
+                    preview.result.tree, (current, preview.theirs), author, text, facts, timestamp
+                )
+                oid = self.objects.put("commit", commit.serialise())
+                self.check_moves([RefMove(ref, current, oid)])
         if preview.up_to_date:
             return MergeOutcome("up-to-date", current, preview)
         if preview.fast_forward and not no_ff:
@@ -55,15 +68,6 @@ class Merging(Building):
             return MergeOutcome("fast-forward", preview.theirs, preview)
         if not preview.clean:
             return MergeOutcome("conflicts", None, preview)
-        author = self._author(preview.result.tree, ChangeSet(), actor)
-        facts = _merge_facts(actor, proposal)
-        text = message or f"Merge {source} into {branch}"
-        with self.objects.batch():
-            commit = self._commit_object(
-                preview.result.tree, (current, preview.theirs), author, text, facts, timestamp
-            )
-            oid = self.objects.put("commit", commit.serialise())
-            self.check_moves([RefMove(ref, current, oid)])
         self._move(ref, current, oid, author, commit)
         return MergeOutcome("merged", oid, preview)
 
@@ -163,7 +167,9 @@ class Merging(Building):
         if strategy is not None and strategy not in STRATEGIES:
             raise BadInput(f"unknown merge strategy {strategy!r}: use ours, theirs or union")
         ours_tree, theirs_tree = self.commits.get(ours_id).tree, self.commits.get(theirs_id).tree
-        result = merge_trees(self.snapshots, base_tree, ours_tree, theirs_tree, strategy)
+        result = merge_trees(
+            self.snapshots, base_tree, ours_tree, theirs_tree, strategy, pages=self.page_record
+        )
         return MergePreview(ours_id, theirs_id, bases, up_to_date, fast_forward, result, base_tree)
 
     # --- replaying commits: cherry-pick, revert, rebase, independent change sets ---------------------
@@ -260,7 +266,7 @@ class Merging(Building):
     ) -> ObjectId:
         from ..merge.snapshot import merge_trees
 
-        result = merge_trees(self.snapshots, base_tree, onto_tree, new_tree)
+        result = merge_trees(self.snapshots, base_tree, onto_tree, new_tree, pages=self.page_record)
         if not result.clean:
             raise MergeConflicts(what, result.conflicts)
         return result.tree
@@ -278,7 +284,8 @@ class Merging(Building):
         tree = self.commits.get(bases[0]).tree
         for other in bases[1:]:
             inner = self._virtual_base(self.merge_bases(bases[0], other))
-            tree = merge_trees(self.snapshots, inner, tree, self.commits.get(other).tree).tree
+            other_tree = self.commits.get(other).tree
+            tree = merge_trees(self.snapshots, inner, tree, other_tree, pages=self.page_record).tree
         return tree
 
 
