@@ -7,6 +7,7 @@ renamed over the old one, so a reader (or a killed writer) sees the old bytes or
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -23,12 +24,14 @@ __all__ = [
     "TOP_FILES",
     "Directories",
     "atomic_write",
+    "atomic_write_at",
     "has_markers",
     "kind_of",
     "name_problem",
     "read_regular",
     "remove_file",
     "require_real_dirs",
+    "stat_at",
 ]
 
 TOP_FILES = ("story.yaml", "ledger.yaml", "rituals.yaml")
@@ -77,6 +80,52 @@ def atomic_write(target: Path, data: bytes) -> None:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def atomic_write_at(dirs: Directories, path: str, data: bytes) -> os.stat_result | None:
+    """Write the work-tree file ``path`` as :func:`atomic_write` does (a temporary file beside it and a
+    rename), in its directory as ``dirs`` opened it (every directory on the way a real one, no link
+    followed), and return the new file's stat. None, with nothing changed, when that does not go
+    (its directory missing, a link or a file where a directory belongs, a temporary file that cannot be
+    made...): the caller then writes it the usual way, which makes the directories or says why not."""
+    parent, _, name = path.rpartition("/")
+    try:
+        where = dirs.fd(parent)
+    except OSError:
+        return None
+    tmp = f".{name}.gvcs-tmp-{os.getpid()}"
+    try:
+        fd = os.open(tmp, _WRITE_FLAGS, 0o666, dir_fd=where)
+    except OSError:
+        return None
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        os.replace(tmp, name, src_dir_fd=where, dst_dir_fd=where)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=where)
+        return None
+    return os.stat(name, dir_fd=where, follow_symlinks=False)
+
+
+_WRITE_FLAGS = (
+    os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+)
+
+
+def stat_at(dirs: Directories, path: str) -> os.stat_result | None:
+    """The stat of ``path`` (not following a link) in its directory as ``dirs`` opened it; None if the
+    directory cannot be opened that way or the file cannot be stat'ed."""
+    parent, _, name = path.rpartition("/")
+    try:
+        return os.stat(name, dir_fd=dirs.fd(parent), follow_symlinks=False)
+    except OSError:
+        return None
 
 
 def kind_of(path: Path) -> str:
