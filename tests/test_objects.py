@@ -533,3 +533,25 @@ def test_the_fast_front_matter_reader_never_reads_text_differently_from_yaml(
     except yaml.YAMLError:
         raise AssertionError(f"the fast reader accepted what YAML refuses: {lines}") from None
     assert fast == (expected or {})
+
+
+@FAST
+@given(actors, stories)
+def test_actor_and_story_files_read_without_yaml_as_yaml_reads_them(actor: Actor, story: Story) -> None:
+    """Actors and story.yaml in the canonical form are read without PyYAML: the same values."""
+    import yaml
+
+    from narrative_vcs.objects import _fast_mapping
+
+    assert Actor.parse(actor.id, actor.serialise()) == actor
+    assert Story.parse(story.serialise()) == story
+    for data in (actor.serialise(), story.serialise()):
+        fast = _fast_mapping(data.decode())
+        if fast is not None:
+            assert fast == yaml.safe_load(data.decode())
+
+
+def test_an_actor_file_written_by_hand_is_read_by_yaml() -> None:
+    data = b"# Ann, who opened the vault\nname: 'Ann Vale'\nkind: agent\n"
+    assert Actor.parse("ann", data) == Actor("ann", "Ann Vale", "agent")
+    assert Actor.parse("ann", b"name: Ann\r\nkind: human\r\n") == Actor("ann", "Ann")
