@@ -3,9 +3,13 @@
 A checkout state file (``.gvcs/gvcs-worktree.json``) records the branch (None: HEAD is detached at a
 commit), the commit the files were checked out at, and per path the committed blob id with the size
 and mtime the file had when it was known to hold that blob, so ``status`` re-reads only files whose
-size or mtime changed. It also keeps the listing of the story's directories, with each directory's
-mtime and ctime: while none of them changed (no file added, removed or renamed in it), the files on disk
-are the ones listed, and ``status`` stats them without reading a directory (git's untracked cache).
+size or mtime changed. The entries are split as git's split index does: most stay in a base file
+(``gvcs-worktree-files.<id>.json``) that is rewritten only once enough of them changed, and the state
+file names it and holds the entries changed since, so a one-page commit of a 10,000-page story writes
+a few hundred bytes, not the 10,000 entries. It also keeps the listing of the story's directories,
+with each directory's mtime and ctime: while none of them changed (no file added, removed or renamed
+in it), the files on disk are the ones listed, and ``status`` stats them without reading a directory
+(git's untracked cache).
 
 Every operation that changes the work tree runs as an :meth:`WorkTreeBase._operation`: it holds the
 lock, journals what it is about to do (:mod:`.journal`), does it, and forgets it. The steps after a ref
@@ -54,8 +58,14 @@ MERGE_STATE = "gvcs-merge.json"
 #: A cached stat is trusted only for files last modified this long before the state was saved, so an
 #: edit in the same mtime tick as the save (coarse file systems) is never mistaken for "unchanged".
 RACY_NS = 2_000_000_000
-#: The checkout state's format; a state of another version is ignored (every file hashed once again).
-STATE_VERSION = 2
+#: The checkout state's format; a state of another version is ignored (every file hashed once again),
+#: except version 2 (the entries inline), which is read as it is.
+STATE_VERSION = 3
+#: The base file of the entries (see the module's docstring): its name, and how many entries may differ
+#: from it (at least, and as a part of its size) before a save writes a new one.
+BASE_PREFIX = "gvcs-worktree-files."
+BASE_CHANGES = 256
+BASE_SHARE = 8
 HEAD = RefName("HEAD")
 #: What :meth:`WorkTreeBase._current_blob` says of a path that is not a regular file.
 NOT_REGULAR = ObjectId("not a regular file")
@@ -109,6 +119,10 @@ class _Listing:
     trusted: bool
 
 
+def _compact(data: Any) -> bytes:
+    return (json.dumps(data, separators=(",", ":")) + "\n").encode()
+
+
 def _parse_listing(data: Any, files: Mapping[str, object]) -> _Listing | None:
     """The listing saved in a state file beside the checkout entries ``files``: its directories' stamps,
     the files on disk that are not entries (``extra``) and the entries not on disk (``missing``). None
@@ -153,21 +167,51 @@ class WorkTreeBase:
         # The listing saved with the state, and the one this process took (see _listing).
         self._saved_listing: _Listing | None = None
         self._taken: _Listing | None = None
+        # The base file of the entries as it was read or written: its name and its entries.
+        self._base: tuple[str, dict[str, list[Any]]] | None = None
         self.branch: str | None
         self.branch, self.commit_id, self._files, self._saved_ns = self._load_state()
         self._dirty_state = False
 
     # --- state ------------------------------------------------------------------------------------
 
-    def _load_state(self) -> tuple[str | None, ObjectId | None, dict[str, _Entry], int]:
-        try:
+    def _read_state(self) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+        """The state file's data and the entries of its base file (a base replaced by another command
+        between the two reads: the state is read again)."""
+        for _ in range(5):
             with open(self.state_path, "rb") as handle:
                 self._loaded = _signature(os.fstat(handle.fileno()))
                 data = json.loads(handle.read())
+            if data["version"] == 2:  # the entries inline: saved with a base next time
+                self._base = None
+                return data, data["files"]
             if data["version"] != STATE_VERSION:
                 raise ValueError(f"a checkout state of version {data['version']!r}")
+            name = data["base"]
+            if not isinstance(name, str) or not name.startswith(BASE_PREFIX) or "/" in name:
+                raise ValueError(f"a checkout state with a base of {name!r}")
+            try:
+                with open(self.state_path.parent / name, "rb") as handle:
+                    base = json.loads(handle.read())["files"]
+            except FileNotFoundError:
+                continue
+            if not isinstance(base, dict):
+                raise TypeError("a base file without entries")
+            self._base = (name, base)
+            return data, base
+        raise ValueError("the checkout state kept changing while it was read")
+
+    def _load_state(self) -> tuple[str | None, ObjectId | None, dict[str, _Entry], int]:
+        try:
+            data, base = self._read_state()
             # data is JSON: ObjectId's call is left out of the 10,000-entry loop.
-            files = {p: _Entry(blob, mtime, size) for p, (blob, mtime, size) in data["files"].items()}
+            files = {p: _Entry(blob, mtime, size) for p, (blob, mtime, size) in base.items()}
+            for path, entry in data.get("changed", {}).items():
+                if entry is None:
+                    files.pop(path, None)
+                else:
+                    blob, mtime, size = entry
+                    files[path] = _Entry(blob, mtime, size)
             commit, branch = data["commit"], data["branch"]
             self._saved_listing = _parse_listing(data.get("listing"), files)
             return (
@@ -179,6 +223,7 @@ class WorkTreeBase:
         except (FileNotFoundError, ValueError, KeyError, TypeError, AttributeError):
             self._loaded = None
             self._saved_listing = None
+            self._base = None
             # No usable state (a repository written through the API, or a damaged file): the work
             # tree is taken to be a checkout of HEAD, and every file is hashed once.
             branch = self.repo.head_branch()
@@ -196,25 +241,64 @@ class WorkTreeBase:
         return {path: _Entry(oid) for path, oid in self.repo.snapshots.walk(tree)}
 
     def save_state(self) -> None:
-        """Write the checkout state atomically."""
+        """Write the checkout state atomically: the entries changed since the base file, or a new base
+        file first when too many did (the state file, written last, is what names it)."""
         now = time.time_ns()
-        files = {p: (e.blob, e.mtime_ns, e.size) for p, e in sorted(self._files.items())}
+        changed = self._changed_since_base()
+        base, new_base = self._base, False
+        if changed is None or base is None:
+            # In the entries' order, not sorted: sorting 10,000 paths costs milliseconds.
+            entries: dict[str, list[Any]] = {p: [e.blob, e.mtime_ns, e.size] for p, e in self._files.items()}
+            base, new_base = (f"{BASE_PREFIX}{now:x}.json", entries), True
+            # Compact: json's C encoder writes 10,000 entries in milliseconds; indented, it is Python.
+            atomic_write(self.state_path.parent / base[0], _compact({"files": entries}))
+            changed = {}
         data = {
             "version": STATE_VERSION,
             "branch": self.branch,
             "commit": self.commit_id,
             "saved_ns": now,
-            "files": files,
+            "base": base[0],
+            "changed": changed,
         }
         listing = self._listing_to_save()
         if listing is not None:
             data["listing"] = listing
-        # Compact: json's C encoder writes 10,000 entries in milliseconds; with indent it is pure Python.
-        atomic_write(self.state_path, (json.dumps(data, separators=(",", ":")) + "\n").encode())
+        atomic_write(self.state_path, _compact(data))
+        if new_base:
+            self._base = base
+            self._remove_old_bases(base[0])
         self._saved_ns = now
         self._dirty_state = False
         self._loaded = None  # written here: read again at the next reload
         self._saved_listing = None if listing is None else self._taken
+
+    def _changed_since_base(self) -> dict[str, list[Any] | None] | None:
+        """The entries that differ from the base file's (None: removed since), or None when a new base
+        is due (none yet, or too many changed)."""
+        if self._base is None:
+            return None
+        base = self._base[1]
+        limit = max(BASE_CHANGES, len(base) // BASE_SHARE)
+        changed: dict[str, list[Any] | None] = {}
+        added = 0
+        for path, entry in self._files.items():
+            was = base.get(path)
+            if was is None or was[0] != entry.blob or was[1] != entry.mtime_ns or was[2] != entry.size:
+                changed[path] = [entry.blob, entry.mtime_ns, entry.size]
+                added += was is None
+        if len(base) != len(self._files) - added:  # some of the base's entries are gone
+            changed.update((path, None) for path in base if path not in self._files)
+        return changed if len(changed) <= limit else None
+
+    def _remove_old_bases(self, keep: str) -> None:
+        """Remove the base files other than ``keep`` (a command that read the state before this save
+        and finds its base gone reads the state again)."""
+        with contextlib.suppress(OSError):
+            for name in os.listdir(self.state_path.parent):
+                if name.startswith(BASE_PREFIX) and name != keep:
+                    with contextlib.suppress(OSError):
+                        os.unlink(self.state_path.parent / name)
 
     def _listing_to_save(self) -> dict[str, Any] | None:
         """The listing this process took, relative to the checkout entries as they are now, if it can
@@ -406,9 +490,11 @@ class WorkTreeBase:
     def status(self) -> list[WorkTreeChange]:
         """Files added, modified or removed in the work tree since the checked-out commit."""
         changes = self._compare({p: e.blob for p, e in self._files.items()}, self._files)
-        if self._dirty_state:
+        # Remember the stats of files that turned out unchanged (and a new listing); within an
+        # operation, its own save at the end does (a commit saves once, not twice).
+        if self._dirty_state and not self.lock.is_held:
             with self.lock.held():
-                self.save_state()  # remember the stats of files that turned out unchanged
+                self.save_state()
         return changes
 
     def compare(self, tree: ObjectId | None) -> list[WorkTreeChange]:

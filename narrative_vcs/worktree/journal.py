@@ -94,6 +94,11 @@ class WorkTreeLock:
         self._fd: int | None = None
         self._depth = 0
 
+    @property
+    def is_held(self) -> bool:
+        """Whether this object holds the lock (an operation is under way in this process)."""
+        return self._depth > 0
+
     @contextlib.contextmanager
     def held(self, wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
         """Hold the lock in the block (re-entrant within this object)."""

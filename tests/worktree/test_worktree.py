@@ -13,11 +13,27 @@ from narrative_vcs.errors import BadInput, BranchMoved, InvalidFile, NothingToCo
 from narrative_vcs.objects import Page
 from narrative_vcs.repository import ChangeSet, Repository
 from narrative_vcs.worktree import STATE_FILE, WorkTree
-from narrative_vcs.worktree.base import RACY_NS, STATE_VERSION
+from narrative_vcs.worktree.base import BASE_PREFIX, RACY_NS, STATE_VERSION
 
 
 def _reopen(work: WorkTree) -> WorkTree:
     return WorkTree(work.root, work.repo)
+
+
+def _state(work: WorkTree) -> dict[str, Any]:
+    return dict(json.loads((work.root / ".gvcs" / STATE_FILE).read_text()))
+
+
+def _entries(work: WorkTree) -> dict[str, list[Any]]:
+    """The checkout entries as saved: the base file's, with the state's changes applied."""
+    state = _state(work)
+    entries = json.loads((work.root / ".gvcs" / state["base"]).read_text())["files"]
+    for path, entry in state["changed"].items():
+        if entry is None:
+            entries.pop(path)
+        else:
+            entries[path] = entry
+    return dict(entries)
 
 
 def test_status_of_a_new_repository(tree: WorkTree) -> None:
@@ -35,8 +51,7 @@ def test_commit_then_clean_and_state_saved(tree: WorkTree) -> None:
     assert tree.repo.branch_head("main") == result.commit
     again = _reopen(tree)
     assert again.commit_id == result.commit and again.status() == []
-    state = json.loads((tree.root / ".gvcs" / STATE_FILE).read_text())
-    assert set(state["files"]) == {"actors/ann.yaml", "pages/one.md", "story.yaml"}
+    assert set(_entries(tree)) == {"actors/ann.yaml", "pages/one.md", "story.yaml"}
     with pytest.raises(NothingToCommit):
         again.commit("Again", "ann")
 
@@ -148,13 +163,12 @@ def test_edit_within_the_timestamp_granularity_is_seen(tree: WorkTree) -> None:
 
 def test_a_trusted_stat_is_saved_and_a_racy_one_is_not(tree: WorkTree) -> None:
     tree.commit("Start", "ann")
-    state_path = tree.root / ".gvcs" / STATE_FILE
     old = time.time_ns() - 10 * RACY_NS
     for name in ("pages/one.md", "story.yaml"):
         os.utime(tree.root / name, ns=(old, old))
     (tree.root / "actors/ann.yaml").touch()  # modified just now: racy
     assert _reopen(tree).status() == []
-    files = json.loads(state_path.read_text())["files"]
+    files = _entries(tree)
     assert files["pages/one.md"][1] == old and files["story.yaml"][1] == old  # [blob, mtime_ns, size]
     assert files["actors/ann.yaml"][1] != (tree.root / "actors/ann.yaml").stat().st_mtime_ns
     assert _reopen(tree).status() == []
@@ -309,3 +323,83 @@ def test_a_damaged_listing_is_ignored(tree: WorkTree) -> None:
     state["listing"]["extra"] = "pages/two.md"
     state_path.write_text(json.dumps(state))
     assert [(c.path, c.status) for c in _reopen(tree).status()] == [("pages/two.md", "added")]
+
+
+# --- the entries split between a base file and the state (git's split index) ----------------------
+
+
+def _bases(tree: WorkTree) -> list[str]:
+    return sorted(p.name for p in (tree.root / ".gvcs").iterdir() if p.name.startswith(BASE_PREFIX))
+
+
+def test_a_small_commit_writes_its_entries_beside_the_base(tree: WorkTree) -> None:
+    tree.commit("Start", "ann")
+    base = _state(tree)["base"]
+    assert _bases(tree) == [base] and _state(tree)["changed"] == {}
+    (tree.root / "pages/one.md").write_bytes(Page("one", "One", "Changed.").serialise())
+    tree.commit("Edit", "ann")
+    state = _state(tree)
+    assert state["base"] == base and list(state["changed"]) == ["pages/one.md"]
+    (tree.root / "pages/one.md").unlink()
+    tree.write("pages/two.md", Page("two", "Two").serialise())
+    tree.commit("Swap", "ann")
+    assert _state(tree)["changed"] == {"pages/one.md": None, "pages/two.md": _entries(tree)["pages/two.md"]}
+    again = _reopen(tree)
+    assert set(again._files) == {"actors/ann.yaml", "pages/two.md", "story.yaml"} and again.status() == []
+
+
+def test_a_new_base_is_written_once_enough_entries_changed(
+    tree: WorkTree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import narrative_vcs.worktree.base as state_module
+
+    tree.commit("Start", "ann")
+    first = _state(tree)["base"]
+    monkeypatch.setattr(state_module, "BASE_CHANGES", 1)
+    (tree.root / ".gvcs" / f"{BASE_PREFIX}0.json").write_text("left by a killed save")
+    tree.write("pages/two.md", Page("two", "Two").serialise())
+    tree.write("pages/three.md", Page("three", "Three").serialise())
+    tree.commit("Two more", "ann")
+    state = _state(tree)
+    assert state["base"] != first and state["changed"] == {}
+    assert _bases(tree) == [state["base"]]  # the old base and the orphan are gone
+    assert set(_entries(tree)) == {
+        "actors/ann.yaml",
+        "pages/one.md",
+        "pages/three.md",
+        "pages/two.md",
+        "story.yaml",
+    }
+    assert _reopen(tree).status() == []
+
+
+def test_a_missing_or_damaged_base_means_every_file_is_hashed_again(tree: WorkTree) -> None:
+    tree.commit("Start", "ann")
+    base = tree.root / ".gvcs" / _state(tree)["base"]
+    (tree.root / "pages/one.md").write_bytes(Page("one", "One", "Changed.").serialise())
+    base.write_text("{")
+    assert [(c.path, c.status) for c in _reopen(tree).status()] == [("pages/one.md", "modified")]
+    base.unlink()
+    assert [(c.path, c.status) for c in _reopen(tree).status()] == [("pages/one.md", "modified")]
+    state = _state(tree)
+    state["base"] = "../../outside.json"
+    (tree.root / ".gvcs" / STATE_FILE).write_text(json.dumps(state))
+    assert [(c.path, c.status) for c in _reopen(tree).status()] == [("pages/one.md", "modified")]
+
+
+def test_a_state_of_version_2_is_read_and_saved_anew(tree: WorkTree) -> None:
+    tree.commit("Start", "ann")
+    state, entries = _state(tree), _entries(tree)
+    old = {
+        "version": 2,
+        "branch": state["branch"],
+        "commit": state["commit"],
+        "saved_ns": state["saved_ns"],
+        "files": entries,
+    }
+    (tree.root / ".gvcs" / STATE_FILE).write_text(json.dumps(old))
+    work = _reopen(tree)
+    assert {p: [e.blob, e.mtime_ns, e.size] for p, e in work._files.items()} == entries
+    (tree.root / "pages/one.md").write_bytes(Page("one", "One", "Changed.").serialise())
+    work.commit("Edit", "ann")
+    assert _state(tree)["version"] == STATE_VERSION and _reopen(tree).status() == []
