@@ -24,7 +24,7 @@ from __future__ import annotations
 import heapq
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -205,8 +205,13 @@ def check_authorship(info: CommitInfo, pusher: str) -> None:
 class Gate:
     """Checks sets of ref moves against rule sets; remembers the commits it verified."""
 
-    def __init__(self, rules: Sequence[Rule] = (), *, memory: int = 200_000) -> None:
-        self.rules = list(rules)
+    def __init__(
+        self, rules: Sequence[Rule] | Callable[[], Sequence[Rule]] = (), *, memory: int = 200_000
+    ) -> None:
+        # Rules may come as a function, called at the first check: a command that moves no ref (log,
+        # status) does not import them.
+        self._rules: list[Rule] | None = None if callable(rules) else list(rules)
+        self._rules_from = rules if callable(rules) else None
         self._verified: OrderedDict[ObjectId, None] = OrderedDict()
         # Commits that passed the commit rules ahead of their move (precheck): the move's check works out
         # what it brings and checks the move as ever, but does not check these commits again.
@@ -215,6 +220,14 @@ class Gate:
         self._lock = threading.Lock()
         #: Caches rules keep per repository and process (parsed settings, and the like), by name.
         self.caches: dict[str, Any] = {}
+
+    @property
+    def rules(self) -> list[Rule]:
+        """The rules, in the order they are checked."""
+        if self._rules is None:
+            source = self._rules_from
+            self._rules = list(source()) if source is not None else []
+        return self._rules
 
     @property
     def active(self) -> bool:

@@ -96,7 +96,7 @@ def open_store(uri: str, cache_dir: Path | None = None) -> Repository:
     from .neo4j import open_neo4j
 
     objects, refs, access = open_neo4j(uri, cache_dir)
-    return Repository(objects, refs, access, rules=story_rules())
+    return Repository(objects, refs, access, rules=story_rules)
 
 
 def redact(uri: str) -> str:
@@ -111,7 +111,7 @@ def redact(uri: str) -> str:
 
 def _open(git_dir: Path) -> Repository:
     return Repository(
-        GitObjectStore(git_dir), GitRefStore(git_dir), FileAccessStore(git_dir), rules=story_rules()
+        GitObjectStore(git_dir), GitRefStore(git_dir), FileAccessStore(git_dir), rules=story_rules
     )
 
 

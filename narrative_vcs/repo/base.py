@@ -9,7 +9,7 @@ the ones before it; :class:`narrative_vcs.repository.Repository` is the last.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, cast
 
 from ..access import AccessStore, MemoryAccessStore
@@ -31,8 +31,9 @@ __all__ = ["RepositoryBase"]
 class RepositoryBase:
     """A story repository over an object store and a ref store.
 
-    ``rules``: the story's rules (:mod:`narrative_vcs.rules`), which the gate applies to every ref move;
-    without them (a scratch repository) refs move freely. :attr:`refs` is the backend's ref store seen
+    ``rules``: the story's rules (:mod:`narrative_vcs.rules`), which the gate applies to every ref move,
+    or a function that gives them (called at the first check); without them (a scratch repository)
+    refs move freely. :attr:`refs` is the backend's ref store seen
     through the gate.
     """
 
@@ -42,7 +43,7 @@ class RepositoryBase:
         refs: RefStore,
         access: AccessStore | None = None,
         *,
-        rules: Sequence[Rule] = (),
+        rules: Sequence[Rule] | Callable[[], Sequence[Rule]] = (),
     ) -> None:
         self.objects = objects
         self.gate = Gate(rules)
