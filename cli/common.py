@@ -162,9 +162,10 @@ def commit_json(info: CommitInfo, refs: dict[str, list[str]]) -> dict[str, Any]:
     return data
 
 
-def progress(verb: str) -> Any:
-    """On a terminal, a line that counts commits with their rate and the time left (as git's
-    ``Writing objects: 45% (450/1000), 1.2 MiB | 3.4 MiB/s``); elsewhere nothing."""
+def progress(verb: str, unit: str = "commits") -> Any:
+    """On a terminal, a line that counts ``unit`` (commits, objects, pages) with their rate and the
+    time left (as git's ``Writing objects: 45% (450/1000), 1.2 MiB | 3.4 MiB/s``); elsewhere nothing.
+    The caller passes None instead under ``--json``."""
     if not sys.stderr.isatty():
         return None
     import time
@@ -179,10 +180,10 @@ def progress(verb: str) -> Any:
         shown[0] = now
         elapsed = now - started
         percent = 100 * done // total if total else 100
-        line = f"\r{verb} commits: {percent}% ({done}/{total})"
+        line = f"\r{verb} {unit}: {percent}% ({done}/{total})"
         if done and elapsed > 0:
             rate = done / elapsed
-            line += f", {rate:,.0f} commits/s"
+            line += f", {rate:,.0f} {unit}/s"
             if done < total:
                 line += f", {_duration((total - done) / rate)} left"
             else:

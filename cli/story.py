@@ -611,7 +611,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
     store = ctx.repo.objects
     if not isinstance(store, GitObjectStore):
         raise Refused("gc packs the embedded git store; this repository uses another store")
-    count = store.pack(full=True)
+    count = store.pack(full=True, progress=None if args.json else _progress("Writing", "objects"))
     if args.json:
         emit_json({"objects": count, "packs": store.pack_count()})
         return 0

@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -366,7 +366,7 @@ class GitObjectStore(ObjectStore):
         except FileNotFoundError:
             return 0
 
-    def pack(self, *, full: bool = False) -> int:
+    def pack(self, *, full: bool = False, progress: Callable[[int, int], None] | None = None) -> int:
         """Merge packs and pack loose objects, then delete what the new pack holds; with ``full``,
         every object into one pack with deltas.
 
@@ -386,7 +386,9 @@ class GitObjectStore(ObjectStore):
         so a reader always finds every object; a reader whose pack vanished lists the packs again.
 
         Returns the number of objects packed. Runs in at most one process at a time; another
-        process that wants to pack meanwhile skips it.
+        process that wants to pack meanwhile skips it. ``progress(done, total)``: objects written
+        into the pack with deltas, as libgit2 writes them (the delta search before shows as 0), and
+        ``(count, count)`` once the pack is in place; a cheap merge reports nothing.
         """
         with _try_flock(self.git_dir / "gvcs-pack.lock") as locked:
             if not locked:
@@ -404,9 +406,9 @@ class GitObjectStore(ObjectStore):
             ids = [p.parent.name + p.name for p in loose]
             pending = len(ids) + sum(_pack_count(base) for _, base in whole)
             if full or len(deltified) >= AUTO_PACK_COUNT_DELTA:
-                return self._pack_with_deltas(pack_dir, packs, loose, everything=True)
+                return self._pack_with_deltas(pack_dir, packs, loose, everything=True, progress=progress)
             if pending >= max(self.auto_pack_limit, 1) or (ids and len(whole) < 2):
-                return self._pack_with_deltas(pack_dir, whole, loose, everything=False)
+                return self._pack_with_deltas(pack_dir, whole, loose, everything=False, progress=progress)
             merged = _geometric_rollup(whole)
             if len(merged) < 2:
                 return 0
@@ -430,7 +432,13 @@ class GitObjectStore(ObjectStore):
             return set()
 
     def _pack_with_deltas(
-        self, pack_dir: Path, packs: list[tuple[int, Path]], loose: list[Path], *, everything: bool
+        self,
+        pack_dir: Path,
+        packs: list[tuple[int, Path]],
+        loose: list[Path],
+        *,
+        everything: bool,
+        progress: Callable[[int, int], None] | None = None,
     ) -> int:
         """One pack with deltas (libgit2) of the loose objects and ``packs`` (or of every object)."""
         import pygit2
@@ -449,7 +457,10 @@ class GitObjectStore(ObjectStore):
             builder = pygit2.PackBuilder(self.repo)
             for oid in wanted:
                 builder.add(pygit2.Oid(hex=oid))
-            builder.write(path=str(tmp_dir))
+            if progress is None:
+                builder.write(path=str(tmp_dir))
+            else:
+                _write_with_progress(builder, tmp_dir, progress)
             count = int(builder.written_objects_count)
             new_names = _move_pack_into_place(tmp_dir, pack_dir)
         finally:
@@ -465,11 +476,49 @@ class GitObjectStore(ObjectStore):
         os.replace(tmp, self.git_dir / "gvcs-packed")
         self._repo = None  # reopen so libgit2 sees the new pack list
         self._reader.close()
+        if progress is not None:
+            progress(count, count)
         return count
 
     def close(self) -> None:
         self._repo = None
         self._reader.close()
+
+
+class _PackProgress:
+    """The payload of libgit2's indexer progress callback while a pack is written: it forwards the
+    objects written so far, short of the total (the caller reports the end once the pack is in
+    place), and keeps an exception the callback raised (pygit2's callbacks store it here)."""
+
+    def __init__(self, progress: Callable[[int, int], None]) -> None:
+        self.progress = progress
+        self._stored_exception: BaseException | None = None
+
+    def transfer_progress(self, stats: object) -> None:
+        total = int(getattr(stats, "total_objects", 0))
+        done = int(getattr(stats, "received_objects", 0))
+        if done < total:
+            self.progress(done, total)
+
+
+def _write_with_progress(builder: object, tmp_dir: Path, progress: Callable[[int, int], None]) -> None:
+    """``builder.write(tmp_dir)`` reporting progress: pygit2's ``PackBuilder.write`` passes no
+    callback to ``git_packbuilder_write``, so it is called here with pygit2's own indexer progress
+    callback (as a fetch passes it). A pygit2 without those internals writes without progress."""
+    from pygit2.errors import check_error
+    from pygit2.ffi import C, ffi
+
+    pointer = getattr(builder, "_packbuilder", None)
+    callback = getattr(C, "_transfer_progress_cb", None)
+    if pointer is None or callback is None:
+        builder.write(path=str(tmp_dir))  # type: ignore[attr-defined]
+        return
+    payload = _PackProgress(progress)
+    handle = ffi.new_handle(payload)
+    err = C.git_packbuilder_write(pointer, os.fsencode(tmp_dir), 0, callback, handle)
+    if payload._stored_exception is not None:
+        raise payload._stored_exception
+    check_error(err)
 
 
 def write_pack(pack_dir: str, objects: Mapping[ObjectId, tuple[str, bytes]], tag: str) -> str:

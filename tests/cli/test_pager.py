@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +14,11 @@ from .conftest import REPO_ROOT, Gvcs, ok
 PAGER = "sed 's/^/PAGED:/'"  # a pager that marks every line it shows
 
 
-def on_terminal(cwd: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
-    """Run ``gvcs args`` with its stdout on a pseudo-terminal; its exit code and what the terminal got."""
+def on_terminal(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, stderr: bool = False
+) -> tuple[int, str]:
+    """Run ``gvcs args`` with its stdout (and with ``stderr``, its stderr) on a pseudo-terminal; its exit
+    code and what the terminal got."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("GVCS_") and k not in ("NO_COLOR",)}
     environ.update({"PYTHONPATH": str(REPO_ROOT), "TERM": "xterm", **(env or {})})
     leader, follower = pty.openpty()
@@ -24,7 +28,7 @@ def on_terminal(cwd: Path, *args: str, env: dict[str, str] | None = None) -> tup
         env=environ,
         stdin=subprocess.DEVNULL,
         stdout=follower,
-        stderr=subprocess.DEVNULL,
+        stderr=follower if stderr else subprocess.DEVNULL,
     ) as proc:
         os.close(follower)
         seen = bytearray()
@@ -69,3 +73,13 @@ def test_colour_on_a_terminal_unless_no_color_or_never(gvcs: Gvcs, story: Path) 
     assert "\x1b[32m+ ¶" in diff or "\x1b[36m~ ¶" in diff
     bad = gvcs("--color=sometimes", "log", cwd=story)
     assert bad.code == 2 and "invalid choice: 'sometimes'" in bad.err
+
+
+def test_gc_shows_its_progress_on_a_terminal_only(gvcs: Gvcs, story: Path) -> None:
+    code, shown = on_terminal(story, "gc", stderr=True)
+    assert code == 0 and "Packed" in shown, shown
+    # The line's last state: every object, its rate and the time it took.
+    assert re.search(r"\rWriting objects: 100% \((\d+)/\1\), [\d,]+ objects/s, done in \d+ s", shown), shown
+    # Not a terminal, or --json: no progress line.
+    assert ok(gvcs("gc", cwd=story)).err == ""
+    assert "Writing" not in on_terminal(story, "gc", "--json", stderr=True)[1]
