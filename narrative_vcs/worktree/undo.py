@@ -18,7 +18,7 @@ was or as the command leaves it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..errors import BadInput, NotFound, NothingToCommit, Refused
@@ -99,21 +99,42 @@ class Undo(Switching):
 
     # --- writing several files ---------------------------------------------------------------------
 
-    def write_files(self, files: Mapping[str, bytes], op: str = "write") -> list[str]:
-        """Write the work-tree files ``files`` (path -> bytes) as one operation, under the lock and the
-        journal: a command killed half way has the rest written by the next gvcs command, so the files
-        are never left half written (``gvcs import`` writes a whole story this way). Returns the paths
-        whose content changed."""
+    def write_files(
+        self,
+        files: Mapping[str, bytes | None],
+        op: str = "write",
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[str]:
+        """Write the work-tree files ``files`` (path -> bytes; None removes the file) as one operation,
+        under the lock and the journal: a command killed half way has the rest written by the next gvcs
+        command, so the files are never left half written (``gvcs import`` writes a whole story this
+        way). Returns the paths whose content changed.
+
+        ``progress(done, total)``: ``(0, total)`` once the files are read and stored, then the files
+        written or removed so far, in steps of about a hundredth, ending with ``(total, total)``
+        (``total``: the files that change; nothing is reported when none does)."""
         writes: dict[str, ObjectId | None] = {}
         for path, data in sorted(files.items()):
-            blob = self.repo.objects.put("blob", data)
+            blob = None if data is None else self.repo.objects.put("blob", data)
             if self._current_blob(path) != blob:
                 writes[path] = blob
         if not writes:
             return []
         with self._operation(op) as journal:
             journal.update(write=writes)
-            self._apply(journal.entry or {})
+            entry = journal.entry or {}
+            if progress is None:
+                self._apply(entry)
+            else:
+                # The same steps in slices (applying one is safe to repeat, as a replay does), so
+                # the count moves as the files are written; the state is saved once, at the end.
+                items = sorted(writes.items())
+                step = max(1, len(items) // 100)
+                progress(0, len(items))
+                for start in range(0, len(items), step):
+                    done = min(start + step, len(items))
+                    self._apply({**entry, "write": dict(items[start:done])}, save=done == len(items))
+                    progress(done, len(items))
         return sorted(writes)
 
     # --- reset --------------------------------------------------------------------------------------

@@ -18,6 +18,17 @@ def test_write_files_writes_every_file_and_reports_the_changed(tree: WorkTree) -
     assert tree.journal.read() is None
 
 
+def test_write_files_reports_progress_and_removes_files_given_none(tree: WorkTree) -> None:
+    pages = {f"pages/p{n:03d}.md": Page(f"p{n:03d}", f"P{n}").serialise() for n in range(250)}
+    seen: list[tuple[int, int]] = []
+    assert len(tree.write_files(pages, progress=lambda done, total: seen.append((done, total)))) == 250
+    assert seen[0] == (0, 250) and seen[-1] == (250, 250) and len(seen) > 2
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert tree.write_files({"pages/p000.md": None, "pages/none.md": None}) == ["pages/p000.md"]
+    assert not (tree.root / "pages" / "p000.md").exists() and tree.journal.read() is None
+    assert (tree.root / "pages" / "p249.md").read_bytes() == pages["pages/p249.md"]
+
+
 def test_files_of_an_operation_cut_short_are_written_by_the_next_command(tree: WorkTree) -> None:
     # What a kill after the journal but before the files leaves behind.
     data = {"pages/a.md": Page("a", "A").serialise(), "pages/b.md": Page("b", "B").serialise()}
