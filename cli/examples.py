@@ -62,7 +62,11 @@ EXAMPLES: dict[str, list[str]] = {
         "gvcs read --format epub -o book.epub",
     ],
     "stats": ["gvcs stats", "gvcs stats main --json"],
-    "import": ["gvcs import twee story.twee", "gvcs import twine story.html", "gvcs import vault ~/notes"],
+    "import": [
+        "gvcs import twee story.twee",
+        "gvcs import twine story.html --prune --commit",
+        "gvcs import vault ~/notes",
+    ],
     "export": ["gvcs export twee -o story.twee", "gvcs export twee alt-ending"],
 }
 

@@ -4,7 +4,9 @@ and markdown vaults.
 The mapping from names to pages is in :mod:`narrative_vcs.importing`, Twine's formats in
 :mod:`narrative_vcs.twine`, vaults in :mod:`narrative_vcs.vault`. An import reads the whole source and
 every page it touches before it writes anything: a bad file changes nothing. It writes the work tree
-only; ``gvcs commit`` records it (or ``--commit``, when the work tree has no other changes).
+only; ``gvcs commit`` records it (or ``--commit``, when the work tree has no other changes). A page an
+earlier import of the same source brought whose passage or note has left it is reported as gone, and
+removed with ``--prune``. On a terminal, a progress line counts the pages written.
 """
 
 from __future__ import annotations
@@ -47,6 +49,13 @@ def add_commands(sub: Any, command: Any, json_flag: Any) -> None:
         a.add_argument(
             "-m", "--message", default=None, help="with --commit: the message (default: Import SOURCE)"
         )
+        a.add_argument(
+            "--prune",
+            action="store_true",
+            help=f"remove the pages an earlier import of this {'vault' if kind == 'vault' else 'file'} "
+            f"brought whose {'note' if kind == 'vault' else 'passage'} is no longer in it (default: keep "
+            "them and list them as gone)",
+        )
         json_flag(a)
     p = command(sub, "export", "importing:cmd_export", "write the story at a revision in another format")
     formats = p.add_subparsers(dest="kind", metavar="<twee>", parser_class=type(p))
@@ -60,8 +69,14 @@ def add_commands(sub: Any, command: Any, json_flag: Any) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    """``gvcs import KIND SOURCE``: plan in memory, then write the pages and story.yaml."""
+    """``gvcs import KIND SOURCE``: plan in memory, then write the pages and story.yaml (and, with
+    ``--prune``, remove the pages whose passage or note left the source)."""
+    import os
+    import shlex
+
     from narrative_vcs.errors import BadInput
+
+    from .common import progress
 
     if args.message is not None and not args.commit:
         raise BadInput("-m goes with --commit: gvcs import ... --commit -m MESSAGE")
@@ -73,38 +88,54 @@ def cmd_import(args: argparse.Namespace) -> int:
     existing = _worktree_pages(worktree)
     record = _worktree_story(worktree)
     source = Path(args.source) if Path(args.source).is_absolute() else ctx.cwd / args.source
-    plan = _plan(args.kind, source, args.source, existing, record)
-    worktree.write_files(plan.files(), op=f"import {args.kind}")
+    # The source's own name (a vault's folder name, even given as "." or "notes/") marks its pages.
+    source_name = Path(os.path.normpath(source)).name or args.source
+    plan = _plan(args.kind, source, args.source, source_name, existing, record)
+    files: dict[str, bytes | None] = {**plan.files(), **(plan.prune(existing) if args.prune else {})}
+    pruned = args.prune and bool(plan.gone)
+    worktree.write_files(
+        files, op=f"import {args.kind}", progress=None if args.json else progress("Writing", "pages")
+    )
     commit = None
-    if actor is not None and (plan.pages or plan.story):
+    if actor is not None and (plan.pages or plan.story or pruned):
         message = args.message or f"Import {Path(args.source).name}"
         commit = worktree.commit(message, actor).commit
     if args.json:
-        emit_json(plan.to_json(args.kind, args.source) | {"commit": commit})
+        emit_json(plan.to_json(args.kind, args.source, pruned=pruned) | {"commit": commit})
         return 0
     for name, page_id in plan.mapping.items():
         state = "added" if page_id in plan.added else "updated" if page_id in plan.updated else "unchanged"
         out(f"  {state + ':':<11}{name} -> pages/{page_id}.md")
+    what = "note" if args.kind == "vault" else "passage"
+    for name, page_id in plan.gone.items():
+        fate = "removed" if pruned else "kept"
+        out(f"  {'gone:':<11}{name} -> pages/{page_id}.md ({fate}; its {what} is no longer in {args.source})")
     story_note = f", story.yaml (title: {plan.story.title})" if plan.story else ""
     counts = f"{len(plan.added)} added, {len(plan.updated)} updated, {len(plan.unchanged)} unchanged"
+    if plan.gone:
+        counts += f", {len(plan.gone)} gone ({'removed' if pruned else 'kept'})"
     out(f"Imported {args.source}: {counts}{story_note}")
     if commit is not None:
         out(f"[{worktree.branch} {commit[:10]}] committed by {actor}")
-    elif plan.pages or plan.story:
+    elif plan.pages or plan.story or pruned:
         out(f"Commit with: gvcs commit -m 'Import {Path(args.source).name}'")
+    if plan.gone and not pruned:
+        out(f"Remove the gone pages with: gvcs import {args.kind} {shlex.quote(args.source)} --prune")
     return 0
 
 
-def _plan(kind: str, path: Path, shown: str, existing: dict[str, Page], record: Story | None) -> ImportPlan:
+def _plan(
+    kind: str, path: Path, shown: str, name: str, existing: dict[str, Page], record: Story | None
+) -> ImportPlan:
     from narrative_vcs import twine
 
     if kind == "vault":
         from narrative_vcs.vault import parse_vault, plan_import
 
-        return plan_import(parse_vault(_read_vault(path, shown)), existing, record)
+        return plan_import(parse_vault(_read_vault(path, shown)), existing, record, name)
     text = _read_text(path, shown)
     story = twine.parse_twee(text, shown) if kind == "twee" else twine.parse_html(text, shown)
-    return twine.plan_import(story, existing, record)
+    return twine.plan_import(story, existing, record, name)
 
 
 def _read_text(path: Path, shown: str) -> str:

@@ -10,7 +10,9 @@ How a story maps (docs/cli.md, "Importing and exporting"):
 
 - each passage is a page; its name is the page's title and ``twine.name`` in the front matter, with its
   other metadata (``pid``, ``position``, ``size``) beside it, so an export restores them and a second
-  import of the same source finds the page again (the map survives clones: it is committed);
+  import of the same source finds the page again (the map survives clones: it is committed); the
+  source's file name is kept too (``twine.source``), so a passage removed from that file since is
+  reported (``gone``) and, if asked, its page removed;
 - ``StoryTitle`` is story.yaml's ``title``; ``StoryData`` (and an archive's ``<tw-storydata>``) is
   story.yaml's ``twine`` (``ifid``, ``format``, ``format-version``, ``start`` as a passage name, ...);
 - every link ``[[B]]``, ``[[label|B]]``, ``[[label->B]]``, ``[[B<-label]]`` to a passage of the story
@@ -37,7 +39,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from .errors import InvalidFile, Refused
-from .importing import ImportPlan, assign_ids, kept_names
+from .importing import ImportPlan, assign_ids, gone_pages, kept_names
 from .objects import Page, Story
 
 __all__ = [
@@ -293,9 +295,13 @@ def parse_html(text: str, source: str) -> TwineStory:
 # --- passages to pages ----------------------------------------------------------------------------
 
 
-def plan_import(story: TwineStory, existing: Mapping[str, Page], record: Story | None) -> ImportPlan:
+def plan_import(
+    story: TwineStory, existing: Mapping[str, Page], record: Story | None, source: str | None = None
+) -> ImportPlan:
     """The pages (and story.yaml) that importing ``story`` writes into a work tree holding ``existing``
-    pages and ``record``: a passage an earlier import brought (``twine.name``) keeps its page."""
+    pages and ``record``: a passage an earlier import brought (``twine.name``) keeps its page.
+    ``source``: the file's name, kept as ``twine.source``; the pages an earlier import of that file
+    brought whose passage it no longer has are the plan's ``gone``."""
     kept_ifid = (record.get("twine") or {}).get("ifid") if record else None
     if kept_ifid and story.data.get("ifid") and str(story.data["ifid"]).upper() != str(kept_ifid).upper():
         raise Refused(
@@ -310,6 +316,8 @@ def plan_import(story: TwineStory, existing: Mapping[str, Page], record: Story |
         page_id = ids[passage.name]
         old = existing.get(page_id)
         twine = {"name": passage.name} | {k: passage.metadata[k] for k in sorted(passage.metadata)}
+        if source is not None:
+            twine["source"] = source
         extra = dict(old.extra) if old else {}
         extra["twine"] = twine
         pages.append(
@@ -324,7 +332,8 @@ def plan_import(story: TwineStory, existing: Mapping[str, Page], record: Story |
                 extra=tuple(extra.items()),
             )
         )
-    return ImportPlan.of(ids, pages, existing, _story_record(story, record))
+    gone = gone_pages(existing, "twine", "name", source, names) if source is not None else {}
+    return ImportPlan.of(ids, pages, existing, _story_record(story, record), gone)
 
 
 def _follows(story: TwineStory) -> dict[str, list[str]]:
@@ -389,7 +398,7 @@ def export_twee(record: Story | None, pages: Mapping[str, Page]) -> str:
             names[page_id],
             _restore_links(pages[page_id].body.rstrip("\n"), names),
             pages[page_id].tags,
-            {k: v for k, v in _twine_of(pages[page_id]).items() if k not in ("name", "pid")},
+            {k: v for k, v in _twine_of(pages[page_id]).items() if k not in ("name", "pid", "source")},
         )
         for page_id in order
     ]

@@ -7,7 +7,8 @@ A note is ``folder/Note Name.md``: optional YAML front matter, then markdown wit
 - each note is a page whose id is the slug of its file name (:func:`narrative_vcs.importing.slug`;
   two notes of one name in different folders get ``-2``, ... in path order); its title is the front
   matter's ``title``, else the file name; its ``tags`` the front matter's; its path is kept as
-  ``vault.path`` (and any other front matter as ``vault.meta``), so a second import updates the page;
+  ``vault.path`` (and any other front matter as ``vault.meta``), so a second import updates the page,
+  and the vault folder's name as ``vault.source``, so a note removed since is reported (``gone``);
 - a link resolves as Obsidian does: a path relative to the vault, else the note of that name (case
   ignored; the shortest path wins). It becomes ``[[id]]``, or ``[label][[id]]`` with a label; a link
   to no note (or an embed ``![[...]]``) is left as written;
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InvalidFile
-from .importing import ImportPlan, assign_ids, kept_names
+from .importing import ImportPlan, assign_ids, gone_pages, kept_names
 from .objects import Page, Story, load_yaml
 
 __all__ = ["Note", "parse_note", "parse_vault", "plan_import"]
@@ -74,15 +75,20 @@ def parse_vault(files: Mapping[str, bytes]) -> list[Note]:
     return [parse_note(path, files[path]) for path in sorted(files)]
 
 
-def plan_import(notes: list[Note], existing: Mapping[str, Page], record: Story | None) -> ImportPlan:
-    """The pages importing ``notes`` writes into a work tree holding ``existing`` pages."""
+def plan_import(
+    notes: list[Note], existing: Mapping[str, Page], record: Story | None, source: str | None = None
+) -> ImportPlan:
+    """The pages importing ``notes`` writes into a work tree holding ``existing`` pages. ``source``:
+    the vault folder's name, kept as ``vault.source``; the pages an earlier import of that vault
+    brought whose note it no longer has are the plan's ``gone``."""
     paths = [n.path for n in notes]
     kept = kept_names(existing, "vault", "path")
     # The slug comes from the note's name, not its folders; the map is keyed by the path.
     ids = _numbered(paths, kept, existing)
     resolve = _resolver(paths)
-    pages = [_page(note, ids, resolve, existing.get(ids[note.path])) for note in notes]
-    return ImportPlan.of(ids, pages, existing, None)
+    pages = [_page(note, ids, resolve, existing.get(ids[note.path]), source) for note in notes]
+    gone = gone_pages(existing, "vault", "path", source, paths) if source is not None else {}
+    return ImportPlan.of(ids, pages, existing, None, gone)
 
 
 def _stem(path: str) -> str:
@@ -110,12 +116,16 @@ def _resolver(paths: list[str]) -> dict[str, str]:
     return table
 
 
-def _page(note: Note, ids: Mapping[str, str], resolve: Mapping[str, str], old: Page | None) -> Page:
+def _page(
+    note: Note, ids: Mapping[str, str], resolve: Mapping[str, str], old: Page | None, source: str | None
+) -> Page:
     meta = dict(note.meta)
     title = meta.pop("title", None) or note.name.strip() or ids[note.path]
     tags = meta.pop("tags", None) or []
     tags = [tags] if isinstance(tags, str) else [str(t) for t in tags if t is not None and str(t).strip()]
     vault: dict[str, Any] = {"path": note.path}
+    if source is not None:
+        vault["source"] = source
     if meta:
         vault["meta"] = meta
     extra = dict(old.extra) if old else {}

@@ -127,6 +127,23 @@ def test_second_import_updates_the_same_pages() -> None:
     assert third.updated == ["room-7"] and third.added == []
 
 
+def test_a_reimport_names_the_pages_whose_passage_left_that_source() -> None:
+    first = plan_import(parse_twee(twee_story(5), "s.twee"), {}, None, "s.twee")
+    other = plan_import(parse_twee(":: Elsewhere\nAway.\n", "o.twee"), {}, None, "o.twee")
+    mine = Page("mine", "Room 4")  # made by hand: no twine mapping
+    old = Page("old", "Old", extra=(("twine", {"name": "Room 4"}),))  # imported before sources were kept
+    existing = _pages(first.pages + other.pages) | {"mine": mine, "old": old}
+    assert dict(existing["room-4"].extra)["twine"]["source"] == "s.twee"
+    shorter = "\n:: ".join(c for c in twee_story(5).split("\n:: ") if not c.startswith("Room 4 "))
+    again = plan_import(parse_twee(shorter, "s.twee"), existing, first.story, "s.twee")
+    assert again.gone == {"Room 4": "room-4"}
+    assert again.prune(existing) == {"pages/room-4.md": None}
+    assert plan_import(parse_twee(shorter, "s.twee"), existing, first.story).gone == {}  # no source given
+    # The source is no passage metadata: an export leaves it out.
+    exported = parse_twee(export_twee(first.story, _pages(first.pages)), "out.twee")
+    assert all("source" not in p.metadata for p in exported.passages)
+
+
 def test_a_page_of_the_same_slug_is_not_overwritten() -> None:
     mine = Page("arrival", "My own arrival")
     plan = plan_import(parse_twee(":: Arrival\nHello\n", "s.twee"), {"arrival": mine}, None)

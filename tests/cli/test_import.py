@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -74,7 +75,10 @@ def test_twine_archive_import(gvcs: Gvcs, story: Path) -> None:
     ok(gvcs("commit", "-m", "Harbour", cwd=story, actor="mara"))
     page = ok(gvcs("page", "show", "the-boat", cwd=story)).out
     assert "[Go back][[the-quay]]" in page
-    assert 'twine: {name: The Boat, pid: "3", position: "500,100", size: "100,100"}' in page
+    assert (
+        'twine: {name: The Boat, pid: "3", position: "500,100", size: "100,100", source: harbour.html}'
+        in page
+    )
     exported = parse_twee(ok(gvcs("export", "twee", cwd=story)).out, "out.twee")
     assert exported.title == "Harbour Lights" and exported.data["start"] == "Opening"
     boat = next(p for p in exported.passages if p.name == "The Boat")
@@ -149,3 +153,88 @@ def test_bad_archive_changes_nothing(gvcs: Gvcs, story: Path) -> None:
     line = one_line_error(gvcs("import", "twine", "bad.html", "--json", cwd=story), 2)
     assert line.startswith("gvcs: error: bad.html:10: passage 'The Quay' is already defined at line 8")
     assert _tree(story) == before
+
+
+def _without(text: str, name: str) -> str:
+    """Twee ``text`` without the passage ``name``."""
+    chunks = text.split("\n:: ")
+    return "\n:: ".join(c for c in chunks if not (c.startswith(f"{name} ") or c.startswith(f"{name}\n")))
+
+
+def test_a_reimport_reports_passages_that_left_the_source_and_prune_removes_them(
+    gvcs: Gvcs, story: Path
+) -> None:
+    (story / "story.twee").write_text(twee_story(6), encoding="utf-8")
+    (story / "other.twee").write_text(":: Lonely Shore\nWaves.\n", encoding="utf-8")
+    ok(gvcs("import", "twee", "story.twee", "--commit", cwd=story, actor="mara"))
+    ok(gvcs("import", "twee", "other.twee", "--commit", cwd=story, actor="mara"))
+    assert "source: story.twee}" in (story / "pages" / "room-3.md").read_text()
+    (story / "story.twee").write_text(_without(twee_story(6), "Room 3"), encoding="utf-8")
+    before = _tree(story)
+    kept = ok(gvcs("import", "twee", "story.twee", cwd=story))
+    assert "  gone:      Room 3 -> pages/room-3.md (kept; its passage is no longer in story.twee)" in kept.out
+    assert ", 1 gone (kept)" in kept.out and "--prune" in kept.out
+    assert (story / "pages" / "room-3.md").read_bytes() == before["pages/room-3.md"]
+    report = json.loads(ok(gvcs("import", "twee", "story.twee", "--json", cwd=story)).out)
+    assert report["gone"] == [{"name": "Room 3", "id": "room-3"}] and report["pruned"] is False
+    ok(gvcs("restore", ".", cwd=story))
+    pruned = json.loads(
+        ok(gvcs("import", "twee", "story.twee", "--prune", "--commit", "--json", cwd=story, actor="mara")).out
+    )
+    assert pruned["gone"] == [{"name": "Room 3", "id": "room-3"}] and pruned["pruned"] is True
+    assert pruned["commit"] is not None
+    assert not (story / "pages" / "room-3.md").exists()
+    # The hand-written pages and the other file's page are not the source's: never gone, never removed.
+    for page in ("opening", "second", "lonely-shore"):
+        assert (story / "pages" / f"{page}.md").exists()
+    assert ok(gvcs("status", cwd=story)).out.endswith("nothing to commit, work tree clean\n")
+    again = ok(gvcs("import", "twee", "story.twee", "--prune", cwd=story))
+    assert "gone" not in again.out
+
+
+def test_prune_is_refused_when_a_page_that_stays_follows_a_gone_one(gvcs: Gvcs, story: Path) -> None:
+    (story / "story.twee").write_text(twee_story(5), encoding="utf-8")
+    ok(gvcs("import", "twee", "story.twee", "--commit", cwd=story, actor="mara"))
+    (story / "pages" / "mine.md").write_text("---\ntitle: Mine\nfollows: [room-2]\n---\nMy own.\n")
+    ok(gvcs("commit", "-m", "Mine", cwd=story, actor="mara"))
+    (story / "story.twee").write_text(_without(twee_story(5), "Room 2"), encoding="utf-8")
+    before = _tree(story)
+    line = one_line_error(gvcs("import", "twee", "story.twee", "--prune", cwd=story), 1)
+    assert "cannot prune room-2: page mine follows it" in line
+    assert _tree(story) == before
+
+
+def test_a_vault_reimport_reports_notes_that_left_it(gvcs: Gvcs, story: Path, tmp_path: Path) -> None:
+    vault = tmp_path / "My Vault"
+    write_vault(vault)
+    ok(gvcs("import", "vault", str(vault), "--commit", cwd=story, actor="mara"))
+    (vault / "Notes" / "Mara Ink.md").unlink()
+    report = json.loads(ok(gvcs("import", "vault", str(vault) + "/", "--json", cwd=story)).out)
+    assert report["gone"] == [{"name": "Notes/Mara Ink.md", "id": "mara-ink-2"}]
+    out = ok(gvcs("import", "vault", str(vault), "--prune", cwd=story)).out
+    assert (
+        f"  gone:      Notes/Mara Ink.md -> pages/mara-ink-2.md (removed; its note is no longer in {vault})"
+        in out
+    )
+    assert ", 1 gone (removed)" in out and not (story / "pages" / "mara-ink-2.md").exists()
+    # Another vault with a note of the same path is another source: its import reports nothing gone.
+    other = tmp_path / "Elsewhere"
+    (other / "Chapters").mkdir(parents=True)
+    (other / "Chapters" / "Chapter Nine.md").write_text("Nine.\n", encoding="utf-8")
+    assert json.loads(ok(gvcs("import", "vault", str(other), "--json", cwd=story)).out)["gone"] == []
+
+
+def test_import_shows_its_progress_on_a_terminal_only(gvcs: Gvcs, story: Path) -> None:
+    from .test_pager import on_terminal
+
+    (story / "story.twee").write_text(twee_story(300), encoding="utf-8")
+    code, shown = on_terminal(story, "import", "twee", "story.twee", stderr=True)
+    assert code == 0 and "Imported story.twee: 300 added" in shown, shown
+    assert re.search(r"\rWriting pages: 100% \(301/301\), [\d,]+ pages/s, done in \d+ s", shown), shown
+    ok(gvcs("restore", ".", cwd=story))
+    for page in story.glob("pages/room-*.md"):
+        page.unlink()
+    plain = ok(gvcs("import", "twee", "story.twee", cwd=story))
+    assert "Writing" not in plain.err and "Writing" not in plain.out
+    code, shown = on_terminal(story, "import", "twee", "story.twee", "--json", stderr=True)
+    assert code == 0 and "Writing" not in shown
