@@ -6,6 +6,7 @@ import base64
 import binascii
 import contextlib
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -87,8 +88,33 @@ class Reading(Branches):
     def read_file(self, path: str, rev: str = "HEAD") -> bytes | None:
         return self.snapshots.read(self.tree_of(rev), check_path(path))
 
+    #: Bytes of blobs read lately, kept per repository up to this much (a blob never changes): a merge
+    #: reads each page it changes for its structure check, the rules gate reads it again for its size,
+    #: and the work tree once more to write it.
+    BLOB_BYTES_KEPT = 8 << 20
+    #: Blobs larger than this are not kept.
+    BLOB_KEPT_MAX = 256 << 10
+    _blobs: OrderedDict[ObjectId, bytes] | None = None
+    _blob_bytes = 0
+
     def read_blob(self, oid: ObjectId) -> bytes:
-        return self.objects.get(oid)[1]
+        blobs = self._blobs
+        if blobs is None:
+            blobs = self._blobs = OrderedDict()
+        data = blobs.get(oid)
+        if data is not None:
+            return data
+        data = self.objects.get(oid)[1]
+        if len(data) <= self.BLOB_KEPT_MAX:
+            blobs[oid] = data
+            self._blob_bytes += len(data)
+            while self._blob_bytes > self.BLOB_BYTES_KEPT:
+                try:  # another thread may have taken the oldest first
+                    _, old = blobs.popitem(last=False)
+                except KeyError:
+                    break
+                self._blob_bytes -= len(old)
+        return data
 
     def read_story_record(self, rev: str = "HEAD") -> Story | None:
         data = self.read_file(Story.PATH, rev)
