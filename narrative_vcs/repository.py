@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .gate import Rule
-from .merge.text import split_paragraphs
 from .refs import MemoryRefStore, branch_ref
 from .repo.inspection import Inspection
 from .repo.values import (
@@ -52,7 +51,6 @@ __all__ = [
     "Resolution",
     "StorySnapshot",
     "path_kind",
-    "split_paragraphs",
 ]
 
 

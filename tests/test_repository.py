@@ -10,9 +10,10 @@ import pytest
 
 from narrative_vcs.errors import BadInput, BranchMoved, MergeConflicts, NotFound, NothingToCommit
 from narrative_vcs.gate import RuleBroken
+from narrative_vcs.merge.text import split_paragraphs
 from narrative_vcs.objects import Actor, Commit, Page, Signature, Story, hash_object
 from narrative_vcs.refs import MemoryRefStore
-from narrative_vcs.repository import ChangeSet, PendingCommit, Repository, split_paragraphs
+from narrative_vcs.repository import ChangeSet, PendingCommit, Repository
 from narrative_vcs.snapshot import EMPTY_TREE, store_path
 from narrative_vcs.store import MemoryObjectStore, ObjectStore
 from narrative_vcs.types import ObjectId, RefName

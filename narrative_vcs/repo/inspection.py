@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 from ..errors import BadInput, CorruptObject, GvcsError, Refused
 from ..history import CommitInfo
-from ..merge.text import split_paragraphs
 from ..objects import Actor, Commit, Page, Story, Tree, hash_object
 from ..refs import HEADS, TAGS, validate_ref_name
 from ..types import ObjectId, RefName
@@ -73,6 +72,8 @@ class Inspection(Merging):
 
     def blame(self, page_id: str, rev: str = "HEAD") -> list[BlameEntry]:
         """For each paragraph of a page, the commit (and so the actor) that last changed it."""
+        from ..merge.text import split_paragraphs
+
         start = self.resolve(rev)
         page = self.read_page(page_id, start)
         path = f"pages/{page_id}.md"
@@ -107,6 +108,8 @@ class Inspection(Merging):
         if oid is None:
             return []
         if oid not in cache:
+            from ..merge.text import split_paragraphs
+
             cache[oid] = split_paragraphs(Page.parse(path[6:-3], self.read_blob(oid)).body)
         return cache[oid]
 
