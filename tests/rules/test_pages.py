@@ -54,3 +54,23 @@ def test_an_event_cannot_close_a_cycle_either(story: Repository, writer: Writer)
         writer.event(
             "agent.emit.v1", {"page": "prologue", "body": "It begins.", "follows": ["p1"]}, actor="bot"
         )
+
+
+def test_a_long_chain_in_one_commit_and_a_long_cycle(story: Repository, writer: Writer) -> None:
+    """Many pages gaining a place to follow (an import): one search over them all, with the same
+    answer and the same message as page by page."""
+    from narrative_vcs.rules.pages import MANY
+
+    count = MANY * 3
+    chain = ChangeSet()
+    for i in range(count):
+        chain.upsert_page(Page(f"c{i}", f"C{i}", "Text.", (f"c{i - 1}",) if i else ("prologue",)))
+    writer.commit(chain)
+    before = head(story)
+    ring = ChangeSet()
+    for i in range(count):
+        ring.upsert_page(Page(f"r{i}", f"R{i}", "Text.", (f"r{(i - 1) % count}",)))
+    expected = " -> ".join(["r0", *(f"r{i}" for i in range(count - 1, 0, -1)), "r0"])
+    with pytest.raises(RuleBroken, match=f"reading order would have a cycle: {expected} "):
+        writer.commit(ring)
+    assert head(story) == before
