@@ -42,7 +42,9 @@ __all__ = [
 ]
 
 FORMATS = ("text", "markdown", "html")
-LINK = re.compile(r"\[\[([a-z0-9][a-z0-9._-]{0,99})\]\]")
+#: A link in a page's text: ``[[id]]``, or ``[label][[id]]`` (a label kept by ``gvcs import``), shown as
+#: the label when there is one, else as the page's title. Groups: the label (or None), the id.
+LINK = re.compile(r"(?:\[([^\[\]\n]{1,200})\])?\[\[([a-z0-9][a-z0-9._-]{0,99})\]\]")
 
 
 def word_count(page: Page) -> int:
@@ -311,7 +313,7 @@ def render_text(order: ReadingOrder, pages: Mapping[str, Page], title: TitlePage
     """Plain text: links as the titles of the pages they name."""
 
     def body(page: Page) -> str:
-        return LINK.sub(lambda m: _title(pages, m.group(1)), page.body).strip()
+        return LINK.sub(lambda m: m.group(1) or _title(pages, m.group(2)), page.body).strip()
 
     rule = "=" * 72
     out = [title.title, "", *title_lines(title, order, pages), ""]
@@ -332,11 +334,11 @@ def render_text(order: ReadingOrder, pages: Mapping[str, Page], title: TitlePage
 def render_markdown(order: ReadingOrder, pages: Mapping[str, Page], title: TitlePage) -> str:
     """Markdown: each page a heading with an anchor (its id), links as ``[Title](#id)``."""
 
-    def link(pid: str) -> str:
-        return f"[{_title(pages, pid)}](#{pid})" if pid in pages else pid
+    def link(pid: str, label: str | None = None) -> str:
+        return f"[{label or _title(pages, pid)}](#{pid})" if pid in pages else (label or pid)
 
     def body(page: Page) -> str:
-        return LINK.sub(lambda m: link(m.group(1)), page.body).strip()
+        return LINK.sub(lambda m: link(m.group(2), m.group(1)), page.body).strip()
 
     out = [f"# {title.title}", "", *(f"{line}  " for line in title_lines(title, order, pages)), ""]
     for section in order.sections:
@@ -384,7 +386,9 @@ def page_html(page: Page, href: Callable[[str], str | None], titles: Mapping[str
         text = _EM.sub(r"<em>\1</em>", text)
 
         def link(m: re.Match[str]) -> str:
-            target, name = href(m.group(1)), html.escape(_title(titles, m.group(1)), quote=False)
+            # The text is escaped already, the label with it; a title is escaped here.
+            name = m.group(1) or html.escape(_title(titles, m.group(2)), quote=False)
+            target = href(m.group(2))
             return name if target is None else f'<a href="{html.escape(target)}">{name}</a>'
 
         return LINK.sub(link, text)

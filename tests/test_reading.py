@@ -250,3 +250,19 @@ def test_html_is_well_formed_escaped_and_every_link_has_its_anchor() -> None:
     assert '<p>It was <em>shut</em>. See <a href="#key">The Key</a> and ghost.</p>' in doc
     assert "<h4>Inside</h4>" in doc and "<strong>brass</strong>" in doc
     assert re.search(r"<h3>\d\. The Other Key <span class=\"alternate\">", doc)
+
+
+def test_a_labelled_link_shows_its_label_in_every_format() -> None:
+    """``[label][[id]]`` (how gvcs import keeps a Twine or vault link's label) reads as the label."""
+    pages = {
+        "door": Page("door", "The Door", "Take [the brass <key>][[key]], or [[key]], or [a ghost][[ghost]]."),
+        "key": Page("key", "The Key", "Cold.", ("door",)),
+    }
+    order = reading_order(pages)
+    text = render_text(order, pages, TITLE)
+    assert "Take the brass <key>, or The Key, or a ghost." in text and "[[" not in text
+    md = render_markdown(order, pages, TITLE)
+    assert "Take [the brass <key>](#key), or [The Key](#key), or a ghost." in md
+    doc = render_html(order, pages, TITLE)
+    assert 'Take <a href="#key">the brass &lt;key&gt;</a>, or <a href="#key">The Key</a>, or a ghost.' in doc
+    assert "<key>" not in doc
