@@ -740,39 +740,110 @@ class WorkTreeBase:
         version is left; a file changed by hand since is left too, and returned. Cached entries are
         brought to ``entry_tree`` (the commit checked out at the end)."""
         snapshots = self.repo.snapshots
-        if paths is None:
-            paths = [d.path for d in snapshots.diff(old_tree, new_tree)]
-        kept: list[str] = []
-        for path in paths:
-            want = snapshots.blob_id(new_tree, path) if new_tree else None
+
+        def lookup(path: str) -> tuple[str, ObjectId | None, ObjectId | None]:
             was = snapshots.blob_id(old_tree, path) if old_tree else None
-            now = self._current_blob(path)
-            if now == want:
-                self._note(path, want, entry_tree)
-                continue
-            if force or now == was:
-                self._put(path, want, entry_tree)
-            else:
-                kept.append(path)
+            return path, was, snapshots.blob_id(new_tree, path) if new_tree else None
+
+        if paths is None:
+            from ..snapshot import store_path
+
+            # A diff has each file's two blobs, those blob_id finds at its store path (a file a tree
+            # holds elsewhere, where gvcs does not store it, is looked up).
+            files = [
+                (d.path, d.old, d.new) if d.stored == store_path(d.path) else lookup(d.path)
+                for d in snapshots.diff(old_tree, new_tree)
+            ]
+        else:
+            files = [lookup(path) for path in paths]
+        kept: list[str] = []
+        # The directories stay open for every file (thousands of pages share pages/).
+        with Directories(self.root) as dirs:
+            for path, was, want in files:
+                # The entry for the commit checked out at the end: usually the new tree's.
+                committed = want if entry_tree == new_tree else self._committed(entry_tree, path)
+                # A path that is no story path goes the usual way, which refuses it.
+                here = dirs if _checked(path) else None
+                now, st = self._held(path, here)
+                if now == want:
+                    self._record(path, want, committed, st)
+                elif force or now == was:
+                    self._record(path, want, committed, self._write_file(path, want, here))
+                else:
+                    kept.append(path)
         return kept
+
+    def _held(self, path: str, dirs: Directories | None) -> tuple[ObjectId | None, os.stat_result | None]:
+        """What the work-tree file ``path`` holds (as :meth:`_current_blob` says) and, when its cached
+        entry says so, its stat: a regular file whose size and mtime are the entry's, last modified
+        RACY_NS before the state was saved (the rule ``status`` trusts), holds the entry's blob and is
+        not read. Any other file is read and hashed. ``dirs``: the open directories (``path`` is a
+        checked story path); None: the file is read."""
+        entry = self._files.get(path)
+        if dirs is not None and entry is not None and entry.mtime_ns is not None:
+            from stat import S_ISREG
+
+            from .files import stat_at
+
+            st = stat_at(dirs, path)
+            if (
+                st is not None
+                and S_ISREG(st.st_mode)
+                and st.st_mtime_ns == entry.mtime_ns
+                and st.st_size == entry.size
+                and st.st_mtime_ns < self._saved_ns - RACY_NS
+            ):
+                return entry.blob, st
+        return self._current_blob(path), None
 
     def _put(self, path: str, blob: ObjectId | None, entry_tree: ObjectId | None) -> None:
         """Make the work-tree file ``path`` hold ``blob`` (None: remove it)."""
+        self._note(path, blob, entry_tree, self._write_file(path, blob))
+
+    def _write_file(
+        self, path: str, blob: ObjectId | None, dirs: Directories | None = None
+    ) -> os.stat_result | None:
+        """Write ``blob`` to the work-tree file ``path`` (None: remove it); the new file's stat when it
+        was written in a directory of ``dirs`` (directories kept open for many files; ``path`` checked)."""
         if blob is None:
             if kind_of(self.root / path) in ("file", "link", "other"):
                 self._remove(path)
-        else:
-            self.write(path, self.repo.read_blob(blob))
-        self._note(path, blob, entry_tree)
+            return None
+        data = self.repo.read_blob(blob)
+        if dirs is not None:
+            from .files import atomic_write_at
 
-    def _note(self, path: str, blob: ObjectId | None, entry_tree: ObjectId | None) -> None:
+            st = atomic_write_at(dirs, path, data)
+            if st is not None:
+                return st
+        self.write(path, data)
+        return None
+
+    def _note(
+        self,
+        path: str,
+        blob: ObjectId | None,
+        entry_tree: ObjectId | None,
+        st: os.stat_result | None = None,
+    ) -> None:
         """Update the cached entry of ``path``, which now holds ``blob``, for the commit of ``entry_tree``:
-        with its stat when the two agree, else the commit's blob (the file then shows as changed)."""
-        committed = self.repo.snapshots.blob_id(entry_tree, path) if entry_tree else None
+        with its stat (``st`` when the caller has it) when the two agree, else the commit's blob (the
+        file then shows as changed)."""
+        self._record(path, blob, self._committed(entry_tree, path), st)
+
+    def _committed(self, tree: ObjectId | None, path: str) -> ObjectId | None:
+        return self.repo.snapshots.blob_id(tree, path) if tree else None
+
+    def _record(
+        self, path: str, blob: ObjectId | None, committed: ObjectId | None, st: os.stat_result | None
+    ) -> None:
+        """:meth:`_note` with the commit's blob of ``path`` known (``committed``)."""
         if committed is None:
             self._files.pop(path, None)
         elif blob == committed:
-            self._files[path] = self._stat_entry(path, blob)
+            self._files[path] = (
+                self._stat_entry(path, blob) if st is None else _Entry(blob, st.st_mtime_ns, st.st_size)
+            )
         else:
             self._files[path] = _Entry(committed)
 
@@ -823,6 +894,15 @@ class WorkTreeBase:
 
 def _signature(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _checked(path: str) -> bool:
+    """Whether ``path`` is one a work-tree file may have (see :func:`check_path`)."""
+    try:
+        check_path(path)
+    except BadInput:
+        return False
+    return True
 
 
 def _started(entry: dict[str, Any]) -> bool:
