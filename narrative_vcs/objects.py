@@ -271,6 +271,21 @@ def _fast_mapping(text: str) -> dict[str, Any] | None:
     return _fast_front_matter(lines) if lines != [""] else None
 
 
+def front_matter_bytes(data: bytes) -> bytes:
+    """A page file's bytes up to the line that closes its front matter (all of them if none does): two
+    versions with the same front matter bytes have the same title, places to follow, alternate, tags and
+    glyphs, whatever their bodies (what :meth:`Page.parse` reads of the front matter ends no later)."""
+    at = data.find(b"\n") + 1
+    while at:
+        end = data.find(b"\n", at)
+        if end < 0:
+            return data
+        if data[at:end].rstrip() == b"---":
+            return data[:end]
+        at = end + 1
+    return data
+
+
 def _normalise_text(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = text.strip("\n")

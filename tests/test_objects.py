@@ -555,3 +555,26 @@ def test_an_actor_file_written_by_hand_is_read_by_yaml() -> None:
     data = b"# Ann, who opened the vault\nname: 'Ann Vale'\nkind: agent\n"
     assert Actor.parse("ann", data) == Actor("ann", "Ann Vale", "agent")
     assert Actor.parse("ann", b"name: Ann\r\nkind: human\r\n") == Actor("ann", "Ann")
+
+
+@FAST
+@given(pages(), pages())
+def test_front_matter_bytes_are_equal_only_for_pages_alike_but_for_their_bodies(a: Page, b: Page) -> None:
+    from narrative_vcs.objects import front_matter_bytes
+
+    body_only = Page(a.id, a.title, b.body, a.follows, a.alternate_of, a.tags, a.glyphs, a.extra)
+    assert front_matter_bytes(a.serialise()) == front_matter_bytes(body_only.serialise())
+    if front_matter_bytes(a.serialise()) == front_matter_bytes(b.serialise()):
+        assert Page.parse("x", a.serialise()).follows == Page.parse("x", b.serialise()).follows
+        assert Page.parse("x", a.serialise()).front_matter() == Page.parse("x", b.serialise()).front_matter()
+
+
+def test_front_matter_bytes_end_at_the_closing_line_as_parse_reads_it() -> None:
+    from narrative_vcs.objects import front_matter_bytes
+
+    assert front_matter_bytes(b"---\ntitle: A\n---  \nbody\n---\n") == b"---\ntitle: A\n---  "
+    assert (
+        front_matter_bytes(b"---\ntitle: A\n----\nfollows: [b]\n---\n")
+        == b"---\ntitle: A\n----\nfollows: [b]\n---"
+    )
+    assert front_matter_bytes(b"no front matter") == b"no front matter"

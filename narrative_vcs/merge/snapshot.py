@@ -4,17 +4,21 @@ Only paths that changed since the base are read: a file changed on one side is t
 changed on both sides is merged by :func:`~narrative_vcs.merge.contents.merge_file`. A page deleted on one
 side and changed on the other follows a rename when the deleting side added a page of the same title.
 Afterwards the story graph is checked: a FOLLOWS, ALTERNATE_OF or ``[[link]]`` from a page either side
-wrote to a page that is gone, or a cycle in reading order, is a structure conflict.
+wrote to a page that is gone, or a cycle in reading order, is a structure conflict. A cycle the merge
+makes goes through a place to follow that a page gained against ours (ours has none of its own), so only
+pages whose front matter the merge changes are parsed, and the search starts from what they gained
+(:mod:`narrative_vcs.cycles`): the rules gate checks the merge commit the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..cycles import closed_cycle
 from ..errors import BadInput
-from ..objects import Page
-from ..snapshot import Snapshots, TreeDiff
+from ..objects import Page, front_matter_bytes
+from ..snapshot import Snapshots, TreeDiff, store_path
 from ..types import ObjectId
 from .contents import Conflict, merge_file, merge_page
 
@@ -47,18 +51,20 @@ def merge_trees(
     strategy: str | None = None,
     *,
     pages: PageReader | None = None,
+    blobs: Callable[[ObjectId], bytes] | None = None,
 ) -> SnapshotMerge:
     """Merge ``theirs`` into ``ours`` over ``base`` (None: unrelated histories, an empty base).
 
     ``strategy`` (ours, theirs, union) settles file conflicts; structure conflicts remain. ``pages``
-    reads a page from its blob (default: parse it)."""
+    reads a page from its blob (default: parse it), ``blobs`` a blob's bytes (default: from the store;
+    a repository's ``read_blob`` keeps them for the rules gate, which reads the same pages next)."""
     if pages is None:
         pages = _parser(snapshots)
     mine = {d.path: d for d in snapshots.diff(base, ours)}
     other = {d.path: d for d in snapshots.diff(base, theirs)}
     changed: dict[str, bytes | ObjectId | None] = {}
     conflicts: list[Conflict] = []
-    read = _reader(snapshots)
+    read = _reader(snapshots, blobs)
     renamed = _follow_renames(pages, mine, other, changed, conflicts)
     for path, d in other.items():
         if path in renamed:
@@ -73,18 +79,31 @@ def merge_trees(
             if conflict is not None:
                 conflicts.append(conflict)
     tree = snapshots.write(ours, changed) if changed else ours
-    # The blob each page either side wrote has in the merged tree (None: not there), looked up once.
-    written = {p: snapshots.blob_id(tree, p) for p in (*mine, *other) if p.startswith("pages/")}
-    gone = {p[6:-3] for p, oid in written.items() if oid is None}
-    left_out = {f"pages/{g}.md" for g in gone}
-    kept = {p: oid for p, oid in written.items() if p not in left_out}
-    conflicts.extend(_structure(pages, kept, gone))
+    conflicts.extend(_structure(snapshots, pages, read, ours, tree, mine, other, changed))
     return SnapshotMerge(tree, changed, conflicts)
 
 
-def _reader(snapshots: Snapshots) -> Callable[[ObjectId | None], bytes | None]:
+def _ours_blob(
+    snapshots: Snapshots, ours: ObjectId, path: str, mine: dict[str, TreeDiff], other: dict[str, TreeDiff]
+) -> ObjectId | None:
+    """The blob ``path`` has in ours, from the diffs when they hold it at its own store path: ours's own
+    version, else the base's (ours left it as it was); else looked up in the tree."""
+    where = store_path(path)
+    if path in mine:
+        if mine[path].stored == where:
+            return mine[path].new
+    elif path in other and other[path].stored == where:
+        return other[path].old
+    return snapshots.blob_id(ours, path)
+
+
+def _reader(
+    snapshots: Snapshots, blobs: Callable[[ObjectId], bytes] | None = None
+) -> Callable[[ObjectId | None], bytes | None]:
+    get = blobs or (lambda oid: snapshots.store.get(oid)[1])
+
     def read(oid: ObjectId | None) -> bytes | None:
-        return None if oid is None else snapshots.store.get(oid)[1]
+        return None if oid is None else get(oid)
 
     return read
 
@@ -163,72 +182,64 @@ def _as(page: Page, new_id: str) -> Page:
     )
 
 
-def _structure(pages: PageReader, written: dict[str, ObjectId | None], gone: set[str]) -> list[Conflict]:
-    """Links from pages either side wrote (path -> blob in the merged tree) to pages the merge leaves
-    out, and cycles in reading order."""
+def _structure(
+    snapshots: Snapshots,
+    pages: PageReader,
+    read: Callable[[ObjectId | None], bytes | None],
+    ours: ObjectId,
+    tree: ObjectId,
+    mine: dict[str, TreeDiff],
+    other: dict[str, TreeDiff],
+    changed: dict[str, bytes | ObjectId | None],
+) -> list[Conflict]:
+    """Links from pages either side wrote to pages the merge leaves out, and a cycle in reading order
+    that the merged ``tree`` has and ``ours`` has not."""
     conflicts: list[Conflict] = []
-    edges: list[tuple[str, str]] = []
-    for path in sorted(written):
-        page = _page(pages, path, written[path])
-        if page is None:
-            continue
-        if gone:
+    # A page either side wrote can be gone from the merged tree only if a side (or the merge) removed it.
+    removed = [
+        p
+        for p in (*mine, *other)
+        if p.startswith("pages/")
+        and ((p in mine and mine[p].new is None) or (p in other and other[p].new is None) or p in changed)
+    ]
+    gone = {p[6:-3] for p in removed if snapshots.blob_id(tree, p) is None}
+    if gone:
+        # The blob each page either side wrote has in the merged tree (None: not there).
+        written = {p: snapshots.blob_id(tree, p) for p in (*mine, *other) if p.startswith("pages/")}
+        for path in sorted(written):
+            page = _page(pages, path, written[path])
+            if page is None:
+                continue
             targets = [*page.follows, *([page.alternate_of] if page.alternate_of else []), *page.links()]
             missing = sorted(set(targets) & gone)
             if missing:
                 message = f"{path}: links to {', '.join(missing)}, which the merge leaves out"
                 conflicts.append(Conflict("structure", path, message, fields=tuple(missing)))
-        edges.extend((page.id, target) for target in page.follows)
-    if _has_cycle(edges):
-        conflicts.extend(_cycle(edges))
-    return conflicts
-
-
-def _has_cycle(edges: Iterable[tuple[str, str]]) -> bool:
-    """Whether the FOLLOWS edges have a cycle (a depth-first search: the usual answer, no, without
-    building a graph library's graph)."""
-    after: dict[str, list[str]] = {}
-    for source, target in edges:
-        after.setdefault(source, []).append(target)
-    state: dict[str, bool] = {}  # False: on the search path; True: done, no cycle through it
-    for start in after:
-        if start in state:
+    gained: dict[str, set[str]] = {}
+    for path, content in changed.items():
+        if content is None or not (path.startswith("pages/") and path.endswith(".md")):
             continue
-        state[start] = False
-        stack = [(start, iter(after[start]))]
-        while stack:
-            node, targets = stack[-1]
-            for target in targets:
-                seen = state.get(target)
-                if seen is False:
-                    return True
-                if seen is None:
-                    state[target] = False
-                    stack.append((target, iter(after.get(target, ()))))
-                    break
-            else:
-                state[node] = True
-                stack.pop()
-    return False
+        old = _ours_blob(snapshots, ours, path, mine, other)
+        data = content if isinstance(content, bytes) else read(content)
+        if old is not None and front_matter_bytes(read(old) or b"") == front_matter_bytes(data or b""):
+            continue  # the same places to follow as in ours
+        new = snapshots.blob_id(tree, path)
+        if new is None:
+            continue
+        page = _page(pages, path, new)
+        if page is None:
+            continue
+        before = _page(pages, path, old)
+        extra = set(page.follows) - (set(before.follows) if before is not None else set())
+        if extra:
+            gained[page.id] = extra
 
+    def follows(page_id: str) -> tuple[str, ...]:
+        page = _page(pages, f"pages/{page_id}.md", snapshots.blob_id(tree, f"pages/{page_id}.md"))
+        return () if page is None else page.follows
 
-def _cycle(edges: list[tuple[str, str]]) -> list[Conflict]:
-    """The conflict naming the first cycle of reading order that rustworkx finds (edges in the order
-    the pages were read, so the cycle named is always the same one)."""
-    import rustworkx as rx
-
-    graph: rx.PyDiGraph[str, None] = rx.PyDiGraph()
-    nodes: dict[str, int] = {}
-
-    def node(page_id: str) -> int:
-        if page_id not in nodes:
-            nodes[page_id] = graph.add_node(page_id)
-        return nodes[page_id]
-
-    for source, target in edges:
-        graph.add_edge(node(source), node(target), None)
-    for cycle in rx.simple_cycles(graph):
-        ids = [graph[i] for i in cycle]
-        message = f"reading order has a cycle: {' -> '.join([*ids, ids[0]])}"
-        return [Conflict("structure", f"pages/{ids[0]}.md", message, fields=tuple(ids))]
-    return []
+    cycle = closed_cycle(follows, gained)
+    if cycle:
+        message = f"reading order has a cycle: {' -> '.join(cycle)}"
+        conflicts.append(Conflict("structure", f"pages/{cycle[0]}.md", message, fields=tuple(cycle[:-1])))
+    return conflicts

@@ -168,7 +168,13 @@ class Merging(Building):
             raise BadInput(f"unknown merge strategy {strategy!r}: use ours, theirs or union")
         ours_tree, theirs_tree = self.commits.get(ours_id).tree, self.commits.get(theirs_id).tree
         result = merge_trees(
-            self.snapshots, base_tree, ours_tree, theirs_tree, strategy, pages=self.page_record
+            self.snapshots,
+            base_tree,
+            ours_tree,
+            theirs_tree,
+            strategy,
+            pages=self.page_record,
+            blobs=self.read_blob,
         )
         return MergePreview(ours_id, theirs_id, bases, up_to_date, fast_forward, result, base_tree)
 
@@ -266,7 +272,9 @@ class Merging(Building):
     ) -> ObjectId:
         from ..merge.snapshot import merge_trees
 
-        result = merge_trees(self.snapshots, base_tree, onto_tree, new_tree, pages=self.page_record)
+        result = merge_trees(
+            self.snapshots, base_tree, onto_tree, new_tree, pages=self.page_record, blobs=self.read_blob
+        )
         if not result.clean:
             raise MergeConflicts(what, result.conflicts)
         return result.tree
@@ -285,7 +293,9 @@ class Merging(Building):
         for other in bases[1:]:
             inner = self._virtual_base(self.merge_bases(bases[0], other))
             other_tree = self.commits.get(other).tree
-            tree = merge_trees(self.snapshots, inner, tree, other_tree, pages=self.page_record).tree
+            tree = merge_trees(
+                self.snapshots, inner, tree, other_tree, pages=self.page_record, blobs=self.read_blob
+            ).tree
         return tree
 
 

@@ -59,7 +59,7 @@ def test_an_event_cannot_close_a_cycle_either(story: Repository, writer: Writer)
 def test_a_long_chain_in_one_commit_and_a_long_cycle(story: Repository, writer: Writer) -> None:
     """Many pages gaining a place to follow (an import): one search over them all, with the same
     answer and the same message as page by page."""
-    from narrative_vcs.rules.pages import MANY
+    from narrative_vcs.cycles import MANY
 
     count = MANY * 3
     chain = ChangeSet()
