@@ -8,7 +8,6 @@ the npm files installed by make) and are skipped without them, failed under ``CI
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,10 +23,10 @@ from narrative_vcs.graph.factory import init_repository
 from tests.services import need
 
 from .serving import Served
-from .test_explorer import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LOOPBACK, TIMEOUT_MS
+from .test_explorer import ARTIFACTS, LOOPBACK, TIMEOUT_MS, chromium, need_chromium, watch
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, ConsoleMessage
+    from playwright.sync_api import Browser
     from playwright.sync_api import Page as Tab
 
 __all__ = ["ViewTab", "browser", "demo_dir", "need_assets", "need_browser", "open_view"]
@@ -52,24 +51,14 @@ def need_assets() -> None:
 def need_browser() -> None:
     """The views' files, Chromium and playwright (skip without them; under CI=true, fail)."""
     need_assets()
-    need("Chromium", None if CHROMIUM.is_file() else f"no {CHROMIUM} (scripts/system-packages)")
-    playwright_missing = importlib.util.find_spec("playwright") is None
-    need("playwright", "pip install -e '.[dev]'" if playwright_missing else None)
+    need_chromium()
 
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
     need_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=TIMEOUT_MS
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @dataclass
@@ -102,16 +91,7 @@ def open_view(
         context.add_init_script(f"window.localStorage.setItem('gvcs-token', {token!r})")
     try:
         view = kind(context.new_page())
-
-        def console(message: ConsoleMessage) -> None:
-            if message.type == "error":
-                view.errors.append(f"{message.text} ({message.location})")
-
-        view.tab.set_default_timeout(TIMEOUT_MS)
-        view.tab.on("request", lambda request: view.requests.append(request.url))
-        view.tab.on("websocket", lambda socket: view.requests.append(socket.url))
-        view.tab.on("console", console)
-        view.tab.on("pageerror", lambda error: view.errors.append(f"{error.name}: {error.message}"))
+        watch(view.tab, view.requests, view.errors)
         view.tab.goto(f"{server.base}{path}")
         expect(view.tab.locator("body")).to_have_attribute("data-state", "ready", timeout=TIMEOUT_MS)
         yield view

@@ -66,22 +66,49 @@ def story_dir(tmp_path: Path) -> Path:
     return tmp_path / "story"
 
 
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    need_assets()
+def need_chromium() -> None:
+    """Debian's Chromium and playwright (skip without them; under CI=true, fail)."""
     need("Chromium", None if CHROMIUM.is_file() else f"no {CHROMIUM} (scripts/system-packages)")
     playwright_missing = importlib.util.find_spec("playwright") is None
     need("playwright", "pip install -e '.[dev]'" if playwright_missing else None)
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's headless Chromium, driven by playwright."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
+        launched = playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=TIMEOUT_MS
         )
         try:
-            yield chromium
+            yield launched
         finally:
-            chromium.close()
+            launched.close()
+
+
+def watch(tab: Page, requests: list[str], errors: list[str]) -> None:
+    """Record what ``tab`` requests (websockets included) and the errors it reports (console errors and
+    uncaught exceptions); its actions wait up to TIMEOUT_MS."""
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            errors.append(f"{message.text} ({message.location})")
+
+    tab.set_default_timeout(TIMEOUT_MS)
+    tab.on("request", lambda request: requests.append(request.url))
+    tab.on("websocket", lambda socket: requests.append(socket.url))
+    tab.on("console", console)
+    tab.on("pageerror", lambda error: errors.append(f"{error.name}: {error.message}"))
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    need_assets()
+    need_chromium()
+    with chromium() as launched:
+        yield launched
 
 
 @dataclass
@@ -130,16 +157,7 @@ def open_explorer(browser: Browser, server: Served) -> Iterator[Explorer]:
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     try:
         view = Explorer(context.new_page())
-
-        def console(message: ConsoleMessage) -> None:
-            if message.type == "error":
-                view.errors.append(f"{message.text} ({message.location})")
-
-        view.page.set_default_timeout(TIMEOUT_MS)
-        view.page.on("request", lambda request: view.requests.append(request.url))
-        view.page.on("websocket", lambda socket: view.requests.append(socket.url))
-        view.page.on("console", console)
-        view.page.on("pageerror", lambda error: view.errors.append(f"{error.name}: {error.message}"))
+        watch(view.page, view.requests, view.errors)
         view.page.goto(f"{server.base}/graphql")
         expect(view.page).to_have_title("gvcs — GraphQL explorer", timeout=TIMEOUT_MS)
         expect(view.query_editor).to_contain_text("headBranch", timeout=TIMEOUT_MS)  # the default query

@@ -9,7 +9,6 @@ for scripts/neo4j.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import urllib.error
@@ -20,7 +19,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from narrative_vcs.repository import Repository
-from tests.api.test_explorer import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS  # launched as there
+from tests.api.test_explorer import ARTIFACTS, TIMEOUT_MS, need_chromium
+from tests.api.test_explorer import chromium as launch_chromium  # launched as there
 from tests.conftest import Writer
 from tests.services import need, parse_neo4j_uri
 
@@ -52,19 +52,9 @@ def served(url: str) -> str | None:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    need("Chromium", None if CHROMIUM.is_file() else f"no {CHROMIUM} (scripts/system-packages)")
-    playwright_missing = importlib.util.find_spec("playwright") is None
-    need("playwright", "pip install -e '.[dev]'" if playwright_missing else None)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=TIMEOUT_MS
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    need_chromium()
+    with launch_chromium() as launched:
+        yield launched
 
 
 def test_browser_connects_and_runs_a_query(neo: Repository, neo4j_uri: str, chromium: Browser) -> None:
