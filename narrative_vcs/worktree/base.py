@@ -55,8 +55,9 @@ __all__ = ["MERGE_STATE", "STATE_FILE", "CommitResult", "Recovered", "WorkTreeBa
 STATE_FILE = "gvcs-worktree.json"
 #: The state of a merge stopped by conflicts (git's MERGE_HEAD is written beside it).
 MERGE_STATE = "gvcs-merge.json"
-#: A cached stat is trusted only for files last modified this long before the state was saved, so an
-#: edit in the same mtime tick as the save (coarse file systems) is never mistaken for "unchanged".
+#: A listing taken by this process is used again by it only when its directories were last modified
+#: this long before it was taken (a file added in the same mtime tick as the listing would be missed).
+#: Across commands the rule is git's: see :meth:`WorkTreeBase._load_state`.
 RACY_NS = 2_000_000_000
 #: The checkout state's format; a state of another version is ignored (every file hashed once again),
 #: except version 2 (the entries inline), which is read as it is.
@@ -116,17 +117,22 @@ class _Listing:
 
     paths: list[str]
     dirs: dict[str, list[int]]
+    #: Nothing odd was on disk (odd files are always listed by reading the directories).
     trusted: bool
+    #: The listing stands for the directories only if each was last modified before this time (it was
+    #: never changed in the mtime tick the listing was taken or saved in).
+    before: int
 
 
 def _compact(data: Any) -> bytes:
     return (json.dumps(data, separators=(",", ":")) + "\n").encode()
 
 
-def _parse_listing(data: Any, files: Mapping[str, object]) -> _Listing | None:
+def _parse_listing(data: Any, files: Mapping[str, object], saved_ns: int) -> _Listing | None:
     """The listing saved in a state file beside the checkout entries ``files``: its directories' stamps,
     the files on disk that are not entries (``extra``) and the entries not on disk (``missing``). None
-    if there is none or it is not well formed (then the directories are read)."""
+    if there is none or it is not well formed (then the directories are read). ``saved_ns``: the state
+    file's mtime (a directory modified at that time or later is racy: the listing is not used)."""
     if not isinstance(data, dict):
         return None
     dirs, extra, missing = data.get("dirs"), data.get("extra"), data.get("missing")
@@ -143,7 +149,7 @@ def _parse_listing(data: Any, files: Mapping[str, object]) -> _Listing | None:
     else:
         paths = list(files)
     paths.extend(p for p in extra if p not in files)
-    return _Listing(paths, dirs, trusted=True)
+    return _Listing(paths, dirs, trusted=True, before=saved_ns)
 
 
 @dataclass(slots=True)
@@ -172,6 +178,8 @@ class WorkTreeBase:
         self.branch: str | None
         self.branch, self.commit_id, self._files, self._saved_ns = self._load_state()
         self._dirty_state = False
+        # Files this process hashed: their blob, with the mtime and size they had before the read.
+        self._hashed: dict[str, tuple[ObjectId, int, int]] = {}
 
     # --- state ------------------------------------------------------------------------------------
 
@@ -213,13 +221,13 @@ class WorkTreeBase:
                     blob, mtime, size = entry
                     files[path] = _Entry(blob, mtime, size)
             commit, branch = data["commit"], data["branch"]
-            self._saved_listing = _parse_listing(data.get("listing"), files)
-            return (
-                None if branch is None else str(branch),
-                ObjectId(commit) if commit else None,
-                files,
-                int(data["saved_ns"]),
-            )
+            # The racy rule is git's: a cached stat vouches for a file last modified before the state
+            # file was written, by its mtime (the file system's clock, in its own granularity). A file
+            # modified at that time or later is read again; an edit made later moves its mtime on.
+            saved_ns = self._loaded[3] if self._loaded is not None else 0
+            self._saved_listing = _parse_listing(data.get("listing"), files, saved_ns)
+            head = ObjectId(commit) if commit else None
+            return None if branch is None else str(branch), head, files, saved_ns
         except (FileNotFoundError, ValueError, KeyError, TypeError, AttributeError):
             self._loaded = None
             self._saved_listing = None
@@ -268,10 +276,16 @@ class WorkTreeBase:
         if new_base:
             self._base = base
             self._remove_old_bases(base[0])
-        self._saved_ns = now
+        # What a later command will compare mtimes with (see _load_state).
+        self._saved_ns = os.stat(self.state_path).st_mtime_ns
         self._dirty_state = False
         self._loaded = None  # written here: read again at the next reload
-        self._saved_listing = None if listing is None else self._taken
+        taken = self._taken
+        self._saved_listing = (
+            None
+            if listing is None or taken is None
+            else _Listing(taken.paths, taken.dirs, trusted=True, before=self._saved_ns)
+        )
 
     def _changed_since_base(self) -> dict[str, list[Any] | None] | None:
         """The entries that differ from the base file's (None: removed since), or None when a new base
@@ -301,9 +315,9 @@ class WorkTreeBase:
                         os.unlink(self.state_path.parent / name)
 
     def _listing_to_save(self) -> dict[str, Any] | None:
-        """The listing this process took, relative to the checkout entries as they are now, if it can
-        be trusted (its directories not changed within RACY_NS before it was taken) and still holds
-        (no directory changed since: gvcs's own writes change them too)."""
+        """The listing this process took, relative to the checkout entries as they are now, if nothing
+        odd was on disk and it still holds (no directory changed since: gvcs's own writes change them
+        too). A directory modified in the tick the state is saved in makes it racy when it is read."""
         taken = self._taken
         if taken is None or not taken.trusted or not self._dirs_unchanged(taken.dirs):
             return None
@@ -455,16 +469,18 @@ class WorkTreeBase:
             entry is not None
             and entry.mtime_ns == st.st_mtime_ns
             and entry.size == st.st_size
-            and st.st_mtime_ns < self._saved_ns - RACY_NS
+            and st.st_mtime_ns < self._saved_ns
         ):
             return entry.blob
         data = read_regular(self.root, path, dirs)
         if data is None:
             return None
         blob = hash_object("blob", data)
-        if entry is not None and blob == entry.blob and st.st_mtime_ns < time.time_ns() - RACY_NS:
-            # Saved now, the stat would be trusted next time. A file modified in the last RACY_NS
-            # would still be racy after the save: it is hashed again (one file), not worth a save.
+        # The stat taken before the read vouches for what was read: a later edit moves the mtime on.
+        self._hashed[path] = (blob, st.st_mtime_ns, st.st_size)
+        if entry is not None and blob == entry.blob and st.st_mtime_ns < time.time_ns():
+            # Saved now, the stat is trusted next time (a file dated in the future would stay racy:
+            # it is hashed again, one file, not worth a save each time).
             entry.mtime_ns, entry.size = st.st_mtime_ns, st.st_size
             self._dirty_state = True
         return blob
@@ -480,10 +496,6 @@ class WorkTreeBase:
         if data is None:
             return NOT_REGULAR if kind_of(self.root / path) != "missing" else None
         return hash_object("blob", data)
-
-    def _stat_entry(self, path: str, blob: ObjectId) -> _Entry:
-        st = os.lstat(self.root / path)
-        return _Entry(blob, st.st_mtime_ns, st.st_size)
 
     # --- comparing --------------------------------------------------------------------------------
 
@@ -507,25 +519,29 @@ class WorkTreeBase:
         state while none of its directories changed; else by reading the directories. The listing taken
         is saved with the state at its next save (when it still holds then)."""
         for known in (self._taken, self._saved_listing):
-            if known is not None and known.trusted and self._dirs_unchanged(known.dirs):
+            if (
+                known is not None
+                and known.trusted
+                and all(mtime < known.before for mtime, _ in known.dirs.values())
+                and self._dirs_unchanged(known.dirs)
+            ):
                 self._taken = known
                 return list(known.paths), {}
         dirs: dict[str, list[int]] = {}
         started = time.time_ns()
         found, odd = self._scan(dirs)
-        # Trusted when no directory was modified within RACY_NS before the listing (a later change sets
-        # its mtime to a later time; the ctime also sees an mtime set back by hand), and nothing odd is
-        # on disk (odd files are always listed by reading the directories).
-        trusted = not odd and all(mtime < started - RACY_NS for mtime, _ in dirs.values())
-        self._taken = _Listing(found, dirs, trusted)
-        if trusted:
+        # A later change sets a directory's mtime to a later time (the ctime also sees an mtime set back
+        # by hand); one in the tick the listing was taken in is not seen, hence the ``before`` times.
+        self._taken = _Listing(found, dirs, trusted=not odd, before=started - RACY_NS)
+        if not odd and all(mtime < started for mtime, _ in dirs.values()):
             self._dirty_state = True  # saved, the next command need not read the directories
         return found, odd
 
     def _compare(self, committed: dict[str, ObjectId], cache: dict[str, _Entry]) -> list[WorkTreeChange]:
         out: list[WorkTreeChange] = []
+        self._hashed = {}
         on_disk, odd = self._listing()
-        root, trusted_before = f"{self.root}/", self._saved_ns - RACY_NS
+        root, trusted_before = f"{self.root}/", self._saved_ns
         with Directories(self.root) as dirs:
             for path in on_disk:
                 old = committed.get(path)
@@ -774,27 +790,30 @@ class WorkTreeBase:
         return kept
 
     def _held(self, path: str, dirs: Directories | None) -> tuple[ObjectId | None, os.stat_result | None]:
-        """What the work-tree file ``path`` holds (as :meth:`_current_blob` says) and, when its cached
-        entry says so, its stat: a regular file whose size and mtime are the entry's, last modified
-        RACY_NS before the state was saved (the rule ``status`` trusts), holds the entry's blob and is
-        not read. Any other file is read and hashed. ``dirs``: the open directories (``path`` is a
-        checked story path); None: the file is read."""
+        """What the work-tree file ``path`` holds (as :meth:`_current_blob` says) and its stat, taken
+        before it was read (None: not a regular file, or not known). A regular file whose size and
+        mtime are its cached entry's, last modified before the state was saved (the rule ``status``
+        trusts), holds the entry's blob and is not read; any other file is read and hashed. ``dirs``:
+        the open directories (``path`` is a checked story path); None: the file is read."""
+        if dirs is None:
+            return self._current_blob(path), None
+        from stat import S_ISREG
+
+        from .files import stat_at
+
         entry = self._files.get(path)
-        if dirs is not None and entry is not None and entry.mtime_ns is not None:
-            from stat import S_ISREG
-
-            from .files import stat_at
-
-            st = stat_at(dirs, path)
-            if (
-                st is not None
-                and S_ISREG(st.st_mode)
-                and st.st_mtime_ns == entry.mtime_ns
-                and st.st_size == entry.size
-                and st.st_mtime_ns < self._saved_ns - RACY_NS
-            ):
-                return entry.blob, st
-        return self._current_blob(path), None
+        st = stat_at(dirs, path)
+        if st is None or not S_ISREG(st.st_mode):
+            return self._current_blob(path), None
+        if (
+            entry is not None
+            and st.st_mtime_ns == entry.mtime_ns
+            and st.st_size == entry.size
+            and st.st_mtime_ns < self._saved_ns
+        ):
+            return entry.blob, st
+        # Stat'ed before the read: an edit after it moves the mtime on, so the stat vouches for the read.
+        return self._current_blob(path), st
 
     def _put(self, path: str, blob: ObjectId | None, entry_tree: ObjectId | None) -> None:
         """Make the work-tree file ``path`` hold ``blob`` (None: remove it)."""
@@ -810,10 +829,14 @@ class WorkTreeBase:
                 self._remove(path)
             return None
         data = self.repo.read_blob(blob)
-        if dirs is not None:
+        if _checked(path):
             from .files import atomic_write_at
 
-            st = atomic_write_at(dirs, path, data)
+            if dirs is None:
+                with Directories(self.root) as one:
+                    st = atomic_write_at(one, path, data)
+            else:
+                st = atomic_write_at(dirs, path, data)
             if st is not None:
                 return st
         self.write(path, data)
@@ -841,9 +864,8 @@ class WorkTreeBase:
         if committed is None:
             self._files.pop(path, None)
         elif blob == committed:
-            self._files[path] = (
-                self._stat_entry(path, blob) if st is None else _Entry(blob, st.st_mtime_ns, st.st_size)
-            )
+            # Without a stat taken with the write or before the read, the file is hashed next time.
+            self._files[path] = _Entry(blob) if st is None else _Entry(blob, st.st_mtime_ns, st.st_size)
         else:
             self._files[path] = _Entry(committed)
 

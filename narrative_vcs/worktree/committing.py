@@ -9,7 +9,7 @@ from ..objects import Actor, Page, Story
 from ..refs import branch_ref
 from ..repository import ChangeSet, path_kind
 from ..types import ObjectId
-from .base import CommitResult, WorkTreeBase, WorkTreeChange
+from .base import CommitResult, WorkTreeBase, WorkTreeChange, _Entry
 from .journal import Journal
 
 __all__ = ["Committing"]
@@ -89,13 +89,17 @@ class Committing(WorkTreeBase):
         journal.update(ref={**ref, "new": oid}, normalise=normalise)
 
     def _stat_taken(self, oid: ObjectId, changes: list[WorkTreeChange], normalised: list[str]) -> None:
-        """Remember the stats of the files the commit took as they are, so status need not read them."""
+        """Remember the stats of the files the commit took, as they were before status read them (an
+        edit since moves the mtime on), so the next status need not read them."""
         tree = self.repo.commits.get(oid).tree
         for change in changes:
             if change.status == "removed" or change.path in normalised or change.new is None:
                 continue
-            if self.repo.snapshots.blob_id(tree, change.path) == change.new and self.exists(change.path):
-                self._files[change.path] = self._stat_entry(change.path, change.new)
+            hashed = self._hashed.get(change.path)
+            if hashed is None or hashed[0] != change.new:
+                continue
+            if self.repo.snapshots.blob_id(tree, change.path) == change.new:
+                self._files[change.path] = _Entry(change.new, hashed[1], hashed[2])
         self.save_state()
 
     def _changeset(self, changes: list[WorkTreeChange]) -> ChangeSet:

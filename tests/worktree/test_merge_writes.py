@@ -4,6 +4,7 @@ user changed is never overwritten, however its stat looks."""
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from narrative_vcs.objects import Page
 from narrative_vcs.repository import ChangeSet
-from narrative_vcs.worktree import WorkTree
+from narrative_vcs.worktree import STATE_FILE, WorkTree, files
 from narrative_vcs.worktree.base import RACY_NS
 from narrative_vcs.worktree.files import Directories, atomic_write_at
 
@@ -67,9 +68,10 @@ def test_a_file_changed_after_the_clean_check_is_kept(
     ready: WorkTree, monkeypatch: pytest.MonkeyPatch, trusted: bool
 ) -> None:
     """Changed between the merge's clean check and its writes: with its mtime moved on (a trusted stat
-    no longer matches), or with the same size and mtime within the racy window (the stat cannot tell
-    and the file is read): either way it is left as the user wrote it."""
-    work = _trusted(ready) if trusted else WorkTree(ready.root, ready.repo)
+    no longer matches), or with the same size and mtime as a racy entry (the state saved in the tick
+    the file was written in: the stat cannot tell and the file is read): either way it is left as the
+    user wrote it."""
+    work = _trusted(ready)
     path = work.root / "pages/one.md"
     before = path.stat()
     original = path.read_bytes()
@@ -80,8 +82,10 @@ def test_a_file_changed_after_the_clean_check_is_kept(
     def edit_after_check(action: str) -> None:
         clean_check(action)
         path.write_bytes(edited)
-        if not trusted:  # same size, same mtime as the state recorded, within the racy window
+        if not trusted:  # same size and mtime as the entry; the state saved in that very tick
             os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+            state = work.root / ".gvcs" / STATE_FILE
+            os.utime(state, ns=(before.st_mtime_ns, before.st_mtime_ns))
 
     monkeypatch.setattr(work, "require_clean", edit_after_check)
     assert work.merge("side", "ann").status == "merged"
@@ -103,3 +107,42 @@ def test_atomic_write_at_writes_whole_files_and_declines_a_linked_directory(tmp_
     assert (tmp_path / "pages/one.md").read_bytes() == b"new"
     assert os.listdir(tmp_path / "pages") == ["one.md"]  # no temporary file left
     assert os.listdir(tmp_path / "elsewhere") == []
+
+
+def _refuse_replace(*args: object, **kwargs: object) -> None:
+    raise AssertionError("renamed over the old file")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="renameat2 is Linux's")
+def test_a_file_is_swapped_in_for_the_old_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An existing file is replaced by swapping names (no rename over it, which makes ext4 write the
+    new data out first); the old file is gone and the stat returned is the new file's."""
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "pages/one.md").write_bytes(b"old")
+    monkeypatch.setattr(files.os, "replace", _refuse_replace)
+    with Directories(tmp_path) as dirs:
+        st = atomic_write_at(dirs, "pages/one.md", b"newer")
+    assert st is not None and st.st_size == 5
+    assert (tmp_path / "pages/one.md").read_bytes() == b"newer"
+    assert os.listdir(tmp_path / "pages") == ["one.md"]
+    assert (tmp_path / "pages/one.md").stat().st_ino == st.st_ino
+
+
+def test_without_a_swap_the_file_is_renamed_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "pages/one.md").write_bytes(b"old")
+    monkeypatch.setattr(files, "_renameat2", None)  # a system without renameat2
+    with Directories(tmp_path) as dirs:
+        assert atomic_write_at(dirs, "pages/one.md", b"new") is not None
+        assert atomic_write_at(dirs, "pages/two.md", b"two") is not None  # a new file: renamed in
+    assert (tmp_path / "pages/one.md").read_bytes() == b"new"
+    assert sorted(os.listdir(tmp_path / "pages")) == ["one.md", "two.md"]
+
+
+def test_a_directory_in_the_files_place_is_left_alone(tmp_path: Path) -> None:
+    (tmp_path / "pages/one.md").mkdir(parents=True)
+    (tmp_path / "pages/one.md/inside").write_bytes(b"kept")
+    with Directories(tmp_path) as dirs:
+        assert atomic_write_at(dirs, "pages/one.md", b"new") is None
+    assert (tmp_path / "pages/one.md/inside").read_bytes() == b"kept"
+    assert os.listdir(tmp_path / "pages") == ["one.md"]

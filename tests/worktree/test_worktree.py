@@ -148,30 +148,58 @@ def test_atomic_write_leaves_no_temp_files(tree: WorkTree) -> None:
 # --- the checkout state as a stat cache --------------------------------------------------------------
 
 
-def test_edit_within_the_timestamp_granularity_is_seen(tree: WorkTree) -> None:
+def _saved_at(work: WorkTree, mtime_ns: int) -> None:
+    """Date the checkout state file: as if it was saved at ``mtime_ns`` (the tick a file was written in)."""
+    os.utime(work.root / ".gvcs" / STATE_FILE, ns=(mtime_ns, mtime_ns))
+
+
+def test_a_stat_is_trusted_only_when_older_than_the_state(tree: WorkTree) -> None:
     tree.commit("Start", "ann")
-    again = _reopen(tree)
-    assert again.status() == []
     path = tree.root / "pages/one.md"
     before = path.stat()
-    # Same size, same mtime as the state recorded: only the racy rule (a file modified shortly before
-    # the state was saved is hashed again) can see this edit.
+    assert _entries(tree)["pages/one.md"][1:] == [before.st_mtime_ns, before.st_size]
+    # Same size, same mtime as the state recorded: the stat cannot tell this edit.
     path.write_bytes(path.read_bytes().replace(b"First.", b"Frist."))
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    _saved_at(tree, before.st_mtime_ns + 1)  # the state saved after the file's tick: the stat is trusted
+    assert _reopen(tree).status() == []
+    # Saved in the very tick the file was last modified in (git's racy rule): the file is read.
+    _saved_at(tree, before.st_mtime_ns)
     assert [(c.path, c.status) for c in _reopen(tree).status()] == [("pages/one.md", "modified")]
 
 
 def test_a_trusted_stat_is_saved_and_a_racy_one_is_not(tree: WorkTree) -> None:
     tree.commit("Start", "ann")
-    old = time.time_ns() - 10 * RACY_NS
+    old, future = time.time_ns() - 10 * RACY_NS, time.time_ns() + 3600 * 10**9
     for name in ("pages/one.md", "story.yaml"):
         os.utime(tree.root / name, ns=(old, old))
-    (tree.root / "actors/ann.yaml").touch()  # modified just now: racy
+    ann = tree.root / "actors/ann.yaml"
+    os.utime(ann, ns=(future, future))  # dated after any save: racy however late the state is saved
     assert _reopen(tree).status() == []
     files = _entries(tree)
     assert files["pages/one.md"][1] == old and files["story.yaml"][1] == old  # [blob, mtime_ns, size]
-    assert files["actors/ann.yaml"][1] != (tree.root / "actors/ann.yaml").stat().st_mtime_ns
+    assert files["actors/ann.yaml"][1] != future
     assert _reopen(tree).status() == []
+
+
+def test_a_commit_saves_the_stat_taken_before_it_read_the_file(tree: WorkTree) -> None:
+    """The commit vouches for the stat a file had before it was read: an edit made after the commit read
+    it (same size, another mtime) is seen, never covered by a stat taken once the commit is done."""
+    path = tree.root / "pages/one.md"
+    work = _reopen(tree)
+    changeset = work._changeset
+
+    def edit_after_the_read(changes: list[Any]) -> Any:
+        read = changeset(changes)
+        path.write_bytes(path.read_bytes().replace(b"First.", b"Frist."))
+        other = path.stat().st_mtime_ns - 10 * RACY_NS  # another mtime, one any rule trusts
+        os.utime(path, ns=(other, other))
+        return read
+
+    work._changeset = edit_after_the_read  # type: ignore[method-assign]
+    work.commit("Start", "ann")
+    assert tree.repo.read_blob(_entries(tree)["pages/one.md"][0]).count(b"First.") == 1
+    assert [(c.path, c.status) for c in _reopen(tree).status()] == [("pages/one.md", "modified")]
 
 
 @pytest.mark.parametrize(
@@ -247,10 +275,21 @@ def test_status_lists_the_files_from_the_saved_listing(
     assert [(c.path, c.status) for c in _reopen(tree).status()] == [("pages/one.md", "modified")]
 
 
-def test_a_racy_listing_is_not_saved(tree: WorkTree) -> None:
-    tree.commit("Start", "ann")  # the directories were written just now
+def test_a_listing_saved_in_the_tick_a_directory_changed_in_is_not_used(
+    tree: WorkTree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree.commit("Start", "ann")
+    _age_dirs(tree)
     assert _reopen(tree).status() == []
-    assert _listing(tree) is None
+    assert _listing(tree) is not None
+    # A file added in the tick the state was saved in would leave pages/ with the mtime it has: the
+    # listing cannot tell, so the directories are read.
+    (tree.root / "pages/two.md").write_bytes(Page("two", "Two", follows=("one",)).serialise())
+    pages = (tree.root / "pages").stat()
+    _saved_at(tree, pages.st_mtime_ns)
+    assert [(c.path, c.status) for c in _reopen(tree).status()] == [("pages/two.md", "added")]
+    _saved_at(tree, pages.st_mtime_ns - 1)  # a listing older than the directory's change: read too
+    assert [(c.path, c.status) for c in _reopen(tree).status()] == [("pages/two.md", "added")]
 
 
 @pytest.mark.parametrize("change", ["add", "remove", "link", "subdirectory", "stamp-restored"])
@@ -379,7 +418,7 @@ def test_a_missing_or_damaged_base_means_every_file_is_hashed_again(tree: WorkTr
     (tree.root / "pages/one.md").write_bytes(Page("one", "One", "Changed.").serialise())
     base.write_text("{")
     assert [(c.path, c.status) for c in _reopen(tree).status()] == [("pages/one.md", "modified")]
-    base.unlink()
+    (tree.root / ".gvcs" / _state(tree)["base"]).unlink()  # the base named now (status may save anew)
     assert [(c.path, c.status) for c in _reopen(tree).status()] == [("pages/one.md", "modified")]
     state = _state(tree)
     state["base"] = "../../outside.json"
