@@ -3,6 +3,9 @@
 Every directory on the way to a file and the file itself are opened without following links, so
 nothing outside the work tree is read or written; a file is written to a temporary name beside it and
 renamed over the old one, so a reader (or a killed writer) sees the old bytes or the new, never half.
+Where the system can, the two names are swapped instead (``renameat2`` with ``RENAME_EXCHANGE``) and the
+old file removed: as atomic, and ext4 does not write the new file's data out first, as it does for a
+rename over an existing file (a few hundred microseconds each, a second for a checkout of thousands).
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ import contextlib
 import errno
 import os
 import stat
+import sys
 from pathlib import Path
+from typing import Any
 
 from ..errors import BadInput, Refused
 from ..objects import ID_PATTERN
@@ -85,7 +90,8 @@ def atomic_write(target: Path, data: bytes) -> None:
 def atomic_write_at(dirs: Directories, path: str, data: bytes) -> os.stat_result | None:
     """Write the work-tree file ``path`` as :func:`atomic_write` does (a temporary file beside it and a
     rename), in its directory as ``dirs`` opened it (every directory on the way a real one, no link
-    followed), and return the new file's stat. None, with nothing changed, when that does not go
+    followed), and return the new file's stat, taken before the rename (a later edit of the file by
+    anyone else moves its mtime on from this one). None, with nothing changed, when that does not go
     (its directory missing, a link or a file where a directory belongs, a temporary file that cannot be
     made...): the caller then writes it the usual way, which makes the directories or says why not."""
     parent, _, name = path.rpartition("/")
@@ -103,14 +109,73 @@ def atomic_write_at(dirs: Directories, path: str, data: bytes) -> os.stat_result
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
+            st = os.fstat(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, name, src_dir_fd=where, dst_dir_fd=where)
+        if not _swap_in(where, tmp, name):
+            os.replace(tmp, name, src_dir_fd=where, dst_dir_fd=where)
     except OSError:
         with contextlib.suppress(OSError):
             os.unlink(tmp, dir_fd=where)
         return None
-    return os.stat(name, dir_fd=where, follow_symlinks=False)
+    return st
+
+
+def _swap_in(where: int, tmp: str, name: str) -> bool:
+    """Put the file ``tmp`` in place of the regular file ``name`` by swapping the two names, then remove
+    the old file (now at ``tmp``). False, with nothing changed, when ``name`` is no regular file or the
+    system cannot swap names: the caller renames."""
+    try:
+        old = os.stat(name, dir_fd=where, follow_symlinks=False)
+    except OSError:
+        return False
+    if not stat.S_ISREG(old.st_mode) or not _exchange(where, tmp, name):
+        return False
+    try:
+        os.unlink(tmp, dir_fd=where)
+    except OSError:
+        # Something else was swapped out (a directory put there meanwhile): put it back as it was.
+        if _exchange(where, tmp, name):
+            return False
+        raise
+    return True
+
+
+#: ``renameat2``'s flag that swaps two names atomically (Linux 3.15 and later).
+_RENAME_EXCHANGE = 2
+_renameat2: Any = False  # not looked up yet; None: the system has none
+
+
+def _exchange(where: int, a: str, b: str) -> bool:
+    """Swap the names ``a`` and ``b`` in the directory ``where`` atomically; False if this system or
+    file system cannot (or ``b`` is gone)."""
+    global _renameat2
+    if _renameat2 is False:
+        _renameat2 = _find_renameat2()
+    if _renameat2 is None:
+        return False
+    if _renameat2(where, os.fsencode(a), where, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    import ctypes
+
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.ENOENT, errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV):
+        return False
+    raise OSError(code, os.strerror(code))
+
+
+def _find_renameat2() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (ImportError, OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
 
 
 _WRITE_FLAGS = (
