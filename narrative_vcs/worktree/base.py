@@ -272,14 +272,15 @@ class WorkTreeBase:
         listing = self._listing_to_save()
         if listing is not None:
             data["listing"] = listing
-        atomic_write(self.state_path, _compact(data))
+        written = atomic_write(self.state_path, _compact(data))
         if new_base:
             self._base = base
             self._remove_old_bases(base[0])
         # What a later command will compare mtimes with (see _load_state).
-        self._saved_ns = os.stat(self.state_path).st_mtime_ns
+        self._saved_ns = written.st_mtime_ns
         self._dirty_state = False
-        self._loaded = None  # written here: read again at the next reload
+        # The file is what this object holds: not read again unless another command replaces it.
+        self._loaded = _signature(written)
         taken = self._taken
         self._saved_listing = (
             None
@@ -499,12 +500,13 @@ class WorkTreeBase:
 
     # --- comparing --------------------------------------------------------------------------------
 
-    def status(self) -> list[WorkTreeChange]:
-        """Files added, modified or removed in the work tree since the checked-out commit."""
-        changes = self._compare({p: e.blob for p, e in self._files.items()}, self._files)
-        # Remember the stats of files that turned out unchanged (and a new listing); within an
-        # operation, its own save at the end does (a commit saves once, not twice).
-        if self._dirty_state and not self.lock.is_held:
+    def status(self, *, save: bool = True) -> list[WorkTreeChange]:
+        """Files added, modified or removed in the work tree since the checked-out commit. ``save``:
+        remember what was learnt (stats of files found unchanged, a new listing) at once; a command
+        about to change the work tree leaves that to its own save at the end."""
+        changes = self._compare(None, self._files)
+        # Within an operation, its own save at the end does (a commit saves once, not twice).
+        if save and self._dirty_state and not self.lock.is_held:
             with self.lock.held():
                 self.save_state()
         return changes
@@ -537,15 +539,22 @@ class WorkTreeBase:
             self._dirty_state = True  # saved, the next command need not read the directories
         return found, odd
 
-    def _compare(self, committed: dict[str, ObjectId], cache: dict[str, _Entry]) -> list[WorkTreeChange]:
+    def _compare(
+        self, tree_files: dict[str, ObjectId] | None, cache: dict[str, _Entry]
+    ) -> list[WorkTreeChange]:
+        """The work tree's files against ``tree_files`` (path -> blob; None: the cached entries', as
+        status compares them)."""
         out: list[WorkTreeChange] = []
         self._hashed = {}
         on_disk, odd = self._listing()
         root, trusted_before = f"{self.root}/", self._saved_ns
         with Directories(self.root) as dirs:
             for path in on_disk:
-                old = committed.get(path)
                 entry = cache.get(path)
+                if tree_files is None:
+                    old = None if entry is None else entry.blob
+                else:
+                    old = tree_files.get(path)
                 if entry is not None and entry.blob == old:
                     # The common case inline (one lstat, no call): _blob_of's first test, unchanged.
                     try:
@@ -565,6 +574,9 @@ class WorkTreeBase:
                 if new != old:
                     status = "added" if old is None else "modified"
                     out.append(WorkTreeChange(path, status, old, new, name_problem(path)))
+        committed: Mapping[str, ObjectId] = (
+            tree_files if tree_files is not None else {p: cache[p].blob for p in odd if p in cache}
+        )
         for path, problem in odd.items():
             out.append(
                 WorkTreeChange(
@@ -572,9 +584,10 @@ class WorkTreeBase:
                 )
             )
         disk = set(on_disk) | set(odd)
+        every = tree_files.items() if tree_files is not None else ((p, e.blob) for p, e in cache.items())
         out.extend(
             WorkTreeChange(p, "removed", oid, None)
-            for p, oid in committed.items()
+            for p, oid in every
             if p not in disk and not _under(p, odd)
         )
         return sorted(out, key=lambda c: c.path)
@@ -583,7 +596,7 @@ class WorkTreeBase:
         """Refuse ``action`` if the work tree has uncommitted changes."""
         from ..errors import Refused
 
-        changes = self.status()
+        changes = self.status(save=False)  # the operation saves what was learnt when it is done
         if changes:
             shown = ", ".join(c.path for c in changes[:3]) + (", ..." if len(changes) > 3 else "")
             raise Refused(

@@ -75,16 +75,20 @@ def has_markers(data: bytes | None) -> bool:
     return data is not None and any(line.startswith((b"<<<<<<< ", b">>>>>>> ")) for line in data.split(b"\n"))
 
 
-def atomic_write(target: Path, data: bytes) -> None:
-    """Write ``data`` to ``target`` through a temp file in the same directory and a rename."""
+def atomic_write(target: Path, data: bytes) -> os.stat_result:
+    """Write ``data`` to ``target`` through a temp file in the same directory and a rename; the file's
+    stat as it was written (a rename keeps the inode and the mtime)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.gvcs-tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as handle:
             handle.write(data)
+            handle.flush()
+            st = os.fstat(handle.fileno())
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+    return st
 
 
 def atomic_write_at(dirs: Directories, path: str, data: bytes) -> os.stat_result | None:
@@ -122,19 +126,15 @@ def atomic_write_at(dirs: Directories, path: str, data: bytes) -> os.stat_result
 
 
 def _swap_in(where: int, tmp: str, name: str) -> bool:
-    """Put the file ``tmp`` in place of the regular file ``name`` by swapping the two names, then remove
-    the old file (now at ``tmp``). False, with nothing changed, when ``name`` is no regular file or the
-    system cannot swap names: the caller renames."""
-    try:
-        old = os.stat(name, dir_fd=where, follow_symlinks=False)
-    except OSError:
-        return False
-    if not stat.S_ISREG(old.st_mode) or not _exchange(where, tmp, name):
+    """Put the file ``tmp`` in place of the file ``name`` by swapping the two names, then remove the old
+    file (now at ``tmp``). False, with nothing changed, when there is no ``name``, it is a directory or
+    the system cannot swap names: the caller renames."""
+    if not _exchange(where, tmp, name):
         return False
     try:
         os.unlink(tmp, dir_fd=where)
     except OSError:
-        # Something else was swapped out (a directory put there meanwhile): put it back as it was.
+        # A directory was swapped out (unlink refuses it): put it back as it was.
         if _exchange(where, tmp, name):
             return False
         raise
