@@ -34,8 +34,12 @@ __all__ = [
     "Story",
     "Tree",
     "TreeEntry",
+    "front_matter_bytes",
     "hash_object",
     "load_yaml",
+    "page_parses",
+    "tree_record",
+    "tree_records",
     "validate_id",
 ]
 
@@ -259,6 +263,45 @@ def _fast_front_matter(lines: list[str]) -> dict[str, Any] | None:
             return None
         meta[key] = parsed
     return meta
+
+
+#: A page as gvcs writes it (the known keys in order, no glyphs, nothing else): see
+#: :func:`page_parses`.
+_CANONICAL_PAGE = re.compile(
+    r"---\ntitle: ([^\n]*)\nfollows: \[([^\n\]]*)\]\nalternate_of: ([^\n]*)\n"
+    r"tags: \[([^\n\]]*)\]\nglyphs: \[\]\n---(?:\n|\Z)"
+)
+
+
+def page_parses(page_id: str, data: bytes) -> bool:
+    """True when ``data`` is certainly a page that :meth:`Page.parse` reads as ``page_id`` without an
+    error: a page in the canonical form gvcs writes, checked with a few string tests instead of being
+    built (a merge's commit checks a thousand pages so). False means only "parse it to know"."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    found = _CANONICAL_PAGE.match(text)
+    if found is None or "\r" in found.group(0) or not _is_id(page_id):
+        return False
+    title, follows, alternate, tags = found.groups()
+    ok, value = _fast_scalar(title)
+    if not ok or not isinstance(value, str) or not value.strip():
+        return False
+    ok, value = _fast_scalar(alternate)
+    if not ok or (value is not None and (not _is_id(value) or value == page_id)):
+        return False
+    for items, kind in ((follows, "follows"), (tags, "tags")):
+        for item in items.split(", ") if items else ():
+            if not _PLAIN_ID.fullmatch(item) or item in _YAML_WORDS:
+                return False
+            if kind == "follows" and (not _is_id(item) or item == page_id):
+                return False
+    return True
+
+
+def _is_id(value: str) -> bool:
+    return ID_PATTERN.fullmatch(value) is not None and ".." not in value
 
 
 def _fast_mapping(text: str) -> dict[str, Any] | None:
@@ -617,13 +660,17 @@ class Tree:
 
     @classmethod
     def parse(cls, data: bytes) -> Tree:
+        return cls.from_records(tree_records(data))
+
+    @classmethod
+    def from_records(cls, records: list[bytes]) -> Tree:
+        """The tree of the records :func:`tree_records` found (they cover its bytes end to end)."""
         entries: dict[str, TreeEntry] = {}
         seen = _ENTRIES.get
-        size = 0
         try:
-            # One match per entry, and the matches must cover the data end to end. Successive versions
-            # of a tree share most entries, so an entry already parsed (same bytes) is reused.
-            for record in _TREE_ENTRY.findall(data):
+            # Successive versions of a tree share most entries, so an entry already parsed (same
+            # bytes) is reused.
+            for record in records:
                 entry = seen(record)
                 if entry is None:
                     space = record.index(b" ")
@@ -633,15 +680,35 @@ class Tree:
                         _ENTRIES.clear()
                     _ENTRIES[record] = entry
                 entries[entry.name] = entry
-                size += len(record)
         except UnicodeDecodeError:
             raise CorruptObject("tree object does not parse") from None
-        if size != len(data):
-            raise CorruptObject("tree object does not parse")
         tree = cls.__new__(cls)
         tree.entries = entries
         tree._ordered = True
         return tree
+
+
+def tree_records(data: bytes) -> list[bytes]:
+    """The entries of a serialised tree as its bytes hold them, unparsed (two trees' records compare
+    as a set where parsing every entry costs a tree diff most of its time)."""
+    # One match per entry, and the matches must cover the data end to end.
+    records = _TREE_ENTRY.findall(data)
+    if sum(map(len, records)) != len(data):
+        raise CorruptObject("tree object does not parse")
+    return records
+
+
+def tree_record(record: bytes) -> TreeEntry:
+    """The entry one record of :func:`tree_records` holds."""
+    entry = _ENTRIES.get(record)
+    if entry is None:
+        space = record.index(b" ")
+        try:
+            name = record[space + 1 : -21].decode()
+        except UnicodeDecodeError:
+            raise CorruptObject("tree object does not parse") from None
+        entry = TreeEntry(name, record[:space].decode(), ObjectId(record[-20:].hex()), record)
+    return entry
 
 
 #: A tree entry: its mode, a space, its name (no NUL, no slash), a NUL and the 20-byte id.

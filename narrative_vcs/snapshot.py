@@ -10,25 +10,38 @@ writes stays small (16 entries, or about pages/256), which keeps loose objects, 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from .errors import BadInput
-from .objects import MODE_BLOB, MODE_TREE, Tree, TreeEntry
+from .objects import MODE_BLOB, MODE_TREE, Tree, TreeEntry, tree_record, tree_records
 from .store import ObjectStore
 from .types import ObjectId
 
 __all__ = ["EMPTY_TREE", "Snapshots", "TreeDiff", "check_path", "logical_path", "store_path"]
 
 EMPTY_TREE = ObjectId("4b825dc642cb6eb9a060e54bf8d69288fbee4904")
+_CONTROL = re.compile("[\x00-\x1f]")
 SHARDED = "pages"
 
 
 def shard_of(name: str) -> tuple[str, str]:
     """The two fan-out directories of a page file name: the first two hex digits of SHA-1 of its id."""
-    digest = hashlib.sha1(name.removesuffix(".md").encode()).hexdigest()
-    return digest[0], digest[1]
+    known = _SHARDS.get(name)
+    if known is None:
+        digest = hashlib.sha1(name.removesuffix(".md").encode()).hexdigest()
+        known = digest[0], digest[1]
+        if len(_SHARDS) >= _SHARDS_KEPT:
+            _SHARDS.clear()
+        _SHARDS[name] = known
+    return known
+
+
+#: Shards already worked out (a merge or a checkout asks for the same pages several times).
+_SHARDS: dict[str, tuple[str, str]] = {}
+_SHARDS_KEPT = 1 << 16
 
 
 def store_path(path: str) -> str:
@@ -50,12 +63,11 @@ def logical_path(path: str) -> str:
 
 def check_path(path: str) -> str:
     """Refuse paths that could escape the snapshot or that git cannot store."""
-    parts = path.split("/")
     if (
         not path
         or path.startswith("/")
-        or any(p in ("", ".", "..") or p.lower() in (".git", ".gvcs") for p in parts)
-        or any(ord(c) < 32 for c in path)
+        or _CONTROL.search(path) is not None
+        or any(p in ("", ".", "..") or p.lower() in (".git", ".gvcs") for p in path.split("/"))
     ):
         raise BadInput(f"invalid path {path!r}: use a relative path without '.', '..' or empty parts")
     return path
@@ -83,6 +95,8 @@ class Snapshots:
         self._trees: OrderedDict[ObjectId, Tree] = OrderedDict()
         #: Diffs of the trees :meth:`write` made, by (old root, new root).
         self._diffs: OrderedDict[tuple[ObjectId | None, ObjectId], list[TreeDiff]] = OrderedDict()
+        #: Trees a diff read but did not parse, as their records (a merge diffs the base twice).
+        self._records_of: OrderedDict[ObjectId, list[bytes]] = OrderedDict()
         self._cache_size = cache_size
 
     def preload(self, root: ObjectId) -> int:
@@ -110,10 +124,13 @@ class Snapshots:
         if tree is not None:
             self._trees.move_to_end(oid)
             return tree
-        obj_type, data = self.store.get(oid)
-        if obj_type != "tree":
-            raise BadInput(f"object {oid} is a {obj_type}, not a tree")
-        tree = Tree.parse(data)
+        records = self._records_of.pop(oid, None)  # read by a diff already
+        if records is None:
+            obj_type, data = self.store.get(oid)
+            if obj_type != "tree":
+                raise BadInput(f"object {oid} is a {obj_type}, not a tree")
+            records = tree_records(data)
+        tree = Tree.from_records(records)
         self._trees[oid] = tree
         if len(self._trees) > self._cache_size:
             self._trees.popitem(last=False)
@@ -188,12 +205,14 @@ class Snapshots:
     def _diff(self, old: ObjectId | None, new: ObjectId | None, prefix: str, out: list[TreeDiff]) -> None:
         if old == new:
             return
-        a = self.tree(old).entries if old else {}
-        b = self.tree(new).entries if new else {}
-        for name in a.keys() | b.keys():
-            ea, eb = a.get(name), b.get(name)
-            if ea is not None and eb is not None and ea.oid == eb.oid:
-                continue
+        # The entries as records: the ones both trees hold drop out as sets, unparsed (most of a large
+        # tree's entries, when a commit or a merge changed a few of them).
+        a = set(self._records(old)) if old else set()
+        b = set(self._records(new)) if new else set()
+        gone = {e.name: e for e in map(tree_record, a - b)}
+        came = {e.name: e for e in map(tree_record, b - a)}
+        for name in gone.keys() | came.keys():
+            ea, eb = gone.get(name), came.get(name)
             path = prefix + name
             ta = ea.oid if ea is not None and ea.is_tree else None
             tb = eb.oid if eb is not None and eb.is_tree else None
@@ -205,6 +224,23 @@ class Snapshots:
                 out.append(
                     TreeDiff(logical_path(path), ba, bb, eb.mode if bb is not None and eb else None, path)
                 )
+
+    def _records(self, oid: ObjectId) -> list[bytes]:
+        """A tree's entries as records (see :func:`~narrative_vcs.objects.tree_records`): a tree in the
+        cache gives its own; any other is read, not parsed (and kept as records)."""
+        tree = self._trees.get(oid)
+        if tree is not None:
+            return [e.record for e in tree.entries.values()]
+        records = self._records_of.get(oid)
+        if records is not None:
+            return records
+        obj_type, data = self.store.get(oid)
+        if obj_type != "tree":
+            raise BadInput(f"object {oid} is a {obj_type}, not a tree")
+        records = self._records_of[oid] = tree_records(data)
+        if len(self._records_of) > self._cache_size:
+            self._records_of.popitem(last=False)
+        return records
 
     # --- writing ----------------------------------------------------------------------------------
 

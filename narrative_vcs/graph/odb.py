@@ -36,6 +36,8 @@ _BASE_BYTES = 64 << 20
 #: Lookups in one fan-out bucket after which the bucket gets a dict (see ``_Pack.find``).
 _BUCKET_DICT_AFTER = 16
 _IDX_MAGIC = b"\xfftOc\x00\x00\x00\x02"
+#: How many of the packs recent reads were found in are tried first.
+_RECENT_PACKS = 4
 
 
 def _idx_size(count: int) -> int:
@@ -293,7 +295,7 @@ class ObjectReader:
         # Delta bases by (pack, offset): a commit or tree chain shares its bases.
         self._bases: OrderedDict[tuple[str, int], tuple[int, bytes]] = OrderedDict()
         self._base_bytes = 0
-        self._last = ""  # the pack the last read was found in
+        self._recent: tuple[str, ...] = ()  # the packs recent reads were found in, the latest first
 
     def close(self) -> None:
         for pack in self._packs.values():
@@ -483,23 +485,35 @@ class ObjectReader:
         if not self._scanned:
             self.rescan()
         raw = bytes.fromhex(oid)
-        # The pack that served the last read first: a walk reads neighbours (a commit, its trees, its
-        # parent), which a transfer or a commit wrote into the same pack, among possibly hundreds.
-        last = self._last
-        packs = self._packs
-        order = ((last, packs[last]), *packs.items()) if last in packs else packs.items()
-        for name, pack in order:
+        # The packs that served the last reads first: a walk reads neighbours (a commit, its trees, its
+        # parent), which a transfer or a commit wrote into the same pack, among possibly hundreds; a
+        # merge reads from three sides in turn (the base's pack, ours's, theirs's).
+        packs, recent = self._packs, self._recent  # both replaced whole, never changed in place
+        for name in recent:
+            pack = packs.get(name)
+            if pack is not None:
+                offset = pack.find(raw)
+                if offset >= 0:
+                    if recent[0] != name:
+                        self._recent = (name, *(n for n in recent if n != name))
+                    return self._unpack_checked(oid, name, pack, offset)
+        for name, pack in packs.items():
+            if name in recent:
+                continue
             offset = pack.find(raw)
             if offset >= 0:
-                self._last = name
-                try:
-                    type_code, data = self._unpack(name, pack, offset, 0)
-                except (zlib.error, IndexError, KeyError, ValueError):
-                    raise CorruptObject(f"object {oid} cannot be read from {pack.path}") from None
-                obj_type = _TYPE_NAMES[type_code]
-                self._verify(oid, obj_type, data)
-                return obj_type, data
+                self._recent = (name, *recent[: _RECENT_PACKS - 1])
+                return self._unpack_checked(oid, name, pack, offset)
         return self._read_loose(oid)
+
+    def _unpack_checked(self, oid: str, name: str, pack: _Pack, offset: int) -> tuple[str, bytes]:
+        try:
+            type_code, data = self._unpack(name, pack, offset, 0)
+        except (zlib.error, IndexError, KeyError, ValueError):
+            raise CorruptObject(f"object {oid} cannot be read from {pack.path}") from None
+        obj_type = _TYPE_NAMES[type_code]
+        self._verify(oid, obj_type, data)
+        return obj_type, data
 
     def _read_loose(self, oid: str) -> tuple[str, bytes] | None:
         try:
