@@ -25,6 +25,7 @@ from narrative_vcs.objects import (
     TreeEntry,
     format_message,
     hash_object,
+    page_parses,
     parse_trailers,
     validate_id,
 )
@@ -578,3 +579,72 @@ def test_front_matter_bytes_end_at_the_closing_line_as_parse_reads_it() -> None:
         == b"---\ntitle: A\n----\nfollows: [b]\n---"
     )
     assert front_matter_bytes(b"no front matter") == b"no front matter"
+
+
+# --- the quick check that a page parses --------------------------------------------------------------
+
+
+@FAST
+@given(pages())
+def test_only_a_page_without_glyphs_or_extras_parses_quickly(page: Page) -> None:
+    if page_parses(page.id, page.serialise()):
+        assert not page.glyphs and not page.extra
+
+
+def test_a_plain_page_gvcs_wrote_parses_quickly() -> None:
+    page = Page(
+        "p2", "Page two, Folded", "Body.\n\nMore.", follows=("p1",), alternate_of="p0", tags=("act-1",)
+    )
+    assert page_parses("p2", page.serialise())
+    assert page_parses("p2", Page("p2", "Two").serialise())
+    assert not page_parses("p1", page.serialise())  # read as page p1, it would follow itself
+    with pytest.raises(InvalidFile):
+        Page.parse("p1", page.serialise())
+
+
+raw_values = st.one_of(tricky_words, ids, st.text(max_size=12), st.just(""), st.just("null"))
+
+
+@FAST
+@given(
+    st.one_of(ids, tricky_words, st.just("a..b"), st.just("Upper")),
+    raw_values,
+    st.lists(raw_values, max_size=3),
+    raw_values,
+    st.lists(raw_values, max_size=3),
+    st.sampled_from(["---\n", "--- \n", "---\r\n", "---", "---\nbody\r\n", "---\n\nbody"]),
+)
+def test_a_page_said_to_parse_always_parses(
+    page_id: str, title: str, follows: list[str], alternate: str, tag_list: list[str], end: str
+) -> None:
+    """Whatever the front matter holds, the quick check never says yes to a page Page.parse refuses."""
+    if follows and follows[0] == "self":
+        follows[0] = page_id
+    text = (
+        f"---\ntitle: {title}\nfollows: [{', '.join(follows)}]\nalternate_of: {alternate}\n"
+        f"tags: [{', '.join(tag_list)}]\nglyphs: []\n{end}"
+    )
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return
+    if page_parses(page_id, data):
+        Page.parse(page_id, data)  # raises if the quick check was wrong
+
+
+@pytest.mark.parametrize(
+    ("page_id", "front"),
+    [
+        ("p1", "title: null\nfollows: []\nalternate_of: null\ntags: []"),
+        ("p1", 'title: ""\nfollows: []\nalternate_of: null\ntags: []'),
+        ("p1", "title: T\nfollows: [p1]\nalternate_of: null\ntags: []"),
+        ("p1", "title: T\nfollows: []\nalternate_of: p1\ntags: []"),
+        ("p1", "title: T\nfollows: [a..b]\nalternate_of: null\ntags: []"),
+        ("p1", "title: T\nfollows: [yes]\nalternate_of: null\ntags: []"),
+        ("p1", "title: T\nfollows: []\nalternate_of: null\ntags: [on]"),
+        ("P1", "title: T\nfollows: []\nalternate_of: null\ntags: []"),
+        ("p1", "title: T\r\nfollows: []\nalternate_of: null\ntags: []"),
+    ],
+)
+def test_the_quick_check_leaves_doubtful_pages_to_the_parser(page_id: str, front: str) -> None:
+    assert not page_parses(page_id, f"---\n{front}\nglyphs: []\n---\nBody.\n".encode())
