@@ -258,32 +258,19 @@ class Snapshots:
             if isinstance(node.get(parts[-1]), dict):
                 raise BadInput(f"path {path!r} conflicts with a directory of the same name")
             node[parts[-1]] = value
-        new_root = self._write_tree(root, nested) or self.store.put("tree", b"")
-        self._remember_diff(root, new_root, changes)
+        # The diff of the two roots, worked out while writing: the commit checked next asks for it.
+        noted = _Noted()
+        new_root = self._write_tree(root, nested, "", noted) or self.store.put("tree", b"")
+        if noted.diffs is not None and root != new_root:
+            self._diffs[(root, new_root)] = sorted(noted.diffs, key=lambda d: d.path)
+            if len(self._diffs) > self._cache_size:
+                self._diffs.popitem(last=False)
         return new_root
 
-    def _remember_diff(
-        self, root: ObjectId | None, new_root: ObjectId, changes: Mapping[str, object]
-    ) -> None:
-        """Keep what :meth:`diff` of ``root`` and ``new_root`` gives, from the entries just written: the
-        commit checked next asks for it (both trees are in the cache, so this reads nothing)."""
-        if root == new_root:
-            return
-        found: dict[str, TreeDiff] = {}
-        for path in changes:
-            stored = store_path(path)
-            old = self.entry(root, path) if root else None
-            new = self.entry(new_root, path)
-            if (old is not None and old.is_tree) or (new is not None and new.is_tree):
-                return  # a directory replaced or removed as a whole: let diff walk it
-            a, b = (old.oid if old else None), (new.oid if new else None)
-            if a != b:
-                found[stored] = TreeDiff(logical_path(stored), a, b, new.mode if new else None, stored)
-        self._diffs[(root, new_root)] = sorted(found.values(), key=lambda d: d.path)
-        if len(self._diffs) > self._cache_size:
-            self._diffs.popitem(last=False)
-
-    def _write_tree(self, oid: ObjectId | None, changes: dict[str, object]) -> ObjectId | None:
+    def _write_tree(
+        self, oid: ObjectId | None, changes: dict[str, object], prefix: str, noted: _Noted
+    ) -> ObjectId | None:
+        """``oid`` with ``changes`` (nested by directory) written, each file changed noted."""
         tree = self.tree(oid).copy() if oid else Tree()
         for name, change in changes.items():
             current = tree.get(name)
@@ -291,18 +278,38 @@ class Snapshots:
                 sub = current.oid if current is not None and current.is_tree else None
                 if current is not None and not current.is_tree:
                     raise BadInput(f"{name!r} is a file, not a directory")
-                new_sub = self._write_tree(sub, change)
+                new_sub = self._write_tree(sub, change, f"{prefix}{name}/", noted)
                 if new_sub is None:
                     tree.remove(name)
                 else:
                     tree.set(TreeEntry(name, MODE_TREE, new_sub))
-            elif change is None:
+                continue
+            if current is not None and current.is_tree:
+                noted.diffs = None  # a directory replaced or removed as a whole: diff walks it
+            was = current.oid if current is not None else None
+            if change is None:
                 tree.remove(name)
+                now = None
             else:
                 blob = change if isinstance(change, str) else self.store.put("blob", change)  # type: ignore[arg-type]
-                tree.set(TreeEntry(name, MODE_BLOB, ObjectId(blob)))
+                now = ObjectId(blob)
+                tree.set(TreeEntry(name, MODE_BLOB, now))
+            if noted.diffs is not None and was != now:
+                stored = prefix + name
+                noted.diffs.append(
+                    TreeDiff(logical_path(stored), was, now, MODE_BLOB if now else None, stored)
+                )
         if not tree.entries:
             return None
         new_oid = self.store.put("tree", tree.serialise())
         self._trees[new_oid] = tree
         return new_oid
+
+
+class _Noted:
+    """The files a tree write changed, as :meth:`Snapshots.diff` gives them (None: not known)."""
+
+    __slots__ = ("diffs",)
+
+    def __init__(self) -> None:
+        self.diffs: list[TreeDiff] | None = []

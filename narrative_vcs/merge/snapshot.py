@@ -195,13 +195,15 @@ def _structure(
     """Links from pages either side wrote to pages the merge leaves out, and a cycle in reading order
     that the merged ``tree`` has and ``ours`` has not."""
     conflicts: list[Conflict] = []
-    # A page either side wrote can be gone from the merged tree only if a side (or the merge) removed it.
-    removed = [
-        p
-        for p in (*mine, *other)
-        if p.startswith("pages/")
-        and ((p in mine and mine[p].new is None) or (p in other and other[p].new is None) or p in changed)
-    ]
+
+    # A page either side wrote can be gone from the merged tree only if a side (or the merge) removed
+    # it; one the merge wrote content for is there.
+    def may_be_gone(p: str) -> bool:
+        if p in changed:
+            return changed[p] is None
+        return (p in mine and mine[p].new is None) or (p in other and other[p].new is None)
+
+    removed = [p for p in (*mine, *other) if p.startswith("pages/") and may_be_gone(p)]
     gone = {p[6:-3] for p in removed if snapshots.blob_id(tree, p) is None}
     if gone:
         # The blob each page either side wrote has in the merged tree (None: not there).
