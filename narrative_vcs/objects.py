@@ -667,21 +667,11 @@ class Tree:
         """The tree of the records :func:`tree_records` found (they cover its bytes end to end)."""
         entries: dict[str, TreeEntry] = {}
         seen = _ENTRIES.get
-        try:
-            # Successive versions of a tree share most entries, so an entry already parsed (same
-            # bytes) is reused.
-            for record in records:
-                entry = seen(record)
-                if entry is None:
-                    space = record.index(b" ")
-                    name = record[space + 1 : -21].decode()
-                    entry = TreeEntry(name, record[:space].decode(), ObjectId(record[-20:].hex()), record)
-                    if len(_ENTRIES) >= _ENTRIES_KEPT:
-                        _ENTRIES.clear()
-                    _ENTRIES[record] = entry
-                entries[entry.name] = entry
-        except UnicodeDecodeError:
-            raise CorruptObject("tree object does not parse") from None
+        # Successive versions of a tree share most entries, so an entry already parsed (same bytes)
+        # is reused.
+        for record in records:
+            entry = seen(record) or tree_record(record)
+            entries[entry.name] = entry
         tree = cls.__new__(cls)
         tree.entries = entries
         tree._ordered = True
@@ -699,7 +689,7 @@ def tree_records(data: bytes) -> list[bytes]:
 
 
 def tree_record(record: bytes) -> TreeEntry:
-    """The entry one record of :func:`tree_records` holds."""
+    """The entry one record of :func:`tree_records` holds (kept: entries never change)."""
     entry = _ENTRIES.get(record)
     if entry is None:
         space = record.index(b" ")
@@ -708,6 +698,9 @@ def tree_record(record: bytes) -> TreeEntry:
         except UnicodeDecodeError:
             raise CorruptObject("tree object does not parse") from None
         entry = TreeEntry(name, record[:space].decode(), ObjectId(record[-20:].hex()), record)
+        if len(_ENTRIES) >= _ENTRIES_KEPT:
+            _ENTRIES.clear()
+        _ENTRIES[record] = entry
     return entry
 
 
