@@ -10,8 +10,9 @@ import argparse
 import json
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from narrative_vcs.records import record
 
 from .common import Context, commit_json, decoration, emit_json, format_time, parse_time
 from .pager import paint
@@ -216,7 +217,7 @@ def _graph(
 # --- show and diff ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class TextChange:
     """One changed file with both sides' contents (None: absent on that side)."""
 

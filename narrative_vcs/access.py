@@ -15,10 +15,10 @@ import re
 import threading
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 
 from .errors import BadInput, NotFound
 from .objects import validate_id
+from .records import record
 
 __all__ = [
     "READS",
@@ -39,7 +39,7 @@ _TOKEN = re.compile(r"gvcs_([0-9a-f]{8})_[A-Za-z0-9_-]{43}")
 _TOKEN_ID = re.compile(r"[0-9a-f]{8}")
 
 
-@dataclass(frozen=True)
+@record
 class TokenRecord:
     """A stored token: never the token itself, only its digest."""
 

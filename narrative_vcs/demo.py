@@ -12,9 +12,9 @@ CLI opens the repository on disk and checks out the work tree.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from .objects import Actor, Glyph, Page, Story
+from .records import record
 from .repository import ChangeSet, Repository
 from .types import ObjectId
 
@@ -337,7 +337,7 @@ def _first_commit() -> ChangeSet:
     return changes
 
 
-@dataclass(frozen=True)
+@record
 class Step:
     """One commit of the demo: on a branch, by an actor, with a message and a change set."""
 
@@ -459,7 +459,7 @@ FORKS = {4: ("agent-drafts",), 9: ("alt-ending",)}
 TAGS = {4: "first-act"}
 
 
-@dataclass(frozen=True)
+@record
 class DemoSummary:
     """What :func:`build_demo` made."""
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from .errors import Refused
 from .objects import Page, Story
+from .records import record
 
 __all__ = ["ImportPlan", "assign_ids", "gone_pages", "kept_names", "slug"]
 
@@ -56,7 +57,7 @@ def assign_ids(names: Iterable[str], kept: Mapping[str, str], taken: Iterable[st
     return ids
 
 
-@dataclass
+@record(frozen=False)
 class ImportPlan:
     """What an import writes: its pages (new or changed), perhaps story.yaml, and the name -> id map;
     ``gone``: name -> id of the pages an earlier import of the same source brought whose name is no

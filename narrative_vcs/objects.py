@@ -10,12 +10,13 @@ import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from operator import attrgetter
 from typing import Any
 
 from .errors import BadInput, CorruptObject, InvalidFile
 from .limits import MAX_DEPTH, too_deep
+from .records import record
 from .types import ObjectId
 
 __all__ = [
@@ -357,7 +358,7 @@ def _extra(data: Mapping[str, Any], known: Iterable[str]) -> tuple[tuple[str, An
 # --- pages ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Glyph:
     """A glyph placed on a page at a rotation (0, 90, 180 or 270 degrees)."""
 
@@ -370,7 +371,7 @@ class Glyph:
             raise BadInput(f"invalid rotation {self.rotation!r}: use one of 0, 90, 180, 270")
 
 
-@dataclass(frozen=True)
+@record
 class Page:
     """One page of the story: front matter and a markdown body. The id is the file name."""
 
@@ -492,7 +493,7 @@ def _parse_glyphs(value: object, path: str) -> tuple[Glyph, ...]:
 # --- actors and the story record ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Actor:
     """A person or an AI agent who writes the story."""
 
@@ -548,7 +549,7 @@ class Actor:
             raise InvalidFile(path, None, str(exc)) from None
 
 
-@dataclass(frozen=True)
+@record
 class Story:
     """``story.yaml``: the title and the story-wide settings later features read (governance, glyphs)."""
 
@@ -669,8 +670,8 @@ class Tree:
         seen = _ENTRIES.get
         # Successive versions of a tree share most entries, so an entry already parsed (same bytes)
         # is reused.
-        for record in records:
-            entry = seen(record) or tree_record(record)
+        for raw in records:
+            entry = seen(raw) or tree_record(raw)
             entries[entry.name] = entry
         tree = cls.__new__(cls)
         tree.entries = entries
@@ -714,7 +715,7 @@ _ENTRIES_KEPT = 65_536
 # --- git commits ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Signature:
     name: str
     email: str
@@ -738,7 +739,7 @@ class Signature:
             raise CorruptObject(f"bad signature line {text!r}") from None
 
 
-@dataclass(frozen=True)
+@record
 class Commit:
     """A git commit. Structured facts live in ``Gvcs-*`` trailers at the end of the message."""
 

@@ -19,10 +19,11 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from .errors import NotFound
 from .objects import Page
+from .records import record
 
 __all__ = [
     "Entry",
@@ -52,7 +53,7 @@ def word_count(page: Page) -> int:
     return len(page.body.split())
 
 
-@dataclass(frozen=True)
+@record
 class Entry:
     """One page in the reading order."""
 
@@ -64,7 +65,7 @@ class Entry:
     forks_to: tuple[str, ...] = ()  # labels of the paths that fork after this page
 
 
-@dataclass
+@record(frozen=False)
 class Section:
     """A run of pages read one after the other: the main line, a path, or the other pages."""
 
@@ -80,7 +81,7 @@ class Section:
         return "section-" + self.label.lower().replace(" ", "-")
 
 
-@dataclass
+@record(frozen=False)
 class ReadingOrder:
     """The layout of a story: its sections in the order they are read."""
 
@@ -93,7 +94,7 @@ class ReadingOrder:
         return next(s for s in self.sections if s.label == label)
 
 
-@dataclass(frozen=True)
+@record
 class TitlePage:
     """What the title page shows."""
 

@@ -7,9 +7,9 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from .errors import BadInput, BranchMoved, NotFound, Refused
+from .records import record
 from .types import ZERO_ID, ObjectId, RefName
 
 __all__ = [
@@ -34,7 +34,7 @@ STASHES = "refs/stash/"
 DETACH_REFUSED = "this store keeps HEAD on a branch (it is shared): switch --detach needs an embedded store"
 
 
-@dataclass(frozen=True)
+@record
 class ReflogEntry:
     old: ObjectId
     new: ObjectId
@@ -43,7 +43,7 @@ class ReflogEntry:
     message: str
 
 
-@dataclass(frozen=True)
+@record
 class RefMove:
     """One ref update of a compare-and-swap: ``ref`` from ``old`` (None: must not exist) to ``new``
     (None: deleted)."""

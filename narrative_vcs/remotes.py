@@ -20,13 +20,14 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from tempfile import SpooledTemporaryFile
 from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import unquote
 
 from .errors import BadInput, CorruptObject, GvcsError, NotFound, Refused, Unauthenticated, Unavailable
+from .records import record
 from .refs import HEADS, TAGS, RefMove, validate_ref_name
 from .types import ObjectId, RefName
 
@@ -205,7 +206,7 @@ class StoreRemote(Remote):
 # --- git repositories --------------------------------------------------------------------------------
 
 
-@dataclass
+@record(frozen=False)
 class _Listing:
     """A remote's branches and tags, the branch HEAD names, and what annotated tags peel to (where
     the remote says: ``refs/tags/NAME^{}``)."""

@@ -15,12 +15,12 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidFile
 from .merge.text import split_paragraphs
 from .objects import Page, Story, load_yaml
+from .records import record
 
 __all__ = [
     "FieldChange",
@@ -53,7 +53,7 @@ def _blank(value: Any) -> bool:
 # --- values ------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class FieldChange:
     """One front-matter (or YAML) key whose value changed; None on a side where it is absent."""
 
@@ -86,7 +86,7 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-@dataclass(frozen=True)
+@record
 class LinkChanges:
     """Story-graph links a page gained or lost."""
 
@@ -118,7 +118,7 @@ class LinkChanges:
         }
 
 
-@dataclass(frozen=True)
+@record
 class WordSegment:
     """A run of a word diff: ``equal``, ``deleted`` or ``inserted`` text (whitespace included)."""
 
@@ -129,7 +129,7 @@ class WordSegment:
         return {"op": self.op, "text": self.text}
 
 
-@dataclass(frozen=True)
+@record
 class ParagraphChange:
     """A paragraph ``inserted``, ``deleted`` or ``changed``; indexes count from 1, None if absent."""
 
@@ -160,7 +160,7 @@ class ParagraphChange:
         }
 
 
-@dataclass(frozen=True)
+@record
 class PageDiff:
     """What changed in one page between two versions."""
 
@@ -188,7 +188,7 @@ class PageDiff:
         }
 
 
-@dataclass(frozen=True)
+@record
 class FileDiff:
     """A changed file that is not (or does not parse as) a page: an actor, story.yaml, anything else."""
 

@@ -13,10 +13,11 @@ import hashlib
 import re
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from .errors import BadInput
 from .objects import MODE_BLOB, MODE_TREE, Tree, TreeEntry, tree_record, tree_records
+from .records import record
 from .store import ObjectStore
 from .types import ObjectId
 
@@ -73,7 +74,7 @@ def check_path(path: str) -> str:
     return path
 
 
-@dataclass(frozen=True)
+@record
 class TreeDiff:
     """One logical path that differs between two snapshots (None: absent on that side)."""
 

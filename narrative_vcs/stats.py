@@ -10,11 +10,12 @@ tags. Words are counted as :func:`narrative_vcs.reading.word_count` does.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from .objects import Page
 from .reading import word_count
+from .records import record
 from .types import ObjectId
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["Counts", "StoryStats", "page_writers", "story_stats"]
 
 
-@dataclass
+@record(frozen=False)
 class Counts:
     pages: int = 0
     words: int = 0
@@ -36,7 +37,7 @@ class Counts:
         return {"pages": self.pages, "words": self.words}
 
 
-@dataclass
+@record(frozen=False)
 class StoryStats:
     """The counts of one revision."""
 

@@ -10,11 +10,11 @@ import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from .errors import BadInput, NotFound
 from .objects import hash_object
+from .records import record
 from .types import ObjectId
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ HEX = frozenset("0123456789abcdef")
 OBJECT_TYPES = frozenset(["blob", "tree", "commit", "tag"])
 
 
-@dataclass(frozen=True)
+@record
 class StoredDelta:
     """An object kept as a delta in a git pack: its base's id, the size of the delta (git's delta
     format) and the delta as the pack holds it, a zlib stream."""

@@ -15,11 +15,11 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from .errors import BranchMoved, GvcsError, NotFound, Refused
 from .history import CommitInfo
 from .objects import Tree
+from .records import record
 from .refs import HEADS, TAGS, RefMove, branch_ref
 from .repository import HEAD, Repository
 from .types import ObjectId, RefName
@@ -30,7 +30,7 @@ __all__ = ["TransferResult", "copy_branch", "copy_refs", "following_tags", "miss
 BATCH_COMMITS = 500
 
 
-@dataclass(frozen=True)
+@record
 class TransferResult:
     """What a transfer did: the ref, its old and new value, and what travelled."""
 

@@ -34,13 +34,14 @@ import re
 import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from html.parser import HTMLParser
 from typing import Any
 
 from .errors import InvalidFile, Refused
 from .importing import ImportPlan, assign_ids, gone_pages, kept_names
 from .objects import Page, Story
+from .records import record
 
 __all__ = [
     "Passage",
@@ -61,7 +62,7 @@ _ESCAPED_HEADER = re.compile(r"\\+::")
 _PAGE_LINK = re.compile(r"(?:\[([^\[\]\n]+)\])?\[\[([a-z0-9][a-z0-9._-]{0,99})\]\]")
 
 
-@dataclass(frozen=True)
+@record
 class Passage:
     """One Twine passage: its name, tags, metadata (``position``, ``size``, ``pid``) and text."""
 
@@ -76,7 +77,7 @@ class Passage:
         return [parse_link(m.group(1)) for m in _LINK.finditer(self.text)]
 
 
-@dataclass(frozen=True)
+@record
 class TwineStory:
     """A story as Twine has it: its title, its StoryData, its passages in file order."""
 

@@ -19,19 +19,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from .errors import InvalidFile
 from .importing import ImportPlan, assign_ids, gone_pages, kept_names
 from .objects import Page, Story, load_yaml
+from .records import record
 
 __all__ = ["Note", "parse_note", "parse_vault", "plan_import"]
 
 _LINK = re.compile(r"(?<!!)\[\[([^\[\]\n]+)\]\]")
 
 
-@dataclass(frozen=True)
+@record
 class Note:
     """One note: its path in the vault, front matter and markdown."""
 

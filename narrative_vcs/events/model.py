@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BadInput, Conflict, GvcsError
 from ..limits import load_json
 from ..objects import validate_id
+from ..records import record
 from ..refs import validate_ref_name
 from ..types import ObjectId
 from .schemas import MAX_PAYLOAD, check_payload
@@ -102,7 +102,7 @@ def check_ingestible(topic: str) -> str:
     return topic
 
 
-@dataclass(frozen=True)
+@record
 class Event:
     """Something that happened, to be recorded as one commit of kind ``topic``.
 
@@ -198,7 +198,7 @@ class EventConflict(Conflict):
         self.differs = list(differs)
 
 
-@dataclass(frozen=True)
+@record
 class Ingested:
     """What became of an event: its commit, or the commit that already had its id (``duplicate``), or
     the error that refused it (``commit`` None; an :class:`EventConflict` when the id is on the branch

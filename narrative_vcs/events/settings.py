@@ -13,16 +13,17 @@ the story.yaml of the tip the event is applied on, so a bad glyph table refuses 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from ..records import record
 from .schemas import check_settings
 from .state import Tip
 
 __all__ = ["GlyphRule", "PhoenixRule", "glyph_table", "minters", "phoenix_rule"]
 
 
-@dataclass(frozen=True)
+@record
 class GlyphRule:
     """One entry of the glyph table: turning ``id`` to ``rotation`` fires ``opcode`` with ``args``."""
 
@@ -32,7 +33,7 @@ class GlyphRule:
     args: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@record
 class PhoenixRule:
     """More than ``restarts`` restarts of one spore within ``minutes`` minutes open a hearing."""
 

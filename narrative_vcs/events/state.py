@@ -14,12 +14,13 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import BadInput, InvalidFile, NotFound
 from ..merge.contents import counters_in
 from ..objects import Actor, Page, Story, _yaml_dump, hash_object, load_yaml, validate_id
+from ..records import record
 from ..types import ObjectId
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ __all__ = [
 FOLLOW_UP_TRAILER = "Gvcs-Follow-Up"
 
 
-@dataclass(frozen=True)
+@record
 class FollowUp:
     """Something to do once the event's commit exists: ``branch`` or ``tag`` (``name``, made at the
     commit when missing), or ``propose`` (``source`` or None for a hearing, ``into``, ``message``)."""
@@ -57,7 +58,7 @@ class FollowUp:
         return cls(str(data["op"]), {k: v for k, v in data.items() if k != "op"})
 
 
-@dataclass(frozen=True)
+@record
 class Plan:
     """An event's commit, worked out on a tip."""
 
@@ -105,7 +106,7 @@ class BlobCache:
 PlanKey = tuple[ObjectId | None, str, str, str, str, int]
 
 
-@dataclass(frozen=True)
+@record
 class Planned:
     """The files a plan writes (blob ids; None: removed) and the follow-ups it records."""
 

@@ -11,9 +11,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..records import record
 from ..types import ObjectId
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["ProposalDiff", "proposal_diff"]
 
 
-@dataclass(frozen=True)
+@record
 class ProposalDiff:
     """The diff of a proposal: ``basis`` says what it compares (``merge-base``, ``merged`` or
     ``hearing``), ``old`` and ``new`` the two commits (None for a hearing)."""

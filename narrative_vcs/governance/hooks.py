@@ -15,9 +15,10 @@ has landed and nothing undoes it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from ..records import record
 from ..types import ObjectId
 
 __all__ = ["NARRATIVE_CHANGE", "NarrativeChange", "on_narrative_change", "publish"]
@@ -25,7 +26,7 @@ __all__ = ["NARRATIVE_CHANGE", "NarrativeChange", "on_narrative_change", "publis
 NARRATIVE_CHANGE = "narrative.change.v1"
 
 
-@dataclass(frozen=True)
+@record
 class NarrativeChange:
     """A commit that landed on a protected branch."""
 

@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from ..errors import BadInput, InvalidFile
 from ..objects import load_yaml
+from ..records import record
 from ..snapshot import check_path
 from ..types import ObjectId
 from .rules import GovernanceRules
@@ -63,7 +64,7 @@ def proposal_path(number: int) -> str:
     return f"proposals/{number}.yaml"
 
 
-@dataclass(frozen=True)
+@record
 class Vote:
     actor: str
     choice: str  # yes | no
@@ -94,7 +95,7 @@ class Vote:
         return record
 
 
-@dataclass(frozen=True)
+@record
 class Tally:
     """The votes counted: how many voted, the weight of yes and no, and whether that passes."""
 
@@ -133,7 +134,7 @@ class Tally:
         }
 
 
-@dataclass(frozen=True)
+@record
 class ProposalResult:
     """How a proposal closed.
 
@@ -178,7 +179,7 @@ class ProposalResult:
         )
 
 
-@dataclass(frozen=True)
+@record
 class ProposalState:
     """One proposal as of a governance commit (``commit``: the commit that last changed it)."""
 

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from ..errors import BadInput
 from ..gate import RuleBroken
 from ..history import CommitInfo
 from ..objects import Story
+from ..records import record
 from ..refs import validate_ref_name
 
 __all__ = [
@@ -62,7 +63,7 @@ class ProtectedBranch(RuleBroken):
         self.branch = branch
 
 
-@dataclass(frozen=True)
+@record
 class GovernanceRules:
     """How proposals are decided. A proposal keeps the rules it was opened under."""
 

@@ -22,10 +22,10 @@ import zlib
 from array import array
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 
 from ..errors import CorruptObject, NotFound
 from ..objects import hash_object
+from ..records import record
 from ..types import ObjectId
 
 __all__ = [
@@ -101,7 +101,7 @@ def stored(data: bytes) -> bytes:
     return b"".join(parts)
 
 
-@dataclass(frozen=True)
+@record
 class BuiltPack:
     """A pack in memory: ``body`` (header and entries) and ``checksum`` (its SHA-1, the trailer), with
     ``index``: ``(binary id, crc32, offset)`` of each entry, sorted by id."""

@@ -12,11 +12,12 @@ Each returns the merged bytes or a :class:`Conflict` value.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from ..errors import BadInput
 from ..objects import Actor, Glyph, Page, Story, _yaml_dump, load_yaml
+from ..records import record
 from .text import TextConflict, TextMerge, merge_text
 from .values import MISSING, Conflicted, Outcome, counter, mapping, scalar, set3
 
@@ -40,7 +41,7 @@ RITUALS_PATH = "rituals.yaml"
 COUNTER_FILES = {LEDGER_PATH: "balances", RITUALS_PATH: "counts"}
 
 
-@dataclass(frozen=True)
+@record
 class Conflict:
     """Something the two sides changed incompatibly. ``path`` is the logical path of the file."""
 

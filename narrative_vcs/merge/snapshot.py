@@ -13,11 +13,12 @@ pages whose front matter the merge changes are parsed, and the search starts fro
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from ..cycles import closed_cycle
 from ..errors import BadInput
 from ..objects import Page, front_matter_bytes
+from ..records import record
 from ..snapshot import Snapshots, TreeDiff, store_path
 from ..types import ObjectId
 from .contents import Conflict, merge_file, merge_page
@@ -30,7 +31,7 @@ __all__ = ["PageReader", "SnapshotMerge", "merge_trees"]
 PageReader = Callable[[str, ObjectId], Page]
 
 
-@dataclass(frozen=True)
+@record
 class SnapshotMerge:
     """The merged tree (with conflict markers in bodies where there are conflicts) and the conflicts."""
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from ..records import record
 
 __all__ = ["STRATEGIES", "TextConflict", "TextMerge", "merge_text", "split_paragraphs", "split_sentences"]
 
@@ -40,7 +41,7 @@ def split_sentences(paragraph: str) -> list[str]:
     return [" ".join(s.split()) for s in _SENTENCE_END.split(paragraph) if s.strip()]
 
 
-@dataclass(frozen=True)
+@record
 class TextConflict:
     """Paragraphs that both sides changed, differently: the three versions of the region."""
 
@@ -49,7 +50,7 @@ class TextConflict:
     theirs: str
 
 
-@dataclass(frozen=True)
+@record
 class TextMerge:
     """The merged paragraphs, with a :class:`TextConflict` where the sides disagree."""
 

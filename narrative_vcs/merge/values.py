@@ -14,8 +14,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+
+from ..records import record
 
 __all__ = ["Merged", "Conflicted", "Outcome", "scalar", "set3", "counter", "mapping", "MISSING"]
 
@@ -33,12 +34,12 @@ class _Missing:
 MISSING: Any = _Missing()
 
 
-@dataclass(frozen=True)
+@record
 class Merged(Generic[T]):
     value: T
 
 
-@dataclass(frozen=True)
+@record
 class Conflicted(Generic[T]):
     base: T
     ours: T

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 from ..errors import BadInput, CorruptObject, GvcsError, Refused
 from ..history import CommitInfo
 from ..objects import Actor, Commit, Page, Story, Tree, hash_object
+from ..records import record
 from ..refs import HEADS, TAGS, validate_ref_name
 from ..types import ObjectId, RefName
 from .merging import Merging
@@ -38,7 +39,7 @@ class PackChecks(Protocol):
         """One line per damaged pack or index."""
 
 
-@dataclass
+@record(frozen=False)
 class _Found:
     """What fsck learnt of the stored objects: each readable one's type, the ones that cannot be read,
     and the links of commits (tree, parents) and of annotated tags (the object tagged)."""

@@ -6,12 +6,13 @@ Plain data, no I/O: the repository layers (:mod:`narrative_vcs.repo`) build and 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInput, GvcsError
 from ..history import CommitInfo
 from ..objects import Actor, Page, Story, event_trailer, validate_id
+from ..records import record
 from ..snapshot import TreeDiff, check_path
 from ..types import ObjectId, RefName
 
@@ -52,7 +53,7 @@ Resolution = str | bytes | None
 # --- values the API returns -----------------------------------------------------------------------
 
 
-@dataclass
+@record(frozen=False)
 class ChangeSet:
     """Pages, actors and other files to write (a value) or delete (None) in one commit."""
 
@@ -110,7 +111,7 @@ def _check_plain_path(path: str) -> str:
     return path
 
 
-@dataclass(frozen=True)
+@record
 class FileChange:
     """A file that differs between two revisions."""
 
@@ -154,7 +155,7 @@ def path_kind(path: str) -> tuple[str, str | None]:
     return "file", None
 
 
-@dataclass(frozen=True)
+@record
 class LogPage:
     """One page of a log: the commits and the cursor to pass as ``after`` for the next page."""
 
@@ -162,7 +163,7 @@ class LogPage:
     next_cursor: str | None
 
 
-@dataclass(frozen=True)
+@record
 class MergePreview:
     """A merge worked out but not committed: its bases, whether it is a no-op or a fast-forward, and
     the merged snapshot with its conflicts."""
@@ -180,7 +181,7 @@ class MergePreview:
         return self.result.clean
 
 
-@dataclass(frozen=True)
+@record
 class MergeOutcome:
     """What :meth:`Repository.merge` did: ``up-to-date``, ``fast-forward``, ``merged`` or ``conflicts``
     (then ``commit`` is None and nothing was written)."""
@@ -194,7 +195,7 @@ class MergeOutcome:
         return self.preview.result.conflicts
 
 
-@dataclass(frozen=True)
+@record
 class PendingCommit:
     """One change set of a group commit (:meth:`Repository.commit_group`)."""
 
@@ -205,7 +206,7 @@ class PendingCommit:
     kind: str = "edit"
 
 
-@dataclass(frozen=True)
+@record
 class BuiltCommit:
     """A commit worked out against the tip it goes on (see :meth:`Repository.commit_built`)."""
 
@@ -234,7 +235,7 @@ class BuiltCommit:
 CommitBuilder = Callable[[ObjectId | None, ObjectId | None], BuiltCommit | None]
 
 
-@dataclass(frozen=True)
+@record
 class GroupOutcome:
     """What became of one change set of a group: its commit and the head it was applied on (its
     parent), or the error that refused it."""
@@ -245,7 +246,7 @@ class GroupOutcome:
     error: GvcsError | None
 
 
-@dataclass(frozen=True)
+@record
 class BlameEntry:
     """A paragraph of a page and the commit that last changed it."""
 
@@ -264,7 +265,7 @@ class BlameEntry:
         }
 
 
-@dataclass
+@record(frozen=False)
 class FsckReport:
     objects: int = 0
     refs: int = 0
@@ -275,7 +276,7 @@ class FsckReport:
         return not self.problems
 
 
-@dataclass
+@record(frozen=False)
 class RulesReport:
     """What :meth:`Repository.fsck_rules` found: how much it checked and every rule broken."""
 
@@ -299,7 +300,7 @@ class RulesReport:
         }
 
 
-@dataclass(frozen=True)
+@record
 class StorySnapshot:
     """The whole story at one commit."""
 

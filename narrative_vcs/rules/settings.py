@@ -21,12 +21,12 @@ import contextlib
 import marshal
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BadInput
 from ..gate import Gate
 from ..objects import Story
+from ..records import record
 from ..refs import validate_ref_name
 from ..snapshot import Snapshots
 from ..types import ObjectId
@@ -39,7 +39,7 @@ CACHE_FILE = "gvcs-rules-cache"
 _LOCK = threading.Lock()
 
 
-@dataclass(frozen=True)
+@record
 class RuleSettings:
     file_bytes: int = 1 << 20
     join: str = "open"

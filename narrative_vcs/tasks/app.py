@@ -25,10 +25,10 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..records import record
 from .keys import Keys, store_id
 from .queue import PartitionQueue, holder_token
 
@@ -46,7 +46,7 @@ SWEEP = "gvcs.sweep"
 EXPIRE = "gvcs.close_expired"
 
 
-@dataclass(frozen=True)
+@record
 class Settings:
     """How a worker drains (the defaults suit a 2-core machine; see docs/tasks.md)."""
 

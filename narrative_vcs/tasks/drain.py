@@ -37,9 +37,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
+from ..records import record
 from .queue import Outcome, PartitionQueue
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ __all__ = ["DrainReport", "drain_partition", "outcome_json"]
 log = logging.getLogger("gvcs.tasks")
 
 
-@dataclass
+@record(frozen=False)
 class DrainReport:
     """What one drain did."""
 

@@ -14,12 +14,12 @@ import json
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from narrative_vcs.errors import GvcsError
 from narrative_vcs.types import ObjectId
 
+from ..records import record
 from .keys import open_location
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def _error_classes() -> dict[str, type[GvcsError]]:
     return found
 
 
-@dataclass(frozen=True)
+@record
 class Receipt:
     """What became of one submitted event (so far)."""
 
@@ -170,7 +170,7 @@ def _inline(location: str, events: Sequence[Event], repo: Repository | None) -> 
 # --- through Redis ----------------------------------------------------------------------------------
 
 
-@dataclass
+@record(frozen=False)
 class _Intake:
     app: Celery
     keys: Keys

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ..records import record
 
 if TYPE_CHECKING:
     from narrative_vcs.repository import Repository
@@ -83,7 +84,7 @@ def partition_of(actor: str, partitions: int = PARTITIONS) -> int:
     return zlib.crc32(actor.encode()) % partitions
 
 
-@dataclass(frozen=True)
+@record
 class Keys:
     """The Redis names of one story (``gvcs:<store id>:...``) and its Celery queue."""
 

@@ -20,9 +20,9 @@ import socket
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..records import record
 from .keys import PARTITIONS, Keys, partition_of
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def _bytes(value: bytes | str) -> bytes:
     return value if isinstance(value, bytes) else value.encode()
 
 
-@dataclass(frozen=True)
+@record
 class Queued:
     """Events appended by one intake call: the partitions that got some, and those whose drain
     this call must queue (no drain was queued for them yet)."""
@@ -105,7 +105,7 @@ class Queued:
     to_drain: tuple[int, ...]
 
 
-@dataclass(frozen=True)
+@record
 class Outcome:
     """What to record for an event after its batch was committed."""
 

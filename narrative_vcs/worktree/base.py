@@ -26,12 +26,13 @@ import os
 import stat
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from ..errors import BadInput, GvcsError, NotFound
 from ..objects import hash_object
+from ..records import record
 from ..repository import FileChange, Repository, path_kind
 from ..snapshot import check_path
 from ..types import ObjectId, RefName
@@ -72,7 +73,7 @@ HEAD = RefName("HEAD")
 NOT_REGULAR = ObjectId("not a regular file")
 
 
-@dataclass(frozen=True)
+@record
 class WorkTreeChange(FileChange):
     """A file that differs between the work tree and a commit (``new``: the work-tree file's blob id)."""
 
@@ -82,7 +83,7 @@ class WorkTreeChange(FileChange):
         return {**super().to_json(), "problem": self.problem}
 
 
-@dataclass(frozen=True)
+@record
 class CommitResult:
     """What ``WorkTree.commit`` did: the new commit, the files it took and the files it rewrote."""
 
@@ -92,7 +93,7 @@ class CommitResult:
     normalised: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@record
 class Recovered:
     """What :meth:`WorkTreeBase.recover` did about an operation whose process died."""
 
@@ -111,7 +112,7 @@ class Recovered:
         return text
 
 
-@dataclass(slots=True)
+@record(frozen=False, slots=True)
 class _Listing:
     """The story files on disk as one listing found them, and the stamps of the directories read."""
 
@@ -152,7 +153,7 @@ def _parse_listing(data: Any, files: Mapping[str, object], saved_ns: int) -> _Li
     return _Listing(paths, dirs, trusted=True, before=saved_ns)
 
 
-@dataclass(slots=True)
+@record(frozen=False, slots=True)
 class _Entry:
     blob: ObjectId
     mtime_ns: int | None = None

@@ -19,11 +19,11 @@ was or as the command leaves it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 from ..errors import BadInput, NotFound, NothingToCommit, Refused
 from ..history import CommitInfo
 from ..objects import Story
+from ..records import record
 from ..refs import STASHES, RefMove, branch_ref, validate_ref_name
 from ..repository import path_kind
 from ..types import ObjectId, RefName
@@ -37,7 +37,7 @@ __all__ = ["StashEntry", "Undo"]
 _TOP = ("story.yaml", "ledger.yaml", "rituals.yaml")
 
 
-@dataclass(frozen=True)
+@record
 class StashEntry:
     """One stash: ``stash@{index}``, its ref, its commit and what it says."""
 

@@ -30,11 +30,12 @@ import os
 import secrets
 import socket
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from ...errors import CorruptObject, GvcsError, NotFound, Refused
 from ...objects import Commit, Tree, hash_object
+from ...records import record
 from ...types import ObjectId
 from ..packfile import BuiltPack, split_objects
 from .objects import Neo4jObjectStore
@@ -63,7 +64,7 @@ Progress = Callable[[int, int], None]
 _RUNNING: set[str] = set()
 
 
-@dataclass
+@record(frozen=False)
 class MigrationReport:
     """What a migration did (counts are of this run)."""
 

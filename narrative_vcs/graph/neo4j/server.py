@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from ...errors import BadInput, Refused, Unavailable
+from ...records import record
 
 if TYPE_CHECKING:
     import neo4j
@@ -37,7 +37,7 @@ class LayoutChanged(Exception):
     again, then refuses or retries."""
 
 
-@dataclass(frozen=True)
+@record
 class Neo4jLocation:
     """Where a story lives: a Bolt address, credentials and a database (None: the server's default)."""
 
