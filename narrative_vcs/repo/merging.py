@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ..errors import BadInput, BranchMoved, MergeConflicts, NothingToCommit, Refused
@@ -33,6 +33,7 @@ class Merging(Building):
         no_ff: bool = False,
         timestamp: int | None = None,
         proposal: int | None = None,
+        check: Callable[[MergePreview], None] | None = None,
     ) -> MergeOutcome:
         """Merge ``source`` into ``branch`` if the branch is still at ``expected_head``.
 
@@ -41,6 +42,8 @@ class Merging(Building):
         conflicts nothing is written: the outcome carries the merged snapshot and the conflicts.
         A protected branch refuses the merge, except the one a passed governance ``proposal`` makes
         (only :mod:`narrative_vcs.governance` passes it; the commit gets ``Gvcs-Proposal: <n>``).
+        ``check`` sees the merge worked out before anything is written (a work tree refuses a merge that
+        would overwrite uncommitted changes); if it raises, nothing is.
         """
         ref = branch_ref(branch)
         validate_id("actor", actor)
@@ -51,6 +54,8 @@ class Merging(Building):
         # object per tree, and nothing written if the gate refuses the commit.
         with self.objects.batch():
             preview = self.merge_preview(current, source, strategy=strategy)
+            if check is not None:
+                check(preview)
             commits = not preview.up_to_date and not (preview.fast_forward and not no_ff) and preview.clean
             if commits:
                 author = self._author(preview.result.tree, ChangeSet(), actor)

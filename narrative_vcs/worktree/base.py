@@ -25,7 +25,7 @@ import json
 import os
 import stat
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import field
 from pathlib import Path
 from typing import Any
@@ -603,6 +603,26 @@ class WorkTreeBase:
             raise Refused(
                 f"cannot {action}: {len(changes)} uncommitted change(s) ({shown}); "
                 "commit them, or put them aside with gvcs stash"
+            )
+
+    def require_untouched(self, paths: Iterable[str], action: str) -> None:
+        """Refuse ``action`` if one of ``paths``, the files it is about to rewrite, has uncommitted
+        changes (git's rule for a merge: changes to other files stay, still uncommitted). Only those
+        files are looked at: a file whose stat the state trusts is not even read."""
+        from ..errors import Refused
+
+        clashes = []
+        with Directories(self.root) as dirs:
+            for path in sorted(paths):
+                entry = self._files.get(path)
+                now, _ = self._held(path, dirs if _checked(path) else None)
+                if now != (entry.blob if entry is not None else None):
+                    clashes.append(path)
+        if clashes:
+            shown = ", ".join(clashes[:3]) + (", ..." if len(clashes) > 3 else "")
+            raise Refused(
+                f"cannot {action}: uncommitted changes to {len(clashes)} file(s) it changes ({shown}) "
+                "would be overwritten; commit them, or put them aside with gvcs stash"
             )
 
     # --- operations -------------------------------------------------------------------------------

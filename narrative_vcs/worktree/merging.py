@@ -7,7 +7,7 @@ from typing import Any
 from ..errors import BadInput, NotFound, Refused
 from ..objects import Page, hash_object
 from ..refs import branch_ref
-from ..repository import MergeOutcome, path_kind
+from ..repository import MergeOutcome, MergePreview, path_kind
 from ..types import ObjectId
 from .base import CommitResult
 from .committing import Committing
@@ -37,12 +37,12 @@ class Merging(Committing):
 
         Clean merges and fast-forwards update the work tree. With conflicts, the merged files (conflict
         markers in bodies) are written to the work tree, the merge state is kept in ``.gvcs/``, and
-        the branch does not move until :meth:`continue_merge`.
+        the branch does not move until :meth:`continue_merge`. Uncommitted changes: see
+        :meth:`_check_merge`.
         """
         if self.merge_state() is not None:
             raise Refused("a merge is in progress: resolve it (gvcs merge --continue) or gvcs merge --abort")
         branch = self.on_branch("merge")
-        self.require_clean("merge")
         if self.commit_id is None:
             raise Refused("nothing to merge into: the branch has no commits yet")
         with self._operation(op) as journal:
@@ -58,6 +58,7 @@ class Merging(Committing):
                 strategy=strategy,
                 no_ff=no_ff,
                 message=message,
+                check=lambda preview: self._check_merge(source, preview),
             )
             if outcome.status in ("fast-forward", "merged") and outcome.commit is not None:
                 journal.update(
@@ -68,6 +69,18 @@ class Merging(Committing):
             elif outcome.status == "conflicts":
                 self._write_conflicted(source, outcome, message, journal)
         return outcome
+
+    def _check_merge(self, source: str, preview: MergePreview) -> None:
+        """Refuse a merge that would overwrite uncommitted changes, before anything is written. As in
+        git, changes to files the merge leaves alone stay uncommitted; but a merge that stops with
+        conflicts needs a clean work tree, since concluding it commits every file and aborting it puts
+        every file back."""
+        if preview.up_to_date:
+            return
+        if preview.clean:
+            self.require_untouched(preview.result.changed, "merge")
+        else:
+            self.require_clean(f"merge {source}, which has conflicts to resolve")
 
     def _write_conflicted(
         self, source: str, outcome: MergeOutcome, message: str | None, journal: Any

@@ -115,7 +115,44 @@ def test_bad_merge_inputs(gvcs: Gvcs, story: Path) -> None:
     assert "no merge in progress" in one_line_error(gvcs("conflicts", cwd=story), 1)
     one_line_error(gvcs("resolve", "second", cwd=story), 2)
     write_second(story, "Uncommitted.\n")
-    assert "uncommitted" in one_line_error(gvcs("merge", "main", actor="mara", cwd=story), 1)
+    # Nothing to merge: said so, uncommitted changes or not (as git does).
+    assert "Already up to date." in ok(gvcs("merge", "main", actor="mara", cwd=story)).out
+
+
+def test_uncommitted_changes_stop_only_a_merge_that_would_overwrite_them(gvcs: Gvcs, story: Path) -> None:
+    """As in git: an uncommitted change to a file the merge rewrites refuses it with nothing done; a
+    change to another file stays, still uncommitted; a merge that stops with conflicts wants a clean
+    work tree (concluding it commits every file, aborting it puts every file back)."""
+    very_dark = "The vault was very dark.\n\nThe fox waited.\n"
+    diverge(gvcs, story, very_dark, HID)
+    head = log_json(gvcs, story)[0]["id"]
+    write_second(story, "Uncommitted.\n")
+    error = one_line_error(gvcs("merge", "side", actor="mara", cwd=story), 1)
+    assert "pages/second.md" in error and "would be overwritten" in error
+    assert log_json(gvcs, story)[0]["id"] == head
+    assert "Uncommitted." in (story / "pages/second.md").read_text()
+    write_second(story, very_dark)  # back as committed
+    opening = story / "pages/opening.md"
+    edited = opening.read_text() + "\nA note not yet committed.\n"
+    opening.write_text(edited)
+    assert "Merged side into main" in ok(gvcs("merge", "side", actor="mara", cwd=story)).out
+    assert opening.read_text() == edited
+    assert "very dark" in (story / "pages/second.md").read_text()
+    assert "The fox hid." in (story / "pages/second.md").read_text()
+    changed = json.loads(ok(gvcs("status", "--json", cwd=story)).out)
+    assert [c["path"] for c in changed["changes"]] == ["pages/opening.md"]
+    merged = ok(gvcs("diff", "--stat", "HEAD~1", "HEAD", cwd=story)).out
+    assert "second" in merged and "opening" not in merged
+
+
+def test_a_merge_with_conflicts_wants_a_clean_work_tree(gvcs: Gvcs, story: Path) -> None:
+    diverge(gvcs, story, RAN, HID)
+    opening = story / "pages/opening.md"
+    opening.write_text(opening.read_text() + "\nA note.\n")
+    error = one_line_error(gvcs("merge", "side", actor="mara", cwd=story), 1)
+    assert "conflicts to resolve" in error and "pages/opening.md" in error
+    assert "no merge in progress" in one_line_error(gvcs("conflicts", cwd=story), 1)
+    assert (story / "pages/second.md").read_text() == PAGE.format(body=RAN)
 
 
 def test_rebase_cherry_pick_and_revert(gvcs: Gvcs, story: Path) -> None:
