@@ -53,12 +53,15 @@ def merge_trees(
     *,
     pages: PageReader | None = None,
     blobs: Callable[[ObjectId], bytes] | None = None,
+    fronts: Callable[[ObjectId], bytes] | None = None,
 ) -> SnapshotMerge:
     """Merge ``theirs`` into ``ours`` over ``base`` (None: unrelated histories, an empty base).
 
     ``strategy`` (ours, theirs, union) settles file conflicts; structure conflicts remain. ``pages``
     reads a page from its blob (default: parse it), ``blobs`` a blob's bytes (default: from the store;
-    a repository's ``read_blob`` keeps them for the rules gate, which reads the same pages next)."""
+    a repository's ``read_blob`` keeps them for the rules gate, which reads the same pages next),
+    ``fronts`` a blob's front matter (:func:`~narrative_vcs.objects.front_matter_bytes`; a repository's
+    ``front_matter`` keeps them for the gate, which compares the same pages' front matter)."""
     if pages is None:
         pages = _parser(snapshots)
     mine = {d.path: d for d in snapshots.diff(base, ours)}
@@ -80,7 +83,9 @@ def merge_trees(
             if conflict is not None:
                 conflicts.append(conflict)
     tree = snapshots.write(ours, changed) if changed else ours
-    conflicts.extend(_structure(snapshots, pages, read, ours, tree, mine, other, changed))
+    if fronts is None:
+        fronts = lambda oid: front_matter_bytes(read(oid) or b"")  # noqa: E731
+    conflicts.extend(_structure(snapshots, pages, read, fronts, ours, tree, mine, other, changed))
     return SnapshotMerge(tree, changed, conflicts)
 
 
@@ -187,6 +192,7 @@ def _structure(
     snapshots: Snapshots,
     pages: PageReader,
     read: Callable[[ObjectId | None], bytes | None],
+    fronts: Callable[[ObjectId], bytes],
     ours: ObjectId,
     tree: ObjectId,
     mine: dict[str, TreeDiff],
@@ -223,8 +229,9 @@ def _structure(
         if content is None or not (path.startswith("pages/") and path.endswith(".md")):
             continue
         old = _ours_blob(snapshots, ours, path, mine, other)
-        data = content if isinstance(content, bytes) else read(content)
-        if old is not None and front_matter_bytes(read(old) or b"") == front_matter_bytes(data or b""):
+        if old is not None and fronts(old) == (
+            front_matter_bytes(content) if isinstance(content, bytes) else fronts(content)
+        ):
             continue  # the same places to follow as in ours
         new = snapshots.blob_id(tree, path)
         if new is None:

@@ -180,6 +180,7 @@ class Merging(Building):
             strategy,
             pages=self.page_record,
             blobs=self.read_blob,
+            fronts=self.front_matter,
         )
         return MergePreview(ours_id, theirs_id, bases, up_to_date, fast_forward, result, base_tree)
 
@@ -278,7 +279,13 @@ class Merging(Building):
         from ..merge.snapshot import merge_trees
 
         result = merge_trees(
-            self.snapshots, base_tree, onto_tree, new_tree, pages=self.page_record, blobs=self.read_blob
+            self.snapshots,
+            base_tree,
+            onto_tree,
+            new_tree,
+            pages=self.page_record,
+            blobs=self.read_blob,
+            fronts=self.front_matter,
         )
         if not result.clean:
             raise MergeConflicts(what, result.conflicts)
@@ -299,7 +306,13 @@ class Merging(Building):
             inner = self._virtual_base(self.merge_bases(bases[0], other))
             other_tree = self.commits.get(other).tree
             tree = merge_trees(
-                self.snapshots, inner, tree, other_tree, pages=self.page_record, blobs=self.read_blob
+                self.snapshots,
+                inner,
+                tree,
+                other_tree,
+                pages=self.page_record,
+                blobs=self.read_blob,
+                fronts=self.front_matter,
             ).tree
         return tree
 

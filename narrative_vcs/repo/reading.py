@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import BadInput, NotFound
 from ..history import CommitInfo
-from ..objects import Actor, Page, Story, validate_id
+from ..objects import Actor, Page, Story, front_matter_bytes, validate_id
 from ..snapshot import EMPTY_TREE, check_path
 from ..types import ObjectId
 from .branches import Branches
@@ -115,6 +115,25 @@ class Reading(Branches):
                     break
                 self._blob_bytes -= len(old)
         return data
+
+    #: Front matters of blobs compared lately, up to this many (see :meth:`front_matter`).
+    FRONTS_KEPT = 1 << 16
+    _fronts: dict[ObjectId, bytes] | None = None
+
+    def front_matter(self, oid: ObjectId) -> bytes:
+        """:func:`~narrative_vcs.objects.front_matter_bytes` of a blob, kept: a merge's structure check
+        and the rules gate after it ask the same question of the same pages (did more than the text
+        change?)."""
+        fronts = self._fronts
+        if fronts is None:
+            fronts = self._fronts = {}
+        found = fronts.get(oid)
+        if found is None:
+            found = front_matter_bytes(self.read_blob(oid))
+            if len(fronts) >= self.FRONTS_KEPT:
+                fronts.clear()
+            fronts[oid] = found
+        return found
 
     def read_story_record(self, rev: str = "HEAD") -> Story | None:
         data = self.read_file(Story.PATH, rev)

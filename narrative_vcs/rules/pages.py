@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from ..cycles import closed_cycle
 from ..gate import CommitCheck, Rule
-from ..objects import front_matter_bytes
 from ..types import ObjectId
 
 __all__ = ["StoryStructure"]
@@ -29,12 +28,7 @@ class StoryStructure(Rule):
             if change.new is None or not change.path.startswith("pages/"):
                 continue
             page_id = change.path[6:-3]
-            if (
-                change.old
-                and not removed
-                and front_matter_bytes(repo.read_blob(change.old))
-                == front_matter_bytes(repo.read_blob(change.new))
-            ):
+            if change.old and not removed and repo.front_matter(change.old) == repo.front_matter(change.new):
                 continue  # the same links as before: nothing new to check
             page = repo.page_record(page_id, change.new)
             old = repo.page_record(page_id, change.old) if change.old else None
