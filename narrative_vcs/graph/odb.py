@@ -3,8 +3,9 @@
 Reads are the hot path of ``gvcs log`` and of every commit (the parent commit, the trees it rewrites).
 Going through libgit2 means importing pygit2 first, which costs ~100 ms of a cold start, more than the
 rest of ``gvcs log -n 20``; dulwich's pack reader costs ~50 ms to import. This reader needs only the
-standard library (``zlib``, ``mmap``, ``hashlib``). Every object read is checked against its id, as
-libgit2 does with strict hash verification.
+standard library (``zlib``, ``mmap``, ``hashlib``), and inflates pack entries with ISA-L's inflate
+(``isal``, a third faster than zlib's on pages) where it is installed. Every object read is checked
+against its id, as libgit2 does with strict hash verification.
 
 Writes, packing and iteration stay with :mod:`narrative_vcs.graph.git` (and libgit2).
 """
@@ -20,9 +21,18 @@ import threading
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterator
+from typing import Any
 
 from ..errors import CorruptObject, NotFound
 from .packfile import parse_entry_header
+
+_decompressobj: Any
+_InflateError: Any
+try:
+    from isal.isal_zlib import decompressobj as _decompressobj
+    from isal.isal_zlib import error as _InflateError
+except ImportError:  # no wheel for this platform: zlib's own
+    _decompressobj, _InflateError = zlib.decompressobj, zlib.error
 
 __all__ = ["ObjectReader"]
 
@@ -221,20 +231,24 @@ def _pack_digest(path: str) -> tuple[tuple[bytes, bytes], bytes, int]:
 
 
 def _inflate(buf: mmap.mmap, pos: int, size: int) -> bytes:
-    """Inflate the zlib stream at ``pos`` whose output is ``size`` bytes long."""
-    z = zlib.decompressobj()
+    """Inflate the zlib stream at ``pos`` whose output is ``size`` bytes long (:class:`zlib.error`
+    if it does not)."""
+    z = _decompressobj()
     chunk = size + 64
-    out = z.decompress(buf[pos : pos + chunk])
-    while not z.eof:
-        pos += chunk
-        chunk *= 2
-        more = buf[pos : pos + chunk]
-        if not more:
-            raise zlib.error("truncated stream")
-        out += z.decompress(more)
+    try:
+        out = z.decompress(buf[pos : pos + chunk])
+        while not z.eof:
+            pos += chunk
+            chunk *= 2
+            more = buf[pos : pos + chunk]
+            if not more:
+                raise zlib.error("truncated stream")
+            out += z.decompress(more)
+    except _InflateError as exc:
+        raise zlib.error(str(exc)) from None
     if len(out) != size:
         raise zlib.error("size mismatch")
-    return out
+    return bytes(out)
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:

@@ -8,15 +8,17 @@ import subprocess
 import sys
 import textwrap
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from narrative_vcs.errors import BadInput
+from narrative_vcs.errors import BadInput, CorruptObject
 from narrative_vcs.graph import odb
 from narrative_vcs.graph.factory import init_repository, open_repository
 from narrative_vcs.graph.git import AUTO_PACK_COUNT, TEMP_GRACE_SECONDS, GitObjectStore, init_git_dir
+from narrative_vcs.graph.packfile import parse_entry_header
 from narrative_vcs.objects import Page, hash_object
 from narrative_vcs.repository import ChangeSet, Repository
 from narrative_vcs.types import ObjectId
@@ -254,6 +256,32 @@ def test_fsck_reports_a_corrupt_byte_in_a_small_pack(disk_writer: Writer, git_di
     report = open_repository(git_dir.parent).fsck()
     assert not report.ok
     assert report.problems
+
+
+@pytest.mark.parametrize("inflate", ["isal", "zlib"])
+def test_a_damaged_entry_reads_as_a_corrupt_object(
+    store: GitObjectStore, monkeypatch: pytest.MonkeyPatch, inflate: str
+) -> None:
+    """A pack entry whose compressed bytes are damaged is a CorruptObject naming the pack, whichever
+    inflate reads it (ISA-L's raises errors of its own; zlib's when no isal wheel exists)."""
+    if inflate == "zlib":
+        monkeypatch.setattr(odb, "_decompressobj", zlib.decompressobj)
+        monkeypatch.setattr(odb, "_InflateError", zlib.error)
+    text = b"The vault door opens, slowly, with a long creak. " * 20
+    with store.batch():
+        oid = store.put("blob", text)
+        store.put("blob", b"a second object, so the batch is a pack")
+    (idx,) = _packs(store.git_dir)
+    pack = idx.with_suffix(".pack")
+    opened = odb._Pack(str(idx))
+    _, _, at = parse_entry_header(opened.pack, opened.find(bytes.fromhex(oid)))
+    opened.close()
+    data = bytearray(pack.read_bytes())
+    data[at + 4 : at + 12] = b"\xff" * 8  # inside the deflate stream, past its header
+    os.chmod(pack, 0o644)
+    pack.write_bytes(bytes(data))
+    with pytest.raises(CorruptObject, match="cannot be read from"):
+        GitObjectStore(store.git_dir).get(oid)
 
 
 KILLED_WRITER = textwrap.dedent(
