@@ -37,8 +37,13 @@ def record(cls: type[T] | None = None, /, *, frozen: bool = True, slots: bool = 
     def wrap(klass: type[T]) -> type[T]:
         # Fields only: nothing compiled here.
         own = dict(klass.__dict__)  # what the class defines itself is kept, as dataclasses keeps it
+        undocumented = not klass.__doc__
+        if undocumented:  # else dataclasses writes one from inspect.signature, 0.3 ms a class
+            klass.__doc__ = klass.__name__
         made: Any = dataclasses.dataclass(klass, init=False, repr=False, eq=False, slots=slots)
         fields = dataclasses.fields(made)
+        if undocumented:
+            made.__doc__ = f"{klass.__name__}({', '.join(f.name for f in fields)})"
         if "__init__" not in own:
             made.__init__ = _init(made, fields, frozen)
         if "__repr__" not in own:
