@@ -243,3 +243,27 @@ def test_preload_reads_every_tree_a_level_at_a_time(objects: ObjectStore) -> Non
     objects.get = lambda oid: pytest.fail(f"read {oid}")  # type: ignore[method-assign]
     for i in range(40):
         assert fresh.entry(root, f"pages/p{i}.md") is not None
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.dictionaries(anything, st.none() | st.binary(max_size=4), max_size=5), max_size=6))
+def test_a_write_on_records_is_the_write_on_parsed_trees(batches: list[dict[str, bytes | None]]) -> None:
+    """A tree not parsed yet is rewritten on its records (only the entries changed are made): the same
+    trees, the same remembered diff and the same refusals as through parsed trees."""
+    store = MemoryObjectStore()
+    root: ObjectId | None = None
+    for batch in batches:
+        parsed, raw = Snapshots(store), Snapshots(store)
+        if root is not None:
+            parsed.preload(root)  # every tree parsed: written through Tree
+        try:
+            new = parsed.write(root, batch)  # type: ignore[arg-type]
+        except BadInput as refused:
+            with pytest.raises(BadInput) as also:
+                raw.write(root, batch)  # type: ignore[arg-type]
+            assert str(also.value) == str(refused)
+            continue
+        assert raw.write(root, batch) == new  # type: ignore[arg-type]
+        assert _exact(raw.diff(root, new)) == _exact(parsed.diff(root, new))
+        assert _exact(raw.diff(root, new)) == _exact(Snapshots(store).diff(root, new))
+        root = new
