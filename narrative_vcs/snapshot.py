@@ -15,8 +15,8 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import field
 
-from .errors import BadInput
-from .objects import MODE_BLOB, MODE_TREE, Tree, TreeEntry, tree_record, tree_records
+from .errors import BadInput, CorruptObject
+from .objects import MODE_BLOB, MODE_TREE, Tree, TreeEntry, tree_records
 from .records import record
 from .store import ObjectStore
 from .types import ObjectId
@@ -64,6 +64,8 @@ def logical_path(path: str) -> str:
 
 def check_path(path: str) -> str:
     """Refuse paths that could escape the snapshot or that git cannot store."""
+    if path in _CHECKED:  # a merge checks each path it writes several times over
+        return path
     if (
         not path
         or path.startswith("/")
@@ -71,7 +73,14 @@ def check_path(path: str) -> str:
         or any(p in ("", ".", "..") or p.lower() in (".git", ".gvcs") for p in path.split("/"))
     ):
         raise BadInput(f"invalid path {path!r}: use a relative path without '.', '..' or empty parts")
+    if len(_CHECKED) >= _SHARDS_KEPT:
+        _CHECKED.clear()
+    _CHECKED.add(path)
     return path
+
+
+#: Paths check_path found good lately.
+_CHECKED: set[str] = set()
 
 
 @record
@@ -210,21 +219,33 @@ class Snapshots:
         # tree's entries, when a commit or a merge changed a few of them).
         a = set(self._records(old)) if old else set()
         b = set(self._records(new)) if new else set()
-        gone = {e.name: e for e in map(tree_record, a - b)}
-        came = {e.name: e for e in map(tree_record, b - a)}
-        for name in gone.keys() | came.keys():
-            ea, eb = gone.get(name), came.get(name)
-            path = prefix + name
-            ta = ea.oid if ea is not None and ea.is_tree else None
-            tb = eb.oid if eb is not None and eb.is_tree else None
+        # The records that differ, by name, read where they lie (no entry made for each: a merge's
+        # two diffs meet thousands of them).
+        gone = {r[r.index(b" ") + 1 : -21]: r for r in a - b}
+        came = {r[r.index(b" ") + 1 : -21]: r for r in b - a}
+        for key in gone.keys() | came.keys():
+            ra, rb = gone.get(key), came.get(key)
+            try:
+                path = prefix + key.decode()
+            except UnicodeDecodeError:
+                raise CorruptObject("tree object does not parse") from None
+            ta = tb = ba = bb = None
+            if ra is not None:
+                if ra.startswith(_TREE_PREFIX):
+                    ta = ObjectId(ra[-20:].hex())
+                else:
+                    ba = ObjectId(ra[-20:].hex())
+            mode = None
+            if rb is not None:
+                if rb.startswith(_TREE_PREFIX):
+                    tb = ObjectId(rb[-20:].hex())
+                else:
+                    bb = ObjectId(rb[-20:].hex())
+                    mode = rb[: rb.index(b" ")].decode()
             if ta or tb:
                 self._diff(ta, tb, path + "/", out)
-            ba = ea.oid if ea is not None and not ea.is_tree else None
-            bb = eb.oid if eb is not None and not eb.is_tree else None
             if ba != bb:
-                out.append(
-                    TreeDiff(logical_path(path), ba, bb, eb.mode if bb is not None and eb else None, path)
-                )
+                out.append(TreeDiff(logical_path(path), ba, bb, mode, path))
 
     def _records(self, oid: ObjectId) -> list[bytes]:
         """A tree's entries as records (see :func:`~narrative_vcs.objects.tree_records`): a tree in the
