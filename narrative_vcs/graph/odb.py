@@ -17,7 +17,6 @@ import hashlib
 import itertools
 import mmap
 import os
-import struct
 import threading
 import zlib
 from collections import OrderedDict
@@ -48,9 +47,6 @@ _BASES = 4096
 _BASE_BYTES = 64 << 20
 #: Lookups in one fan-out bucket after which the bucket gets a dict (see ``_Pack.find``).
 _BUCKET_DICT_AFTER = 16
-#: Lookups in a pack of at most ``_PACK_INDEX_MAX`` objects after which it gets one dict of every id.
-_PACK_INDEX_AFTER = 64
-_PACK_INDEX_MAX = 1 << 17
 _IDX_MAGIC = b"\xfftOc\x00\x00\x00\x02"
 #: How many of the packs recent reads were found in are tried first.
 _RECENT_PACKS = 4
@@ -72,9 +68,7 @@ class _Pack:
         "ends",
         "hits",
         "idx",
-        "index",
         "large",
-        "lookups",
         "names",
         "offsets",
         "pack",
@@ -98,8 +92,6 @@ class _Pack:
         self.large = self.offsets + 4 * self.count
         self.buckets: list[dict[bytes, int] | None] = [None] * 256
         self.hits = [0] * 256
-        self.lookups = 0
-        self.index: dict[bytes, int] | None = None  # every id's offset, once many were looked up
         self.at: dict[int, int] | None = None  # index positions by offset, made when first asked
         self.ends: list[int] | None = None  # the entries' offsets in order, then the trailer's
 
@@ -134,37 +126,19 @@ class _Pack:
 
     def find(self, raw: bytes) -> int:
         """The offset in the pack of the object with binary id ``raw``, or -1."""
-        index = self.index
-        if index is not None:
-            return index.get(raw, -1)
-        self.lookups += 1
-        if self.lookups >= _PACK_INDEX_AFTER and self.count <= _PACK_INDEX_MAX:
-            # Many lookups in a pack of moderate size (a merge reads thousands of objects from three
-            # packs, each miss of a binary search costing microseconds): one dict of them all.
-            index = self.index = self._index()
-            return index.get(raw, -1)
         first = raw[0]
         bucket = self.buckets[first]
         if bucket is None:
             hits = self.hits[first] = self.hits[first] + 1
             if hits < _BUCKET_DICT_AFTER:
-                # A few lookups (a cold `gvcs log -n 20`): a binary search, no dict to build.
+                # A few lookups (a cold `gvcs log -n 20`, a merge's thousand): a scan of the bucket in
+                # C, no dict to build.
                 return self._offset(self._search(raw, first))
-            # Many lookups in this bucket: one dict probe each instead of a Python binary search.
+            # Many lookups in this bucket: one dict probe each.
             lo, hi = self._bucket_range(first)
             names = self.idx[self.names + 20 * lo : self.names + 20 * hi]
             bucket = self.buckets[first] = {names[i : i + 20]: lo + i // 20 for i in range(0, len(names), 20)}
         return self._offset(bucket.get(raw))
-
-    def _index(self) -> dict[bytes, int]:
-        """Every id in the pack with its offset (read in bulk from the index)."""
-        count, idx = self.count, self.idx
-        names = idx[self.names : self.names + 20 * count]
-        small = struct.unpack(f">{count}I", idx[self.offsets : self.offsets + 4 * count])
-        return {
-            names[20 * i : 20 * i + 20]: offset if offset < 0x80000000 else self._offset(i)
-            for i, offset in enumerate(small)
-        }
 
     def _bucket_range(self, first: int) -> tuple[int, int]:
         """The index positions of the ids whose first byte is ``first`` (from the fan-out table)."""
@@ -174,17 +148,17 @@ class _Pack:
         return lo, hi
 
     def _search(self, raw: bytes, first: int) -> int | None:
-        idx, names = self.idx, self.names
+        """The index position of ``raw`` in its fan-out bucket: the bucket's names (20 bytes each, in
+        the mapped index) are searched for it in C, a match counting where a name starts (a Python
+        binary search cost several microseconds a lookup, a merge makes thousands)."""
         lo, hi = self._bucket_range(first)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            name = idx[names + 20 * mid : names + 20 * mid + 20]
-            if name < raw:
-                lo = mid + 1
-            elif name > raw:
-                hi = mid
-            else:
-                return mid
+        start = self.names + 20 * lo
+        end = self.names + 20 * hi
+        at = self.idx.find(raw, start, end)
+        while at >= 0:
+            if (at - start) % 20 == 0:
+                return lo + (at - start) // 20
+            at = self.idx.find(raw, at + 1, end)
         return None
 
     def with_prefix(self, prefix: str) -> list[str]:

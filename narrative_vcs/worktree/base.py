@@ -34,7 +34,7 @@ from ..errors import BadInput, GvcsError, NotFound
 from ..objects import hash_object
 from ..records import record
 from ..repository import FileChange, Repository, path_kind
-from ..snapshot import check_path
+from ..snapshot import check_path, store_path
 from ..types import ObjectId, RefName
 from .files import (
     DEEP_DIRS,
@@ -43,11 +43,13 @@ from .files import (
     TOP_FILES,
     Directories,
     atomic_write,
+    atomic_write_at,
     kind_of,
     name_problem,
     read_regular,
     remove_file,
     require_real_dirs,
+    stat_at,
 )
 from .journal import Journal, WorkTreeLock
 
@@ -796,8 +798,6 @@ class WorkTreeBase:
             return path, was, snapshots.blob_id(new_tree, path) if new_tree else None
 
         if paths is None:
-            from ..snapshot import store_path
-
             # A diff has each file's two blobs, those blob_id finds at its store path (a file a tree
             # holds elsewhere, where gvcs does not store it, is looked up).
             files = [
@@ -831,13 +831,9 @@ class WorkTreeBase:
         the open directories (``path`` is a checked story path); None: the file is read."""
         if dirs is None:
             return self._current_blob(path), None
-        from stat import S_ISREG
-
-        from .files import stat_at
-
         entry = self._files.get(path)
         st = stat_at(dirs, path)
-        if st is None or not S_ISREG(st.st_mode):
+        if st is None or not stat.S_ISREG(st.st_mode):
             return self._current_blob(path), None
         if (
             entry is not None
@@ -864,8 +860,6 @@ class WorkTreeBase:
             return None
         data = self.repo.read_blob(blob)
         if _checked(path):
-            from .files import atomic_write_at
-
             if dirs is None:
                 with Directories(self.root) as one:
                     st = atomic_write_at(one, path, data)

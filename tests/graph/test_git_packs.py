@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -282,6 +283,26 @@ def test_a_damaged_entry_reads_as_a_corrupt_object(
     pack.write_bytes(bytes(data))
     with pytest.raises(CorruptObject, match="cannot be read from"):
         GitObjectStore(store.git_dir).get(oid)
+
+
+def test_a_lookup_matches_whole_ids_only(store: GitObjectStore) -> None:
+    """Ids are found by scanning their fan-out bucket of the index: bytes that straddle two ids of the
+    bucket are no match, and every id is found at its own offset."""
+    with store.batch():
+        ids = [store.put("blob", b"object %d" % i) for i in range(600)]
+    (idx,) = _packs(store.git_dir)
+    pack = odb._Pack(str(idx))
+    try:
+        raws = sorted(bytes.fromhex(oid) for oid in ids)
+        pairs = [(a, b) for a, b in itertools.pairwise(raws) if a[0] == b[0]]
+        assert pairs  # 600 ids in 256 buckets share some
+        for a, b in pairs:
+            assert pack._search(a[7:] + b[:7], a[0]) is None  # in a's bucket, but straddling two ids
+        offsets = {pack.find(raw) for raw in raws}
+        assert len(offsets) == 600 and -1 not in offsets
+        assert pack.find(b"\x00" * 20) == -1 and pack.find(b"\xff" * 20) == -1
+    finally:
+        pack.close()
 
 
 KILLED_WRITER = textwrap.dedent(
