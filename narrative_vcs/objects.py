@@ -10,7 +10,7 @@ import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import field
+from dataclasses import field, replace
 from operator import attrgetter
 from typing import Any
 
@@ -242,6 +242,23 @@ def _fast_scalar(text: str) -> tuple[bool, Any]:
     return False, None
 
 
+def _page_lines(data: bytes, path: str) -> tuple[list[str], int]:
+    """A page file's lines (CRLF read as LF) and the index of the line that closes its front matter;
+    InvalidFile if it has none."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidFile(path, None, f"not UTF-8 text ({exc.reason})") from None
+    lines = text.replace("\r\n", "\n").split("\n")
+    if not lines or lines[0].rstrip() != "---":
+        raise InvalidFile(path, 1, "front matter must start with a '---' line")
+    try:
+        end = next(i for i in range(1, len(lines)) if lines[i].rstrip() == "---")
+    except StopIteration:
+        raise InvalidFile(path, len(lines), "front matter is not closed by a '---' line") from None
+    return lines, end
+
+
 def _fast_front_matter(lines: list[str]) -> dict[str, Any] | None:
     """Front matter in the canonical form gvcs writes, read without a YAML parser (it costs most of
     reading a page); None for anything else, which the YAML parser then reads."""
@@ -429,18 +446,36 @@ class Page:
     @classmethod
     def parse(cls, page_id: str, data: bytes, path: str | None = None) -> Page:
         path = path or f"pages/{page_id}.md"
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InvalidFile(path, None, f"not UTF-8 text ({exc.reason})") from None
-        text = text.replace("\r\n", "\n")
-        lines = text.split("\n")
-        if not lines or lines[0].rstrip() != "---":
-            raise InvalidFile(path, 1, "front matter must start with a '---' line")
-        try:
-            end = next(i for i in range(1, len(lines)) if lines[i].rstrip() == "---")
-        except StopIteration:
-            raise InvalidFile(path, len(lines), "front matter is not closed by a '---' line") from None
+        lines, end = _page_lines(data, path)
+        return cls._from_lines(page_id, lines, end, path)
+
+    @classmethod
+    def parse_versions(cls, page_id: str, versions: Iterable[bytes | None]) -> list[Page | None]:
+        """:meth:`parse` of each version (None stays None). A version whose front matter is line for
+        line an earlier one's is that page with its own body: a merge reads three versions of a page
+        that mostly differ in their text only, and reading front matter is most of parsing a page."""
+        path = f"pages/{page_id}.md"
+        known: list[tuple[list[str], Page]] = []
+        out: list[Page | None] = []
+        for data in versions:
+            if data is None:
+                out.append(None)
+                continue
+            lines, end = _page_lines(data, path)
+            front = lines[: end + 1]
+            for other_front, other in known:
+                if other_front == front:
+                    # The same fields, validated when that version was read; only the body differs.
+                    out.append(replace(other, body="\n".join(lines[end + 1 :])))
+                    break
+            else:
+                page = cls._from_lines(page_id, lines, end, path)
+                known.append((front, page))
+                out.append(page)
+        return out
+
+    @classmethod
+    def _from_lines(cls, page_id: str, lines: list[str], end: int, path: str) -> Page:
         meta = _fast_front_matter(lines[1:end])
         if meta is None:
             meta = _yaml_load("\n".join(lines[1:end]), path, line_offset=1)

@@ -648,3 +648,45 @@ def test_a_page_said_to_parse_always_parses(
 )
 def test_the_quick_check_leaves_doubtful_pages_to_the_parser(page_id: str, front: str) -> None:
     assert not page_parses(page_id, f"---\n{front}\nglyphs: []\n---\nBody.\n".encode())
+
+
+_FRONTS = [
+    "---\ntitle: One\nfollows: [a]\nalternate_of: null\ntags: [x]\nglyphs: []\n---\n",
+    "---\r\ntitle: One\r\nfollows: [a]\r\nalternate_of: null\r\ntags: [x]\r\nglyphs: []\r\n---\r\n",
+    "---\ntitle: 'Two: quoted'\nfollows: []\nextra: {k: 1}\n---\n",
+    "---\ntitle: One\nfollows: [a]\n---  \n",
+    "---\ntitle: One\nfollows: [p]\n---\n",  # the page following itself: refused
+    "---\ntitle: ''\n---\n",  # no title: refused
+    "title: none\n",  # no front matter: refused
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.none()
+        | st.tuples(st.sampled_from(_FRONTS), st.text(alphabet="ab \n\r\u00e9-", max_size=30)).map(
+            lambda fb: (fb[0] + fb[1]).encode()
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_parse_versions_is_parse_of_each(versions: list[bytes | None]) -> None:
+    """Versions read together give what each read alone gives: the same pages, or the same error."""
+    expected: list[object] = []
+    for data in versions:
+        try:
+            expected.append(None if data is None else Page.parse("p", data))
+        except BadInput as exc:
+            expected.append(str(exc))
+            break
+    try:
+        got: list[object] = list(Page.parse_versions("p", versions))
+    except BadInput as exc:
+        assert expected[-1] == str(exc)
+        return
+    assert got == expected
+    assert [p.body if isinstance(p, Page) else p for p in got] == [
+        p.body if isinstance(p, Page) else p for p in expected
+    ]

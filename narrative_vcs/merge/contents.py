@@ -131,14 +131,9 @@ def _merge_present(
     path: str, base: bytes | None, ours: bytes, theirs: bytes, strategy: str | None
 ) -> FileOutcome:
     if path.startswith("pages/") and path.endswith(".md") and path.count("/") == 1:
-        page_id = path[6:-3]
-        return merge_page(
-            path,
-            None if base is None else Page.parse(page_id, base),
-            Page.parse(page_id, ours),
-            Page.parse(page_id, theirs),
-            strategy,
-        )
+        base_page, ours_page, theirs_page = Page.parse_versions(path[6:-3], (base, ours, theirs))
+        assert ours_page is not None and theirs_page is not None
+        return merge_page(path, base_page, ours_page, theirs_page, strategy)
     if path.startswith("actors/") and path.endswith(".yaml") and path.count("/") == 1:
         actor_id = path[7:-5]
         return _merge_records(
