@@ -11,12 +11,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import field
 from typing import Any
 
 from .errors import Refused
 from .objects import Page, Story
-from .records import record
+from .records import field, record
 
 __all__ = ["ImportPlan", "assign_ids", "gone_pages", "kept_names", "slug"]
 

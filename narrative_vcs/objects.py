@@ -10,13 +10,12 @@ import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import field, replace
 from operator import attrgetter
 from typing import Any
 
 from .errors import BadInput, CorruptObject, InvalidFile
 from .limits import MAX_DEPTH, too_deep
-from .records import record
+from .records import field, record, replace
 from .types import ObjectId
 
 __all__ = [

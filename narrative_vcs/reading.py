@@ -19,11 +19,10 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import field
 
 from .errors import NotFound
 from .objects import Page
-from .records import record
+from .records import field, record
 
 __all__ = [
     "Entry",

@@ -20,14 +20,13 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import field
 from pathlib import Path
 from tempfile import SpooledTemporaryFile
 from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import unquote
 
 from .errors import BadInput, CorruptObject, GvcsError, NotFound, Refused, Unauthenticated, Unavailable
-from .records import record
+from .records import field, record
 from .refs import HEADS, TAGS, RefMove, validate_ref_name
 from .types import ObjectId, RefName
 

@@ -13,11 +13,10 @@ import hashlib
 import re
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from dataclasses import field
 
 from .errors import BadInput, CorruptObject
 from .objects import MODE_BLOB, MODE_TREE, Tree, TreeEntry, tree_records
-from .records import record
+from .records import field, record
 from .store import ObjectStore
 from .types import ObjectId
 

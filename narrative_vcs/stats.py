@@ -10,12 +10,11 @@ tags. Words are counted as :func:`narrative_vcs.reading.word_count` does.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from .objects import Page
 from .reading import word_count
-from .records import record
+from .records import field, record
 from .types import ObjectId
 
 if TYPE_CHECKING:

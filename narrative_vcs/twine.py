@@ -34,14 +34,13 @@ import re
 import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import field
 from html.parser import HTMLParser
 from typing import Any
 
 from .errors import InvalidFile, Refused
 from .importing import ImportPlan, assign_ids, gone_pages, kept_names
 from .objects import Page, Story
-from .records import record
+from .records import field, record
 
 __all__ = [
     "Passage",

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import field
 from typing import Any
 
 from .errors import InvalidFile
 from .importing import ImportPlan, assign_ids, gone_pages, kept_names
 from .objects import Page, Story, load_yaml
-from .records import record
+from .records import field, record
 
 __all__ = ["Note", "parse_note", "parse_vault", "plan_import"]
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
+from narrative_vcs import records
+from narrative_vcs.records import field as rfield
 from narrative_vcs.records import record
 
 
@@ -143,3 +147,47 @@ def test_dataclass_functions_work_on_records() -> None:
 
 def test_methods_a_class_defines_are_kept() -> None:
     assert repr(OwnMethods(1)) == "mine" and OwnMethods(1) == OwnMethods(2) and hash(OwnMethods(3)) == 7
+
+
+@record
+class Native:
+    """A record declared with records.field, as gvcs's own records are."""
+
+    name: str
+    items: list[int] = rfield(default_factory=list)
+    hidden: int = rfield(default=0, repr=False, compare=False)
+
+
+def test_records_own_field_replace_and_asdict() -> None:
+    a = Native("a", [1], 5)
+    assert repr(a) == "Native(name='a', items=[1])" and a == Native("a", [1], 6)
+    assert records.replace(a, name="b") == Native("b", [1]) and records.replace(a, name="b").hidden == 5
+    assert records.asdict(a) == {"name": "a", "items": [1], "hidden": 5} == dataclasses.asdict(a)
+    assert dataclasses.replace(a, items=[2]).items == [2]
+    assert [f.name for f in dataclasses.fields(Native)] == ["name", "items", "hidden"]
+    assert Native.__match_args__ == ("name", "items", "hidden")
+    match Native("m"):
+        case Native(name, items):
+            assert (name, items) == ("m", [])
+    with pytest.raises(ValueError):
+        records.replace(Checked(1), doubled=3)
+
+
+def test_a_record_costs_nothing_until_used() -> None:
+    """Declaring records imports no dataclasses; the first instance compiles its __init__."""
+    code = (
+        "import sys\n"
+        "from narrative_vcs.records import record, field\n"
+        "@record\n"
+        "class R:\n"
+        "    a: int\n"
+        "    b: list[int] = field(default_factory=list)\n"
+        "init = R.__init__\n"
+        "r = R(1)\n"
+        "assert R.__init__ is not init and r.b == [] and R(2, [3]).b == [3]\n"
+        "assert 'dataclasses' not in sys.modules, 'imported early'\n"
+        "import dataclasses\n"
+        "assert dataclasses.is_dataclass(r) and dataclasses.replace(r, a=5).a == 5\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr

@@ -13,10 +13,9 @@ the story.yaml of the tip the event is applied on, so a bad glyph table refuses 
 
 from __future__ import annotations
 
-from dataclasses import field
 from typing import Any
 
-from ..records import record
+from ..records import field, record
 from .schemas import check_settings
 from .state import Tip
 

@@ -14,13 +14,12 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import field
 from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import BadInput, InvalidFile, NotFound
 from ..merge.contents import counters_in
 from ..objects import Actor, Page, Story, _yaml_dump, hash_object, load_yaml, validate_id
-from ..records import record
+from ..records import field, record
 from ..types import ObjectId
 
 if TYPE_CHECKING:

@@ -15,10 +15,9 @@ has landed and nothing undoes it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import field
 from typing import Any
 
-from ..records import record
+from ..records import field, record
 from ..types import ObjectId
 
 __all__ = ["NARRATIVE_CHANGE", "NarrativeChange", "on_narrative_change", "publish"]

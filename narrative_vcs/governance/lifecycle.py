@@ -16,7 +16,6 @@ merge, or one the proposal's resolutions settle, is committed on the target with
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import time
 from collections.abc import Mapping
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInput, BranchMoved, GvcsError, MergeConflicts, NotFound, Refused
 from ..objects import Actor, Page, event_trailer, validate_id
+from ..records import replace
 from ..refs import RefMove, branch_ref, validate_ref_name
 from ..types import ObjectId
 from . import ledger, transitions
@@ -81,7 +81,7 @@ def _read_many(
     if not commits:
         return found
     changed = _last_changes(repo, head, {p.number for p in found})
-    return [dataclasses.replace(p, commit=changed.get(p.number)) for p in found]
+    return [replace(p, commit=changed.get(p.number)) for p in found]
 
 
 _PARSED: dict[ObjectId, ProposalState] = {}  # by blob id: a blob never changes, so neither does its parse
@@ -168,7 +168,7 @@ def _write(
         event_id=event_id,
         timestamp=now,
     )
-    return dataclasses.replace(state, commit=oid)
+    return replace(state, commit=oid)
 
 
 def _write_commit(
@@ -452,7 +452,7 @@ def _record_vote(
             repo.move_refs(moves, who=f"{author.name} <{author.email}>", message=f"vote: {subject}")
         except BranchMoved:
             continue
-        return dataclasses.replace(counted, commit=oid)
+        return replace(counted, commit=oid)
     raise Refused(f"the governance branch kept moving: the vote on proposal {number} was not recorded")
 
 
@@ -518,7 +518,7 @@ def _carry_out(repo: Repository, state: ProposalState, when: int) -> ProposalSta
     else:
         result = _merge(repo, state, when)[0]
     ok = result.status in ("merged", "up-to-date", "decided")
-    result = dataclasses.replace(result, returned=state.locked())
+    result = replace(result, returned=state.locked())
     final, wrote = _record_result(repo, state.number, "executed" if ok else "failed", result, when)
     if not wrote:
         return final  # another process closed it first
@@ -579,7 +579,7 @@ def _merge(repo: Repository, state: ProposalState, when: int) -> tuple[ProposalR
 
 
 def _result(base: ProposalResult, status: str, **changes: Any) -> ProposalResult:
-    return dataclasses.replace(base, status=status, **changes)
+    return replace(base, status=status, **changes)
 
 
 def _record_result(

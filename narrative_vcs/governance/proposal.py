@@ -25,14 +25,12 @@ revision: 2                # how many commits changed this file (the projection 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
-from dataclasses import field
 from typing import Any
 
 from ..errors import BadInput, InvalidFile
 from ..objects import load_yaml
-from ..records import record
+from ..records import field, record, replace
 from ..snapshot import check_path
 from ..types import ObjectId
 from .rules import GovernanceRules
@@ -224,7 +222,7 @@ class ProposalState:
 
     def changed(self, **changes: Any) -> ProposalState:
         """A copy with ``changes``, one revision later."""
-        return dataclasses.replace(self, revision=self.revision + 1, commit=None, **changes)
+        return replace(self, revision=self.revision + 1, commit=None, **changes)
 
     # --- the file ---------------------------------------------------------------------------------
 

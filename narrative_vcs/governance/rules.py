@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict
 from typing import Any
 
 from ..errors import BadInput
 from ..gate import RuleBroken
 from ..history import CommitInfo
 from ..objects import Story
-from ..records import record
+from ..records import asdict, record
 from ..refs import validate_ref_name
 
 __all__ = [

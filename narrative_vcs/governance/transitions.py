@@ -6,10 +6,10 @@ was, the step's own facts (who, when, which vote) and the target's snapshot when
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ..records import replace
 from ..types import ObjectId
 from .proposal import ProposalResult, ProposalState, ResolutionValue, Vote
 from .rules import GovernanceRules
@@ -67,7 +67,7 @@ def voted(state: ProposalState, ballot: Vote, voters: frozenset[str]) -> Proposa
     result = None
     if status == "rejected":
         result = ProposalResult("rejected", ballot.time, reason=reason, returned=counted.locked())
-    return dataclasses.replace(counted, status=status, result=result)
+    return replace(counted, status=status, result=result)
 
 
 def decide(state: ProposalState, voters: frozenset[str]) -> tuple[str, str]:

@@ -13,13 +13,13 @@ import json
 import os
 import threading
 from collections.abc import Iterator
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from ..access import AccessStore, TokenRecord
 from ..errors import BadInput, CorruptObject
 from ..limits import load_json
+from ..records import asdict
 
 __all__ = ["FileAccessStore"]
 

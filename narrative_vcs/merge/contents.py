@@ -12,12 +12,11 @@ Each returns the merged bytes or a :class:`Conflict` value.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import field
 from typing import Any
 
 from ..errors import BadInput
 from ..objects import Actor, Glyph, Page, Story, _yaml_dump, load_yaml
-from ..records import record
+from ..records import field, record
 from .text import TextConflict, TextMerge, merge_text
 from .values import MISSING, Conflicted, Outcome, counter, mapping, scalar, set3
 

@@ -13,12 +13,11 @@ pages whose front matter the merge changes are parsed, and the search starts fro
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import field
 
 from ..cycles import closed_cycle
 from ..errors import BadInput
 from ..objects import Page, front_matter_bytes
-from ..records import record
+from ..records import field, record
 from ..snapshot import Snapshots, TreeDiff, store_path
 from ..types import ObjectId
 from .contents import Conflict, merge_file, merge_page

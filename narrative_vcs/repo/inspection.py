@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import field
 from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 from ..errors import BadInput, CorruptObject, GvcsError, Refused
 from ..history import CommitInfo
 from ..objects import Actor, Commit, Page, Story, Tree, hash_object
-from ..records import record
+from ..records import field, record
 from ..refs import HEADS, TAGS, validate_ref_name
 from ..types import ObjectId, RefName
 from .merging import Merging

@@ -6,13 +6,12 @@ Plain data, no I/O: the repository layers (:mod:`narrative_vcs.repo`) build and 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInput, GvcsError
 from ..history import CommitInfo
 from ..objects import Actor, Page, Story, event_trailer, validate_id
-from ..records import record
+from ..records import field, record
 from ..snapshot import TreeDiff, check_path
 from ..types import ObjectId, RefName
 

@@ -20,7 +20,6 @@ what a closed proposal's result says it returns.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from typing import TYPE_CHECKING, NoReturn
@@ -30,6 +29,7 @@ from ..gate import CommitCheck, MoveCheck, Rule
 from ..governance.rules import GOVERNANCE_BRANCH, check_story_settings, rules_of
 from ..history import CommitInfo
 from ..objects import Story
+from ..records import replace
 from ..types import ObjectId, RefName
 from .commits import PROPOSAL_KINDS, a
 
@@ -364,7 +364,7 @@ class _Replay:
         if result.status in ("merged", "up-to-date"):
             self._check_merge(number, before, result)
         status = "executed" if result.status in ("merged", "up-to-date", "decided") else "failed"
-        kept = dataclasses.replace(result, returned=before.locked())
+        kept = replace(result, returned=before.locked())
         if before.hearing:
             kept = ProposalResult("decided", info.time, reason=result.reason, returned=before.locked())
         return before.changed(status=status, result=kept)

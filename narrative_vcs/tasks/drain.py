@@ -37,10 +37,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
-from ..records import record
+from ..records import field, record
 from .queue import Outcome, PartitionQueue
 
 if TYPE_CHECKING:

@@ -26,13 +26,12 @@ import os
 import stat
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from ..errors import BadInput, GvcsError, NotFound
 from ..objects import hash_object
-from ..records import record
+from ..records import field, record
 from ..repository import FileChange, Repository, path_kind
 from ..snapshot import check_path, store_path
 from ..types import ObjectId, RefName

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from ...access import AccessStore, TokenRecord
+from ...records import asdict
 from .server import Neo4jServer, _statement
 
 if TYPE_CHECKING:

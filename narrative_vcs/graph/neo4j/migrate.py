@@ -30,12 +30,11 @@ import os
 import secrets
 import socket
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from ...errors import CorruptObject, GvcsError, NotFound, Refused
 from ...objects import Commit, Tree, hash_object
-from ...records import record
+from ...records import field, record
 from ...types import ObjectId
 from ..packfile import BuiltPack, split_objects
 from .objects import Neo4jObjectStore
