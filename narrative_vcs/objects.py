@@ -34,6 +34,7 @@ __all__ = [
     "Story",
     "Tree",
     "TreeEntry",
+    "front_key",
     "front_matter_bytes",
     "hash_object",
     "load_yaml",
@@ -344,6 +345,14 @@ def front_matter_bytes(data: bytes) -> bytes:
             return data[:end]
         at = end + 1
     return data
+
+
+def front_key(data: bytes) -> bytes:
+    """A 16-byte digest of a page file's :func:`front_matter_bytes`: two versions with the same key
+    have the same front matter (BLAKE2b; a collision would take 2**64 tries)."""
+    import hashlib
+
+    return hashlib.blake2b(front_matter_bytes(data), digest_size=16).digest()
 
 
 def _normalise_text(text: str) -> str:

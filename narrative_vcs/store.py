@@ -41,6 +41,14 @@ class StoredDelta:
         return zlib.decompress(self.compressed)
 
 
+class KeyCache(Protocol):
+    """Keys of blobs kept by a store across processes (:meth:`ObjectStore.key_cache`)."""
+
+    def get(self, oid: ObjectId) -> bytes | None: ...
+
+    def add(self, oid: ObjectId, key: bytes) -> None: ...
+
+
 class ObjectStore(ABC):
     """Get, put and list raw git objects."""
 
@@ -70,6 +78,11 @@ class ObjectStore(ABC):
         at once.
         """
         return nullcontext()
+
+    def key_cache(self) -> KeyCache | None:
+        """Where front-matter keys of blobs (see :func:`~narrative_vcs.objects.front_key`) are kept
+        across processes, if this store keeps them; None: learnt again by each process."""
+        return None
 
     def adopt_snapshots(self, snapshots: Snapshots) -> None:
         """The tree reader of the repository over this store, whose parsed trees and remembered diffs

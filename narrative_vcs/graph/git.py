@@ -35,6 +35,7 @@ from ..objects import hash_object
 from ..refs import ReflogEntry, RefMove, RefStore, check_moves
 from ..store import CacheFile, ObjectStore, StoredDelta
 from ..types import ZERO_ID, ObjectId, RefName
+from .keyfile import KeyFile
 from .odb import ObjectReader
 from .packfile import TYPE_CODES as _TYPE_CODES
 from .packfile import TYPE_NAMES as _TYPE_NAMES
@@ -55,6 +56,8 @@ __all__ = [
 ]
 
 _HEX = frozenset("0123456789abcdef")
+#: Front-matter keys of blobs, kept across commands (see :mod:`.keyfile`).
+KEY_FILE = "gvcs-front-keys"
 #: Like ``gc.auto``: pack the loose objects once about this many have piled up.
 AUTO_PACK_LIMIT = 6700
 #: Like ``gc.autoPackLimit``: merge the small packs once there are more than this many. Every batch
@@ -93,6 +96,7 @@ class GitObjectStore(ObjectStore):
         self._dirs: set[str] = set()
         self._tmp_counter = itertools.count()
         self._reader = ObjectReader(self._objects_dir)
+        self._keys: KeyFile | None = None
         # .pending: the objects of this thread's open batch; .many: its open reading_many() blocks
         self._local = threading.local()
         self._recent: Mapping[ObjectId, tuple[str, bytes]] = {}  # the last batch written
@@ -209,6 +213,8 @@ class GitObjectStore(ObjectStore):
         finally:
             self._local.pending = None
         self._flush(pending)
+        if self._keys is not None:
+            self._keys.flush()  # what a commit's checks learnt, kept once its objects are
 
     def _flush(self, pending: Mapping[ObjectId, tuple[str, bytes]]) -> None:
         if len(pending) == 1:
@@ -480,7 +486,14 @@ class GitObjectStore(ObjectStore):
             progress(count, count)
         return count
 
+    def key_cache(self) -> KeyFile:
+        if self._keys is None:
+            self._keys = KeyFile(self.git_dir / KEY_FILE)
+        return self._keys
+
     def close(self) -> None:
+        if self._keys is not None:
+            self._keys.flush()
         self._repo = None
         self._reader.close()
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from ..cycles import closed_cycle
 from ..errors import BadInput
-from ..objects import Page, front_matter_bytes
+from ..objects import Page, front_key
 from ..records import field, record
 from ..snapshot import Snapshots, TreeDiff, store_path
 from ..types import ObjectId
@@ -59,8 +59,9 @@ def merge_trees(
     ``strategy`` (ours, theirs, union) settles file conflicts; structure conflicts remain. ``pages``
     reads a page from its blob (default: parse it), ``blobs`` a blob's bytes (default: from the store;
     a repository's ``read_blob`` keeps them for the rules gate, which reads the same pages next),
-    ``fronts`` a blob's front matter (:func:`~narrative_vcs.objects.front_matter_bytes`; a repository's
-    ``front_matter`` keeps them for the gate, which compares the same pages' front matter)."""
+    ``fronts`` a blob's front-matter key (:func:`~narrative_vcs.objects.front_key`; a repository's
+    ``front_key`` keeps them for the gate, which compares the same pages' front matter, and for later
+    commands)."""
     if pages is None:
         pages = _parser(snapshots)
     mine = {d.path: d for d in snapshots.diff(base, ours)}
@@ -83,7 +84,7 @@ def merge_trees(
                 conflicts.append(conflict)
     tree = snapshots.write(ours, changed) if changed else ours
     if fronts is None:
-        fronts = lambda oid: front_matter_bytes(read(oid) or b"")  # noqa: E731
+        fronts = lambda oid: front_key(read(oid) or b"")  # noqa: E731
     conflicts.extend(_structure(snapshots, pages, read, fronts, ours, tree, mine, other, changed))
     return SnapshotMerge(tree, changed, conflicts)
 
@@ -229,7 +230,7 @@ def _structure(
             continue
         old = _ours_blob(snapshots, ours, path, mine, other)
         if old is not None and fronts(old) == (
-            front_matter_bytes(content) if isinstance(content, bytes) else fronts(content)
+            front_key(content) if isinstance(content, bytes) else fronts(content)
         ):
             continue  # the same places to follow as in ours
         new = snapshots.blob_id(tree, path)

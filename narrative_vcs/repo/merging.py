@@ -180,7 +180,7 @@ class Merging(Building):
             strategy,
             pages=self.page_record,
             blobs=self.read_blob,
-            fronts=self.front_matter,
+            fronts=self.front_key,
         )
         return MergePreview(ours_id, theirs_id, bases, up_to_date, fast_forward, result, base_tree)
 
@@ -285,7 +285,7 @@ class Merging(Building):
             new_tree,
             pages=self.page_record,
             blobs=self.read_blob,
-            fronts=self.front_matter,
+            fronts=self.front_key,
         )
         if not result.clean:
             raise MergeConflicts(what, result.conflicts)
@@ -312,7 +312,7 @@ class Merging(Building):
                 other_tree,
                 pages=self.page_record,
                 blobs=self.read_blob,
-                fronts=self.front_matter,
+                fronts=self.front_key,
             ).tree
         return tree
 

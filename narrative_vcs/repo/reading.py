@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import BadInput, NotFound
 from ..history import CommitInfo
-from ..objects import Actor, Page, Story, front_matter_bytes, validate_id
+from ..objects import Actor, Page, Story, front_key, validate_id
 from ..snapshot import EMPTY_TREE, check_path
 from ..types import ObjectId
 from .branches import Branches
@@ -116,20 +116,26 @@ class Reading(Branches):
                 self._blob_bytes -= len(old)
         return data
 
-    #: Front matters of blobs compared lately, up to this many (see :meth:`front_matter`).
+    #: Front-matter keys of blobs looked at lately, up to this many (see :meth:`front_key`).
     FRONTS_KEPT = 1 << 16
     _fronts: dict[ObjectId, bytes] | None = None
 
-    def front_matter(self, oid: ObjectId) -> bytes:
-        """:func:`~narrative_vcs.objects.front_matter_bytes` of a blob, kept: a merge's structure check
-        and the rules gate after it ask the same question of the same pages (did more than the text
-        change?)."""
+    def front_key(self, oid: ObjectId) -> bytes:
+        """:func:`~narrative_vcs.objects.front_key` of a blob: a merge's structure check and the rules
+        gate ask of the same pages whether more than their text changed. Kept per repository, and
+        across processes where the store keeps them (a merge of branches committed here then reads
+        no base version of a page to know)."""
         fronts = self._fronts
         if fronts is None:
             fronts = self._fronts = {}
         found = fronts.get(oid)
         if found is None:
-            found = front_matter_bytes(self.read_blob(oid))
+            cache = self.objects.key_cache()
+            found = cache.get(oid) if cache is not None else None
+            if found is None:
+                found = front_key(self.read_blob(oid))
+                if cache is not None:
+                    cache.add(oid, found)
             if len(fronts) >= self.FRONTS_KEPT:
                 fronts.clear()
             fronts[oid] = found

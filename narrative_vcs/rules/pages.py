@@ -28,7 +28,7 @@ class StoryStructure(Rule):
             if change.new is None or not change.path.startswith("pages/"):
                 continue
             page_id = change.path[6:-3]
-            if change.old and not removed and repo.front_matter(change.old) == repo.front_matter(change.new):
+            if change.old and not removed and repo.front_key(change.old) == repo.front_key(change.new):
                 continue  # the same links as before: nothing new to check
             page = repo.page_record(page_id, change.new)
             old = repo.page_record(page_id, change.old) if change.old else None
