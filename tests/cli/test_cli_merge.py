@@ -148,11 +148,16 @@ def test_uncommitted_changes_stop_only_a_merge_that_would_overwrite_them(gvcs: G
 def test_a_merge_with_conflicts_wants_a_clean_work_tree(gvcs: Gvcs, story: Path) -> None:
     diverge(gvcs, story, RAN, HID)
     opening = story / "pages/opening.md"
-    opening.write_text(opening.read_text() + "\nA note.\n")
+    edited = opening.read_text() + "\nA note.\n"
+    opening.write_text(edited)
     error = one_line_error(gvcs("merge", "side", actor="mara", cwd=story), 1)
     assert "conflicts to resolve" in error and "pages/opening.md" in error
     assert "no merge in progress" in one_line_error(gvcs("conflicts", cwd=story), 1)
     assert (story / "pages/second.md").read_text() == PAGE.format(body=RAN)
+    assert opening.read_text() == edited
+    assert not (story / ".gvcs" / "gvcs-journal.json").exists()
+    ok(gvcs("commit", "-m", "A note", actor="mara", cwd=story))  # nothing left locked or half done
+    assert "Merged side into main" not in gvcs("merge", "side", actor="mara", cwd=story).out  # conflicts
 
 
 def test_rebase_cherry_pick_and_revert(gvcs: Gvcs, story: Path) -> None:
