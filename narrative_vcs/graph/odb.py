@@ -26,13 +26,25 @@ from typing import Any
 from ..errors import CorruptObject, NotFound
 from .packfile import parse_entry_header
 
-_decompressobj: Any
-_InflateError: Any
-try:
-    from isal.isal_zlib import decompressobj as _decompressobj
-    from isal.isal_zlib import error as _InflateError
-except ImportError:  # no wheel for this platform: zlib's own
-    _decompressobj, _InflateError = zlib.decompressobj, zlib.error
+#: The inflate in use and its error, chosen at the first inflate (a `gvcs status` inflates nothing).
+_decompressobj: Any = None
+_InflateError: Any = zlib.error
+
+
+def _load_inflate() -> Any:
+    """ISA-L's inflate where it is installed, else zlib's."""
+    global _decompressobj, _InflateError
+    decompressobj: Any
+    error: Any
+    try:
+        from isal import isal_zlib
+
+        decompressobj, error = isal_zlib.decompressobj, isal_zlib.error
+    except ImportError:  # no wheel for this platform
+        decompressobj, error = zlib.decompressobj, zlib.error
+    _decompressobj, _InflateError = decompressobj, error
+    return decompressobj
+
 
 __all__ = ["ObjectReader"]
 
@@ -248,7 +260,7 @@ def _pack_digest(path: str) -> tuple[tuple[bytes, bytes], bytes, int]:
 def _inflate(buf: mmap.mmap, pos: int, size: int) -> bytes:
     """Inflate the zlib stream at ``pos`` whose output is ``size`` bytes long (:class:`zlib.error`
     if it does not)."""
-    z = _decompressobj()
+    z = (_decompressobj or _load_inflate())()
     chunk = size + 64
     try:
         out = z.decompress(buf[pos : pos + chunk])
@@ -538,19 +550,9 @@ class ObjectReader:
     def _unpack_checked(self, oid: str, raw: bytes, name: str, pack: _Pack, offset: int) -> tuple[str, bytes]:
         buf = pack.pack
         try:
-            # A whole object (most of a pack gvcs wrote) inline, as _unpack reads it: a merge reads
-            # thousands of them, and each call saved is a tenth of a microsecond.
-            byte = buf[offset]
-            type_code = (byte >> 4) & 7
+            # A whole object (most of a pack gvcs wrote) without the delta machinery of _unpack.
+            type_code, size, pos = parse_entry_header(buf, offset)
             if type_code in _TYPE_NAMES:
-                size = byte & 0x0F
-                shift = 4
-                pos = offset + 1
-                while byte & 0x80:
-                    byte = buf[pos]
-                    pos += 1
-                    size |= (byte & 0x7F) << shift
-                    shift += 7
                 data = _inflate(buf, pos, size)
             else:
                 type_code, data = self._unpack(name, pack, offset, 0)

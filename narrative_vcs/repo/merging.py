@@ -16,6 +16,7 @@ from .values import ChangeSet, MergeOutcome, MergePreview, Resolution, path_kind
 
 if TYPE_CHECKING:
     from ..merge.base import CommitGraph
+    from ..merge.snapshot import SnapshotMerge
 
 __all__ = ["Merging"]
 
@@ -161,7 +162,6 @@ class Merging(Building):
         Several merge bases (a criss-cross history) are first merged into a virtual base, as git's
         recursive strategy does.
         """
-        from ..merge.snapshot import merge_trees
         from ..merge.text import STRATEGIES
 
         ours_id, theirs_id = self.resolve(ours), self.resolve(theirs)
@@ -172,16 +172,7 @@ class Merging(Building):
         if strategy is not None and strategy not in STRATEGIES:
             raise BadInput(f"unknown merge strategy {strategy!r}: use ours, theirs or union")
         ours_tree, theirs_tree = self.commits.get(ours_id).tree, self.commits.get(theirs_id).tree
-        result = merge_trees(
-            self.snapshots,
-            base_tree,
-            ours_tree,
-            theirs_tree,
-            strategy,
-            pages=self.page_record,
-            blobs=self.read_blob,
-            fronts=self.front_key,
-        )
+        result = self._merge_trees(base_tree, ours_tree, theirs_tree, strategy)
         return MergePreview(ours_id, theirs_id, bases, up_to_date, fast_forward, result, base_tree)
 
     # --- replaying commits: cherry-pick, revert, rebase, independent change sets ---------------------
@@ -276,17 +267,7 @@ class Merging(Building):
     def _replayed_tree(
         self, base_tree: ObjectId | None, new_tree: ObjectId, onto_tree: ObjectId, what: str
     ) -> ObjectId:
-        from ..merge.snapshot import merge_trees
-
-        result = merge_trees(
-            self.snapshots,
-            base_tree,
-            onto_tree,
-            new_tree,
-            pages=self.page_record,
-            blobs=self.read_blob,
-            fronts=self.front_key,
-        )
+        result = self._merge_trees(base_tree, onto_tree, new_tree)
         if not result.clean:
             raise MergeConflicts(what, result.conflicts)
         return result.tree
@@ -297,24 +278,32 @@ class Merging(Building):
         return self._virtual_base(self.merge_bases(a, b))
 
     def _virtual_base(self, bases: Sequence[ObjectId]) -> ObjectId | None:
-        from ..merge.snapshot import merge_trees
-
         if not bases:
             return None
         tree = self.commits.get(bases[0]).tree
         for other in bases[1:]:
             inner = self._virtual_base(self.merge_bases(bases[0], other))
             other_tree = self.commits.get(other).tree
-            tree = merge_trees(
-                self.snapshots,
-                inner,
-                tree,
-                other_tree,
-                pages=self.page_record,
-                blobs=self.read_blob,
-                fronts=self.front_key,
-            ).tree
+            tree = self._merge_trees(inner, tree, other_tree).tree
         return tree
+
+    def _merge_trees(
+        self, base: ObjectId | None, ours: ObjectId, theirs: ObjectId, strategy: str | None = None
+    ) -> SnapshotMerge:
+        """:func:`~narrative_vcs.merge.snapshot.merge_trees` over this repository's pages, blobs and
+        front-matter keys, which it keeps for the rules gate that checks the result next."""
+        from ..merge.snapshot import merge_trees
+
+        return merge_trees(
+            self.snapshots,
+            base,
+            ours,
+            theirs,
+            strategy,
+            pages=self.page_record,
+            blobs=self.read_blob,
+            fronts=self.front_key,
+        )
 
 
 def _merge_facts(actor: str, proposal: int | None) -> dict[str, str]:
